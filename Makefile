@@ -1,0 +1,38 @@
+# Two commands do all set-up from a fresh clone: `make run` and `make test`.
+PYTHON ?= python3
+TOOLS := .tools
+UV := $(TOOLS)/bin/uv
+UV_VERSION := 0.13.9
+SYNCED := .venv/.synced-$(shell cat uv.lock pyproject.toml | cksum | cut -d' ' -f1)
+export UV_PYTHON_DOWNLOADS := never
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+
+.PHONY: setup run test test-fast lint bench clean
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(SYNCED): uv.lock pyproject.toml | $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
+	rm -f .venv/.synced-*
+	touch $@
+
+setup: $(SYNCED)  ## install the locked environment into .venv
+
+run: setup  ## archive data/raw into data/processed (Prefect's embedded server)
+	.venv/bin/newsarchive run --raw-dir data/raw --out-dir data/processed
+
+test: setup  ## the whole test suite
+	.venv/bin/pytest
+
+test-fast: setup  ## only the tests that start no server
+	.venv/bin/pytest -m "not slow"
+
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+	.venv/bin/mypy
+
+clean:
+	rm -rf .venv $(TOOLS) data/processed/*/

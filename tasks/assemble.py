@@ -1,0 +1,305 @@
+"""Stage 6a: one article from its labeled captures, each fact once, with the lineage of every line."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from rapidfuzz import fuzz
+from rapidfuzz.distance import Indel
+
+from tasks.align import align_tokens, line_coverage
+from tasks.config import RolesConfig
+from tasks.ids import article_id_of, comment_id_of
+from tasks.roles import LabeledCapture, Role
+
+
+@dataclass(frozen=True)
+class Unit:
+    """A stretch of lines of one capture with one role: a paragraph, or a single line."""
+
+    source_id: str
+    line_start: int
+    line_end: int
+    role: Role
+    text: str
+    key: str
+    first: int  # index of its first line in the capture
+    last: int
+
+
+@dataclass(frozen=True)
+class SegmentRow:
+    source_id: str
+    line_start: int
+    line_end: int
+    role: Role
+    score: float | None
+    duplicate: bool
+
+
+@dataclass(frozen=True)
+class CommentRow:
+    comment_no: int
+    comment_id: str
+    text: str
+    quotes_paragraph_no: int | None
+    quotes_comment_id: str | None
+
+
+@dataclass(frozen=True)
+class Article:
+    """Everything the archive stores about one article."""
+
+    article_id: str
+    title: str | None
+    subtitle: str | None
+    author: str | None
+    author_bio: str | None
+    paragraphs: tuple[str, ...]
+    captions: tuple[tuple[int | None, str], ...]  # (after_paragraph_no, text)
+    comments: tuple[CommentRow, ...]
+    segments: tuple[SegmentRow, ...]
+    source_ids: tuple[str, ...]
+
+
+def units_of(labeled: LabeledCapture) -> list[Unit]:
+    """Body lines of a blank-separated capture with no blank between them are one paragraph."""
+    capture, roles = labeled.capture, labeled.roles
+    wrapped_body = capture.blank_separated([i for i, r in enumerate(roles) if r == "body"])
+    units: list[Unit] = []
+    for index, (line, role) in enumerate(zip(capture.lines, roles, strict=True)):
+        prev = units[-1] if units else None
+        wrapped = (
+            prev is not None and role == "body" and prev.role == "body" and wrapped_body
+            and capture.lines[prev.last].line_no + 1 == line.line_no
+        )  # fmt: skip
+        if prev is not None and wrapped:
+            units[-1] = Unit(
+                prev.source_id, prev.line_start, line.line_no, role, f"{prev.text} {line.text}",
+                f"{prev.key} {line.key}", prev.first, index,
+            )  # fmt: skip
+        else:
+            units.append(Unit(capture.source_id, line.line_no, line.line_no, role, line.text, line.key, index, index))
+    return units
+
+
+def choose_pivot(group: Sequence[LabeledCapture]) -> int:
+    """The capture whose body is stored: metadata first, then the most body words."""
+
+    def weight(i: int) -> tuple[bool, int]:
+        lc = group[i]
+        counts = lc.capture.line_token_counts()
+        return lc.has_metadata, sum(c for c, r in zip(counts, lc.roles, strict=True) if r == "body")
+
+    return max(range(len(group)), key=weight)
+
+
+def assemble_article(group: Sequence[LabeledCapture], roles_cfg: RolesConfig) -> Article:
+    """Merge the captures of one article: the pivot's body, then what only others add."""
+    article_id = article_id_of(min(lc.capture.sha256 for lc in group))
+    pivot = choose_pivot(group)
+    order = [pivot, *[i for i in range(len(group)) if i != pivot]]
+    units = {i: units_of(group[i]) for i in order}
+    segments: list[SegmentRow] = []
+    paragraphs = _merge_paragraphs(group, order, units, roles_cfg, segments)
+    singles = _merge_single_facts(group, order, units, segments)
+    captions = _merge_captions(order, units, paragraphs, segments)
+    comment_units = _merge_comments(order, units, segments)
+    para_texts = [text for text, _ in paragraphs.texts]
+    comments = _comment_rows(article_id, comment_units)
+    return Article(
+        article_id=article_id,
+        title=singles.get("title"),
+        subtitle=singles.get("subtitle"),
+        author=next((lc.author for lc in (group[i] for i in order) if lc.author), None),
+        author_bio=singles.get("author_bio"),
+        paragraphs=tuple(para_texts),
+        captions=tuple(captions),
+        comments=tuple(comments),
+        segments=tuple(sorted(segments, key=lambda s: (s.source_id, s.line_start))),
+        source_ids=tuple(group[i].capture.source_id for i in order),
+    )
+
+
+@dataclass
+class _Paragraphs:
+    texts: list[tuple[str, str]]  # (text, key) in reading order
+    where: dict[tuple[str, int], int]  # (source_id, unit first line index) -> paragraph slot
+
+
+def _merge_paragraphs(
+    group: Sequence[LabeledCapture], order: list[int], units: dict[int, list[Unit]],
+    cfg: RolesConfig, segments: list[SegmentRow],
+) -> _Paragraphs:  # fmt: skip
+    """The pivot's paragraphs; another capture's body unit the pivot lacks is inserted in order."""
+    pivot = order[0]
+    slots: list[tuple[float, str, str]] = []  # (position, text, key)
+    where: dict[tuple[str, int], float] = {}
+    for unit in units[pivot]:
+        if unit.role == "body":
+            where[(unit.source_id, unit.first)] = float(len(slots))
+            slots.append((float(len(slots)), unit.text, unit.key))
+            segments.append(SegmentRow(unit.source_id, unit.line_start, unit.line_end, "body", None, False))
+    pivot_cap = group[pivot].capture
+    pivot_body = np.array([r == "body" for r in group[pivot].roles], dtype=bool)
+    pivot_line_slot = _line_slots(group[pivot], units[pivot], where)
+    for i in order[1:]:
+        cap = group[i].capture
+        runs = align_tokens(cap, pivot_cap, min_run=cfg.min_run_words)
+        pivot_tokens = np.asarray(pivot_cap.token_line, dtype=np.int64)
+        held = np.zeros(len(cap.tokens), dtype=bool)
+        slot_of_token = np.full(len(cap.tokens), -1.0)
+        for run in runs:
+            theirs = pivot_tokens[run.b_start : run.b_start + run.size]
+            held[run.a_start : run.a_start + run.size] = pivot_body[theirs]
+            slot_of_token[run.a_start : run.a_start + run.size] = pivot_line_slot[theirs]
+        coverage = line_coverage(cap, held)
+        last_slot = -1.0
+        token_line = np.asarray(cap.token_line, dtype=np.int64)
+        for unit in units[i]:
+            if unit.role != "body":
+                continue
+            lines = range(unit.first, unit.last + 1)
+            score = float(np.mean([coverage[k] for k in lines]))
+            if score >= cfg.shared_coverage:
+                mapped = slot_of_token[(token_line >= unit.first) & (token_line <= unit.last)]
+                mapped = mapped[mapped >= 0]
+                last_slot = float(mapped.max()) if len(mapped) else last_slot
+                where[(unit.source_id, unit.first)] = last_slot
+                segments.append(
+                    SegmentRow(unit.source_id, unit.line_start, unit.line_end, "body", round(100 * score, 1), True)
+                )
+            else:
+                last_slot += 1e-3  # after the last shared paragraph, before the next
+                where[(unit.source_id, unit.first)] = last_slot
+                slots.append((last_slot, unit.text, unit.key))
+                segments.append(SegmentRow(unit.source_id, unit.line_start, unit.line_end, "body", None, False))
+    ordered = sorted(slots, key=lambda s: s[0])
+    rank = {pos: no for no, (pos, _, _) in enumerate(ordered)}
+    final_where = {k: _rank_at_or_before(rank, v) for k, v in where.items()}
+    return _Paragraphs([(t, k) for _, t, k in ordered], final_where)
+
+
+def _line_slots(labeled: LabeledCapture, units: list[Unit], where: dict[tuple[str, int], float]) -> np.ndarray:
+    slots = np.full(len(labeled.capture.lines), -1.0)
+    for unit in units:
+        if (unit.source_id, unit.first) in where:
+            slots[unit.first : unit.last + 1] = where[(unit.source_id, unit.first)]
+    return slots
+
+
+def _rank_at_or_before(rank: dict[float, int], position: float) -> int:
+    """Paragraph number of the slot at `position`, or of the last one before it."""
+    before = [p for p in rank if p <= position]
+    return rank[max(before)] if before else -1
+
+
+_SINGLE_ROLES: tuple[Role, ...] = ("title", "subtitle", "byline", "author_bio")
+
+
+def _merge_single_facts(
+    group: Sequence[LabeledCapture], order: list[int], units: dict[int, list[Unit]],
+    segments: list[SegmentRow],
+) -> dict[str, str]:  # fmt: skip
+    """Title, subtitle, byline and bio: the first capture's copy is stored, later ones are duplicates."""
+    stored: dict[str, Unit] = {}
+    for i in order:
+        for unit in units[i]:
+            if unit.role not in _SINGLE_ROLES and unit.role != "boilerplate":
+                continue
+            if unit.role == "boilerplate":
+                segments.append(SegmentRow(unit.source_id, unit.line_start, unit.line_end, unit.role, None, False))
+            elif unit.role in stored:
+                score = float(fuzz.ratio(unit.key, stored[unit.role].key))
+                segments.append(SegmentRow(unit.source_id, unit.line_start, unit.line_end, unit.role, score, True))
+            else:
+                stored[unit.role] = unit
+                segments.append(SegmentRow(unit.source_id, unit.line_start, unit.line_end, unit.role, None, False))
+    return {role: unit.text for role, unit in stored.items()}
+
+
+# A caption another capture already gave scores this much or more against it.
+_SAME_CAPTION = 90.0
+
+
+def _merge_captions(
+    order: list[int], units: dict[int, list[Unit]], paragraphs: _Paragraphs,
+    segments: list[SegmentRow],
+) -> list[tuple[int | None, str]]:  # fmt: skip
+    """Captions in reading order, each placed after the paragraph that precedes it."""
+    stored: list[tuple[int | None, str, str]] = []
+    for i in order:
+        last_paragraph: int | None = None
+        for unit in units[i]:
+            if unit.role == "body":
+                no = paragraphs.where.get((unit.source_id, unit.first), -1)
+                last_paragraph = no if no >= 0 else None
+            if unit.role != "caption":
+                continue
+            scores = [fuzz.ratio(unit.key, key) for _, _, key in stored]
+            best = max(scores, default=0.0)
+            duplicate = best >= _SAME_CAPTION
+            if not duplicate:
+                stored.append((last_paragraph, unit.text, unit.key))
+            segments.append(SegmentRow(
+                unit.source_id, unit.line_start, unit.line_end, "caption",
+                float(best) if duplicate else None, duplicate,
+            ))  # fmt: skip
+    return [(after, text) for after, text, _ in sorted(stored, key=lambda c: (c[0] is not None, c[0] or 0))]
+
+
+def align_sequences(base: Sequence[str], other: Sequence[str]) -> list[int | None]:
+    """For each item of `other`, the index of the equal item of `base` in an order-preserving alignment."""
+    mapped: list[int | None] = [None] * len(other)
+    for op in Indel.opcodes(list(base), list(other)):
+        if op.tag == "equal":
+            for k in range(op.src_end - op.src_start):
+                mapped[op.dest_start + k] = op.src_start + k
+    return mapped
+
+
+def _merge_comments(order: list[int], units: dict[int, list[Unit]], segments: list[SegmentRow]) -> list[Unit]:
+    """The thread: the fullest capture's comments, with comments only others have put in order."""
+    threads = {i: [u for u in units[i] if u.role == "comment"] for i in order}
+    base = max(order, key=lambda i: (len(threads[i]), -order.index(i)))
+    merged: list[tuple[float, Unit]] = [(float(k), u) for k, u in enumerate(threads[base])]
+    segments.extend(SegmentRow(u.source_id, u.line_start, u.line_end, "comment", None, False) for u in threads[base])
+    for i in order:
+        if i == base:
+            continue
+        mapped = align_sequences([u.key for u in threads[base]], [u.key for u in threads[i]])
+        position = -1.0
+        for unit, match in zip(threads[i], mapped, strict=True):
+            if match is not None:
+                position = float(match)
+                segments.append(SegmentRow(unit.source_id, unit.line_start, unit.line_end, "comment", 100.0, True))
+            else:
+                position += 1e-3
+                merged.append((position, unit))
+                segments.append(SegmentRow(unit.source_id, unit.line_start, unit.line_end, "comment", None, False))
+    return [u for _, u in sorted(merged, key=lambda m: m[0])]
+
+
+def _comment_rows(article_id: str, comments: list[Unit]) -> list[CommentRow]:
+    """Comment ids from content; quotes are linked by the next stage."""
+    seen: dict[str, int] = {}
+    rows = []
+    for no, unit in enumerate(comments):
+        seen[unit.key] = seen.get(unit.key, -1) + 1
+        rows.append(CommentRow(no, comment_id_of(article_id, unit.key, seen[unit.key]), unit.text, None, None))
+    return rows
+
+
+@task(name="merge-captures-into-articles", cache_policy=NO_CACHE)
+def assemble_articles(groups: list[list[LabeledCapture]], cfg: RolesConfig) -> list[Article]:
+    """One article per group: each paragraph, caption and comment once."""
+    articles = [assemble_article(group, cfg) for group in groups]
+    get_run_logger().info(
+        "assembled %d articles: %d paragraphs, %d comments",
+        len(articles), sum(len(a.paragraphs) for a in articles), sum(len(a.comments) for a in articles),
+    )  # fmt: skip
+    return articles

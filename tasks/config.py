@@ -1,0 +1,114 @@
+"""The flow's parameters: frozen pydantic models, so Prefect validates them and the UI shows a form."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class MatchConfig(_Frozen):
+    """How captures of one article are found (stage 3)."""
+
+    shingle_words: int = Field(
+        4,
+        ge=2,
+        le=12,
+        title="Shingle length (words)",
+        description="Words per shingle used to find candidate pairs of captures.",
+    )  # 4: long enough to be rare across articles, short enough to survive small edits
+    max_shingle_captures: int = Field(
+        50,
+        ge=2,
+        le=100_000,
+        title="Most captures sharing a shingle",
+        description="Shingles found in more captures than this (boilerplate, wire copy) are ignored.",
+    )  # 50: at most 4 captures per article; anything far above that is site furniture
+    min_line_words: int = Field(
+        6,
+        ge=1,
+        le=100,
+        title="Shortest line compared (words)",
+        description="Lines with fewer words take no part in grouping.",
+    )  # 6: titles and short comments ("Russia knows.") match too easily
+    line_score_cutoff: float = Field(
+        90.0,
+        ge=50.0,
+        le=100.0,
+        title="Line match score",
+        description="rapidfuzz partial_ratio a line must reach against a line of the other capture.",
+    )  # 90: reflowed seed paragraphs score 97-100, unrelated lines sharing a shingle below 70
+    min_containment: float = Field(
+        0.5,
+        ge=0.05,
+        le=1.0,
+        title="Body containment",
+        description="Share of the smaller capture's long-line text the other must hold to be the same article.",
+    )  # 0.5: seeds hold 0.9+ of each other; a shared wire paragraph is well under 0.3
+
+
+class RolesConfig(_Frozen):
+    """How lines get their roles once captures are aligned (stage 4)."""
+
+    min_run_words: int = Field(
+        3,
+        ge=1,
+        le=50,
+        title="Shortest shared run (words)",
+        description="Runs of equal words shorter than this are chance matches of common words.",
+    )  # 3: chance LCS runs between the seed's comments and its metadata are 1-2 words
+    shared_coverage: float = Field(
+        0.5,
+        ge=0.05,
+        le=1.0,
+        title="Shared share of a line",
+        description="Share of a line's words another capture must hold for the line to be shared.",
+    )  # 0.5: an edited seed paragraph keeps 0.8+, a comment quoting half a paragraph stays apart
+    max_caption_gap: int = Field(
+        2,
+        ge=0,
+        le=20,
+        title="Longest caption run (lines)",
+        description="Lines inside the body found in one capture only, at most this many in a row, are captions.",
+    )  # 2: a photo caption is one line, sometimes with a credit line
+
+
+class QuoteConfig(_Frozen):
+    """How a comment that quotes the article or an earlier comment is linked (stage 5)."""
+
+    min_quote_words: int = Field(
+        6,
+        ge=1,
+        le=100,
+        title="Shortest quote (words)",
+        description="Quoted text shorter than this is not linked.",
+    )  # 6: the gold's shortest quote has 7 words; 5-word echoes ("cut Ukraine lose from Russia") are not quotes
+    score_cutoff: float = Field(
+        90.0,
+        ge=50.0,
+        le=100.0,
+        title="Quote match score",
+        description="rapidfuzz partial_ratio the quoted text must reach inside the quoted line.",
+    )  # 90: gold quotes score 95-100 after normalization
+
+
+class ArchiveParams(_Frozen):
+    """Where to read captures, where to write the archive, and how to match."""
+
+    raw_dir: str = Field(
+        "data/raw",
+        min_length=1,
+        title="Raw captures",
+        description="Directory of raw text captures (one file per capture).",
+    )
+    out_dir: str = Field(
+        "data/processed",
+        min_length=1,
+        title="Archive directory",
+        description="Directory of the Parquet tables (created if missing).",
+    )
+    match: MatchConfig = Field(default_factory=MatchConfig, title="Grouping")
+    roles: RolesConfig = Field(default_factory=RolesConfig, title="Roles")
+    quotes: QuoteConfig = Field(default_factory=QuoteConfig, title="Quotes")

@@ -1,0 +1,154 @@
+"""Stage 2: bytes of a capture to text and numbered lines."""
+
+from __future__ import annotations
+
+import codecs
+import hashlib
+import unicodedata
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from tasks.normalize import normalize_key
+
+if TYPE_CHECKING:
+    from tasks.capture import Capture
+    from tasks.discover import RawCapture
+
+_BOMS: tuple[tuple[bytes, str], ...] = (
+    (codecs.BOM_UTF32_LE, "utf-32-le"),
+    (codecs.BOM_UTF32_BE, "utf-32-be"),
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+_BINARY_MAGIC = (b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"%PDF", b"PK\x03\x04", b"\x1f\x8b")
+
+
+def _latin1_fallback(err: UnicodeError) -> tuple[str, int]:
+    # cp1252 leaves five bytes undefined; those read as Latin-1.
+    assert isinstance(err, UnicodeDecodeError)
+    return err.object[err.start : err.end].decode("latin-1"), err.end
+
+
+_LATIN1_FALLBACK = "newsarchive-latin1"
+codecs.register_error(_LATIN1_FALLBACK, _latin1_fallback)
+# Text has few control characters; binary data read as cp1252 has many.
+_MAX_CONTROL_SHARE = 0.05
+
+
+class CaptureError(ValueError):
+    """A capture that cannot be archived; the message is shown in `sources.error`."""
+
+
+@dataclass(frozen=True)
+class Line:
+    """A non-blank line of a decoded capture, numbered from 1."""
+
+    line_no: int
+    text: str
+    key: str
+
+
+def decode_capture(data: bytes) -> tuple[str, str]:
+    """Return (text, encoding): BOMs first, then strict UTF-8, then Windows-1252."""
+    if any(data.startswith(magic) for magic in _BINARY_MAGIC):
+        raise CaptureError("binary data, not text (the file starts like an image or archive)")
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data[len(bom) :].decode(encoding), encoding
+            except UnicodeDecodeError as err:
+                raise CaptureError(f"invalid {encoding} after its byte order mark: {err}") from err
+    try:
+        text, encoding = data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        text, encoding = data.decode("cp1252", errors=_LATIN1_FALLBACK), "cp1252"
+    _reject_binary(text)
+    return text, encoding
+
+
+def _reject_binary(text: str) -> None:
+    controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\n\r\t\f\v")
+    if text and controls / len(text) > _MAX_CONTROL_SHARE:
+        raise CaptureError(f"binary data, not text ({controls} control characters)")
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines of the text; CRLF and CR count as LF, and the text is made NFC."""
+    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").replace("\r", "\n"))
+    return text.replace("\x00", "").split("\n")
+
+
+def numbered_lines(text: str) -> tuple[list[Line], int]:
+    """The non-blank lines with their 1-based numbers, and the count of all lines.
+
+    Stored text keeps quotes and case but not runs of white space.
+    """
+    raw = split_lines(text)
+    lines = [
+        Line(number, " ".join(line.split()), normalize_key(line))
+        for number, line in enumerate(raw, start=1)
+        if line.strip()
+    ]
+    if not lines:
+        raise CaptureError("no text: the capture is empty or holds only white space")
+    return lines, len(raw)
+
+
+@dataclass(frozen=True)
+class DecodedBatch:
+    """Captures ready to group, and what became of the others."""
+
+    captures: list[Capture]
+    quarantined: dict[str, str]  # uri -> reason
+    duplicate_of: dict[str, str]  # uri -> source_id of the capture with the same sha256
+    encodings: dict[str, str]  # uri -> encoding
+
+
+def decode_batch(raw: Sequence[RawCapture]) -> DecodedBatch:
+    """Decode each readable capture once; an identical file under another name is a duplicate."""
+    from tasks.capture import make_capture
+    from tasks.ids import source_id_of
+
+    batch = DecodedBatch([], {}, {}, {})
+    first_with: dict[str, str] = {}
+    for item in raw:
+        if item.error is not None or item.sha256 is None:
+            batch.quarantined[item.uri] = item.error or "unreadable"
+            continue
+        if item.sha256 in first_with:
+            batch.duplicate_of[item.uri] = first_with[item.sha256]
+            continue
+        try:
+            data = item.path.read_bytes()
+            if hashlib.sha256(data).hexdigest() != item.sha256:
+                raise CaptureError("the file changed while it was being read; it will be read on the next run")
+            text, encoding = decode_capture(data)
+            lines, n_lines = numbered_lines(text)
+        except CaptureError as err:
+            batch.quarantined[item.uri] = str(err)
+            continue
+        except OSError as err:
+            batch.quarantined[item.uri] = f"cannot read the file: {err.strerror or err}"
+            continue
+        source_id = source_id_of(item.uri, item.sha256)
+        first_with[item.sha256] = source_id
+        batch.encodings[item.uri] = encoding
+        batch.captures.append(make_capture(source_id, item.uri, item.sha256, lines, n_lines))
+    return batch
+
+
+@task(name="decode-and-split-lines", cache_policy=NO_CACHE)
+def decode_captures(raw: list[RawCapture]) -> DecodedBatch:
+    """Decode captures to numbered lines with matching keys; quarantine what cannot be read."""
+    batch = decode_batch(raw)
+    get_run_logger().info(
+        "decoded %d captures (%d lines); %d duplicates, %d quarantined",
+        len(batch.captures), sum(len(c.lines) for c in batch.captures),
+        len(batch.duplicate_of), len(batch.quarantined),
+    )  # fmt: skip
+    return batch

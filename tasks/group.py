@@ -1,0 +1,137 @@
+"""Stage 3: captures of the same article, found by blocking then batched fuzzy matching.
+
+Candidate line pairs come from an inverted index of word shingles (rare ones
+only); rapidfuzz scores just those pairs; two captures are one article when the
+larger holds most of the smaller's long lines (containment, not Jaccard, so a
+truncated capture or one with 200 comments appended still matches).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import polars as pl
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from rapidfuzz import fuzz, process
+
+from tasks.capture import Capture
+from tasks.config import MatchConfig
+from tasks.normalize import tokenize
+
+
+def shingle_frame(captures: Sequence[Capture], cfg: MatchConfig) -> pl.DataFrame:
+    """One row per (capture, long line, shingle) with the line's length in characters."""
+    cap_idx: list[int] = []
+    line_idx: list[int] = []
+    shingles: list[str] = []
+    for ci, capture in enumerate(captures):
+        for li, line in enumerate(capture.lines):
+            words = tokenize(line.key)
+            if len(words) < cfg.min_line_words:
+                continue
+            k = min(cfg.shingle_words, len(words))
+            for start in range(len(words) - k + 1):
+                cap_idx.append(ci)
+                line_idx.append(li)
+                shingles.append(" ".join(words[start : start + k]))
+    return pl.DataFrame(
+        {"capture": cap_idx, "line": line_idx, "shingle": shingles},
+        schema={"capture": pl.Int32, "line": pl.Int32, "shingle": pl.String},
+    ).with_columns(pl.col("shingle").hash().alias("shingle"))
+
+
+def candidate_line_pairs(shingles: pl.DataFrame, cfg: MatchConfig) -> pl.DataFrame:
+    """Line pairs of different captures that share a shingle no more than max_shingle_captures hold."""
+    rare = (
+        shingles.unique(["capture", "line", "shingle"])
+        .with_columns(pl.col("capture").n_unique().over("shingle").alias("df"))
+        .filter((pl.col("df") > 1) & (pl.col("df") <= cfg.max_shingle_captures))
+        .drop("df")
+    )
+    return (
+        rare.join(rare, on="shingle", suffix="_b")
+        .filter(pl.col("capture") < pl.col("capture_b"))
+        .select(pl.col("capture").alias("capture_a"), pl.col("line").alias("line_a"), "capture_b", "line_b")
+        .unique()
+        .sort("capture_a", "line_a", "capture_b", "line_b")
+    )
+
+
+def score_line_pairs(captures: Sequence[Capture], pairs: pl.DataFrame) -> np.ndarray:
+    """partial_ratio of every candidate line pair, in one batched rapidfuzz call."""
+    keys_a = [captures[c].lines[i].key for c, i in zip(pairs["capture_a"], pairs["line_a"], strict=True)]
+    keys_b = [captures[c].lines[i].key for c, i in zip(pairs["capture_b"], pairs["line_b"], strict=True)]
+    if not keys_a:
+        return np.zeros(0, dtype=np.float64)
+    return np.asarray(
+        process.cpdist(keys_a, keys_b, scorer=fuzz.partial_ratio, processor=None, workers=-1),
+        dtype=np.float64,
+    )
+
+
+def containment_pairs(captures: Sequence[Capture], cfg: MatchConfig) -> pl.DataFrame:
+    """Capture pairs with the share of the smaller one's long-line text that the other holds."""
+    pairs = candidate_line_pairs(shingle_frame(captures, cfg), cfg)
+    scored = pairs.with_columns(pl.Series("score", score_line_pairs(captures, pairs))).filter(
+        pl.col("score") >= cfg.line_score_cutoff
+    )
+    long_chars = _long_line_chars(captures, cfg)
+    held_a = _held_chars(captures, scored, "a")
+    held_b = _held_chars(captures, scored, "b")
+    both = held_a.join(held_b, on=["capture_a", "capture_b"], how="full", coalesce=True).fill_null(0)
+    chars_a = pl.col("capture_a").replace_strict(long_chars, return_dtype=pl.Int64)
+    chars_b = pl.col("capture_b").replace_strict(long_chars, return_dtype=pl.Int64)
+    return both.with_columns(
+        pl.when(chars_a <= chars_b)
+        .then(pl.col("held_a") / chars_a)
+        .otherwise(pl.col("held_b") / chars_b)
+        .alias("containment")
+    ).select("capture_a", "capture_b", "containment")
+
+
+def _long_line_chars(captures: Sequence[Capture], cfg: MatchConfig) -> dict[int, int]:
+    return {
+        ci: max(1, sum(len(line.key) for line in c.lines if len(tokenize(line.key)) >= cfg.min_line_words))
+        for ci, c in enumerate(captures)
+    }
+
+
+def _held_chars(captures: Sequence[Capture], scored: pl.DataFrame, side: str) -> pl.DataFrame:
+    """Characters of side's lines that matched some line of the other capture."""
+    lines = scored.select("capture_a", "capture_b", pl.col(f"line_{side}").alias("line")).unique()
+    chars = [len(captures[c].lines[i].key) for c, i in zip(lines[f"capture_{side}"], lines["line"], strict=True)]
+    return (
+        lines.with_columns(pl.Series("chars", chars, dtype=pl.Int64))
+        .group_by("capture_a", "capture_b")
+        .agg(pl.col("chars").sum().alias(f"held_{side}"))
+    )
+
+
+def group_captures(captures: Sequence[Capture], cfg: MatchConfig) -> list[list[int]]:
+    """Indices of the captures of each article, each group sorted by sha256, groups by their first."""
+    parent = list(range(len(captures)))
+
+    def find(x: int) -> int:
+        while parent[x] != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    matched = containment_pairs(captures, cfg).filter(pl.col("containment") >= cfg.min_containment)
+    for a, b in zip(matched["capture_a"], matched["capture_b"], strict=True):
+        parent[find(a)] = find(b)
+    groups: dict[int, list[int]] = {}
+    for index in range(len(captures)):
+        groups.setdefault(find(index), []).append(index)
+    ordered = [sorted(members, key=lambda i: captures[i].sha256) for members in groups.values()]
+    return sorted(ordered, key=lambda members: captures[members[0]].sha256)
+
+
+@task(name="group-captures-by-article", cache_policy=NO_CACHE)
+def group_articles(captures: list[Capture], cfg: MatchConfig) -> list[list[int]]:
+    """Find which captures hold the same article."""
+    groups = group_captures(captures, cfg)
+    get_run_logger().info("%d captures form %d articles", len(captures), len(groups))
+    return groups

@@ -1,0 +1,32 @@
+"""The matching key of a line: one form of text for comparison, never stored alone."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Quote and dash variants folded to one form so captures that differ only in
+# typography compare equal (the seeds differ in “ ” vs ").
+_FOLD = str.maketrans(
+    {
+        "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
+        "\u00b4": "'", "`": "'",
+        "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u201f": '"', "\u2033": '"',
+        "\u00ab": '"', "\u00bb": '"',
+        "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-",
+        "\u2015": "-", "\u2212": "-",
+        "\u00a0": " ", "\u200b": "",  "\ufeff": "",
+    }
+)  # fmt: skip
+_WORD = re.compile(r"\w+")
+
+
+def normalize_key(text: str) -> str:
+    """NFKC, casefold, one form of quotes and dashes, collapsed white space."""
+    folded = unicodedata.normalize("NFKC", text).translate(_FOLD).casefold()
+    return " ".join(folded.split())
+
+
+def tokenize(key: str) -> list[str]:
+    """Words of a key; punctuation is dropped so reflowed text still lines up."""
+    return _WORD.findall(key)

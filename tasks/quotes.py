@@ -1,0 +1,96 @@
+"""Stage 5: which comment quotes which paragraph or earlier comment."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+from rapidfuzz import fuzz, process
+
+from tasks.assemble import Article
+from tasks.config import QuoteConfig
+from tasks.normalize import normalize_key, tokenize
+
+# Keys fold every double quote mark to '"'; single quotes double as apostrophes.
+_QUOTED = re.compile(r'"([^"]+)"')
+# The quoted text must hold nearly all its words in the quoted line before
+# rapidfuzz is asked (a cheap filter; partial_ratio is slow).
+_MIN_WORD_OVERLAP = 0.8
+
+
+@dataclass(frozen=True)
+class QuoteLink:
+    """What comment `comment_no` quotes: a paragraph number or an earlier comment's number."""
+
+    comment_no: int
+    paragraph_no: int | None
+    quoted_comment_no: int | None
+    score: float
+
+
+def quoted_passages(key: str, *, min_words: int) -> list[str]:
+    """Text a comment may quote: each passage in quote marks, and the whole comment."""
+    passages = [m.group(1).strip(" .,;:") for m in _QUOTED.finditer(key)]
+    passages.append(key)
+    return [p for p in dict.fromkeys(passages) if len(tokenize(p)) >= min_words]
+
+
+def link_quotes(paragraph_keys: Sequence[str], comment_keys: Sequence[str], cfg: QuoteConfig) -> list[QuoteLink]:
+    """The earliest line each comment quotes: paragraphs come first, then comments in thread order."""
+    targets = list(paragraph_keys) + list(comment_keys)
+    target_words = [set(tokenize(key)) for key in targets]
+    pairs: list[tuple[int, int, str]] = []  # (comment_no, target index, passage)
+    for comment_no, key in enumerate(comment_keys):
+        for passage in quoted_passages(key, min_words=cfg.min_quote_words):
+            words = set(tokenize(passage))
+            limit = len(paragraph_keys) + comment_no
+            pairs.extend(
+                (comment_no, target, passage)
+                for target in range(limit)
+                if len(passage) <= len(targets[target]) and _overlap(words, target_words[target])
+            )
+    if not pairs:
+        return []
+    scores = process.cpdist(
+        [p for _, _, p in pairs], [targets[t] for _, t, _ in pairs],
+        scorer=fuzz.partial_ratio, processor=None, workers=-1,
+    )  # fmt: skip
+    best: dict[int, tuple[int, float]] = {}
+    for (comment_no, target, _), score in zip(pairs, scores, strict=True):
+        if score >= cfg.score_cutoff and (comment_no not in best or target < best[comment_no][0]):
+            best[comment_no] = (target, float(score))
+    n_par = len(paragraph_keys)
+    return [
+        QuoteLink(c, t if t < n_par else None, t - n_par if t >= n_par else None, s)
+        for c, (t, s) in sorted(best.items())
+    ]
+
+
+def _overlap(words: set[str], target: set[str]) -> bool:
+    return len(words & target) >= _MIN_WORD_OVERLAP * len(words)
+
+
+def link_article_quotes(article: Article, cfg: QuoteConfig) -> Article:
+    """The article with `quotes_paragraph_no` / `quotes_comment_id` filled in."""
+    links = link_quotes(
+        [normalize_key(p) for p in article.paragraphs], [normalize_key(c.text) for c in article.comments], cfg
+    )
+    comments = list(article.comments)
+    for link in links:
+        quoted = comments[link.quoted_comment_no].comment_id if link.quoted_comment_no is not None else None
+        comments[link.comment_no] = replace(
+            comments[link.comment_no], quotes_paragraph_no=link.paragraph_no, quotes_comment_id=quoted
+        )
+    return replace(article, comments=tuple(comments))
+
+
+@task(name="link-quotes", cache_policy=NO_CACHE)
+def link_all_quotes(articles: list[Article], cfg: QuoteConfig) -> list[Article]:
+    """Link every comment that quotes a paragraph or an earlier comment."""
+    linked = [link_article_quotes(a, cfg) for a in articles]
+    n_links = sum(1 for a in linked for c in a.comments if c.quotes_paragraph_no is not None or c.quotes_comment_id)
+    get_run_logger().info("linked %d quoting comments", n_links)
+    return linked

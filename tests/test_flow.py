@@ -1,0 +1,76 @@
+"""The archive flow under Prefect, and the `newsarchive run` command."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from tasks.config import ArchiveParams
+from tasks.schema import TABLES
+from tasks.write import read_table
+from tests.helpers import REPO, SEED_NAMES, SEEDS, TITLE, gold_lines, roles_by_line
+
+pytestmark = pytest.mark.slow
+
+
+def read_archive(out_dir: Path) -> dict[str, pl.DataFrame]:
+    tables = {name: read_table(out_dir, name) for name in TABLES}
+    assert all(frame is not None for frame in tables.values())
+    return {name: frame for name, frame in tables.items() if frame is not None}
+
+
+@pytest.fixture
+def raw_dir(tmp_path: Path) -> Path:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for name in SEED_NAMES:
+        shutil.copy(SEEDS / f"{name}.txt", raw / f"{name}.txt")
+    return raw
+
+
+@pytest.mark.usefixtures("prefect_harness")
+def test_flow_archives_the_seeds_and_a_rerun_changes_nothing(raw_dir: Path, tmp_path: Path) -> None:
+    from flows.archive import archive
+
+    out = tmp_path / "archive"
+    summary = archive(ArchiveParams(raw_dir=str(raw_dir), out_dir=str(out)))
+    assert summary == {
+        "captures": 2, "archived": 2, "duplicates": 0, "quarantined": 0,
+        "articles": 1, "paragraphs": 9, "captions": 1, "comments": 123,
+    }  # fmt: skip
+    first = read_archive(out)
+    assert first["articles"]["title"].to_list() == [TITLE]
+    for name in SEED_NAMES:
+        expected = {no: g.role for no, g in enumerate(gold_lines(name), start=1) if g.role}
+        assert roles_by_line(first, f"{name}.txt") == expected
+
+    archive(ArchiveParams(raw_dir=str(raw_dir), out_dir=str(out)))
+    second = read_archive(out)
+    for name in TABLES:
+        assert_frame_equal(second[name], first[name])
+
+
+def test_command_prints_a_summary(raw_dir: Path, tmp_path: Path) -> None:
+    out = tmp_path / "archive"
+    done = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "run", "--raw-dir", str(raw_dir), "--out-dir", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "captures read: 2, articles: 1, paragraphs: 9, comments: 123, quarantined: 0" in done.stdout
+    assert sorted(p.name for p in out.iterdir()) == sorted(TABLES)
+
+
+def test_command_refuses_a_missing_raw_directory(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "run", "--raw-dir", str(tmp_path / "nope"), "--out-dir", str(tmp_path)],
+        cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert "raw directory" in done.stderr and "does not exist" in done.stderr
