@@ -6,6 +6,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from tasks.config import ArchiveParams
 
@@ -22,7 +23,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; exit 1 only when the run itself failed."""
     args = parse_args(argv)
-    if not os.path.isdir(args.raw_dir):
+    if not Path(args.raw_dir).is_dir():
         print(f"newsarchive: raw directory {args.raw_dir!r} does not exist or is not a directory", file=sys.stderr)
         return 2
     # Offline machines: no telemetry calls from the temporary server.

@@ -73,4 +73,5 @@ def test_command_refuses_a_missing_raw_directory(tmp_path: Path) -> None:
         cwd=REPO, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode == 2
-    assert "raw directory" in done.stderr and "does not exist" in done.stderr
+    assert "raw directory" in done.stderr
+    assert "does not exist" in done.stderr
