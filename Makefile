@@ -7,7 +7,7 @@ SYNCED := .venv/.synced-$(shell cat uv.lock pyproject.toml | cksum | cut -d' ' -
 export UV_PYTHON_DOWNLOADS := never
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: setup run test test-fast lint bench clean
+.PHONY: setup run serve test test-fast lint bench clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -23,6 +23,9 @@ setup: $(SYNCED)  ## install the locked environment into .venv
 run: setup  ## archive data/raw into data/processed (Prefect's embedded server)
 	.venv/bin/newsarchive run --raw-dir data/raw --out-dir data/processed
 
+serve: setup  ## Prefect server + the archive deployment + its runner; UI on PREFECT_SERVER_API_PORT (4200); Ctrl-C stops
+	.venv/bin/python -m flows.serve
+
 test: setup  ## the whole test suite
 	.venv/bin/pytest
 
@@ -36,3 +39,7 @@ lint: setup
 
 clean:
 	rm -rf .venv $(TOOLS) data/processed/*/
+
+BENCH_SIZES ?= 1000 10000
+bench: setup  ## newsarchive vs the I/O floor, all-pairs and MinHashLSH on synthetic corpora (not in `make test`)
+	.venv/bin/python -m bench.run --sizes $(BENCH_SIZES) --out BENCHMARKS.md

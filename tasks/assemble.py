@@ -98,9 +98,14 @@ def choose_pivot(group: Sequence[LabeledCapture]) -> int:
     return max(range(len(group)), key=weight)
 
 
-def assemble_article(group: Sequence[LabeledCapture], roles_cfg: RolesConfig) -> Article:
-    """Merge the captures of one article: the pivot's body, then what only others add."""
-    article_id = article_id_of(min(lc.capture.sha256 for lc in group))
+def assemble_article(
+    group: Sequence[LabeledCapture], roles_cfg: RolesConfig, *, stored_ids: Sequence[str] = ()
+) -> Article:
+    """Merge the captures of one article: the pivot's body, then what only others add.
+
+    An article already stored keeps its id (the smallest, if a capture joined several).
+    """
+    article_id = min(stored_ids) if stored_ids else article_id_of(min(lc.capture.sha256 for lc in group))
     pivot = choose_pivot(group)
     order = [pivot, *[i for i in range(len(group)) if i != pivot]]
     units = {i: units_of(group[i]) for i in order}
@@ -295,9 +300,18 @@ def _comment_rows(article_id: str, comments: list[Unit]) -> list[CommentRow]:
 
 
 @task(name="merge-captures-into-articles", cache_policy=NO_CACHE)
-def assemble_articles(groups: list[list[LabeledCapture]], cfg: RolesConfig) -> list[Article]:
-    """One article per group: each paragraph, caption and comment once."""
-    articles = [assemble_article(group, cfg) for group in groups]
+def assemble_articles(
+    groups: list[list[LabeledCapture]], cfg: RolesConfig, stored_article_of: dict[str, str]
+) -> list[Article]:
+    """One article per group: each paragraph, caption and comment once; stored articles keep their ids."""
+    articles = [
+        assemble_article(
+            group, cfg,
+            stored_ids=sorted({stored_article_of[lc.capture.source_id] for lc in group
+                               if lc.capture.source_id in stored_article_of}),
+        )
+        for group in groups
+    ]  # fmt: skip
     get_run_logger().info(
         "assembled %d articles: %d paragraphs, %d comments",
         len(articles), sum(len(a.paragraphs) for a in articles), sum(len(a.comments) for a in articles),

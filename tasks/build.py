@@ -1,9 +1,9 @@
-"""Stage 6b: the normalized tables from the run's sources and articles."""
+"""Stage 6b: the rows a run changes, bucket by bucket, each fact once."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
 from datetime import datetime
 
 import polars as pl
@@ -11,10 +11,22 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from tasks.assemble import Article
+from tasks.config import MatchConfig
 from tasks.decode import DecodedBatch
 from tasks.discover import RawCapture
 from tasks.ids import author_id_of, source_id_of
-from tasks.schema import conform
+from tasks.normalize import normalize_key
+from tasks.related import STORED_PREFIX, Related, paragraph_anchors
+from tasks.schema import TABLES, conform
+from tasks.state import ArchiveState
+from tasks.store import INDEX_TABLES, bucket_expr, bucket_of, read_buckets
+
+Changes = dict[str, dict[int, pl.DataFrame]]
+# Which column puts a row in its bucket: rows of one article share a bucket in every table.
+BUCKET_KEY: dict[str, pl.Expr] = {
+    "sources": pl.coalesce("article_id", "source_id"),
+    "authors": pl.col("author_id"),
+} | {t: pl.col("article_id") for t in ("articles", "paragraphs", "captions", "comments", "segments", "_anchors")}
 
 
 @dataclass(frozen=True)
@@ -30,50 +42,41 @@ class SourceRow:
     error: str | None
     article_id: str | None
     encoding: str | None
+    modified_at: datetime | None
 
 
-def source_rows(raw: Sequence[RawCapture], batch: DecodedBatch, articles: Sequence[Article]) -> list[SourceRow]:
-    """One row per file found: archived, duplicate of another file, or quarantined with its reason."""
-    article_of = {sid: a.article_id for a in articles for sid in a.source_ids}
+def source_rows(
+    raw: Sequence[RawCapture], batch: DecodedBatch, articles: Sequence[Article], known_article: dict[str, str]
+) -> list[SourceRow]:
+    """One row per file read this run: archived, duplicate of another capture, or quarantined with its reason.
+
+    `known_article` maps source ids of earlier runs to their article.
+    """
+    article_of = known_article | {sid: a.article_id for a in articles for sid in a.source_ids}
     captures = {c.uri: c for c in batch.captures}
     rows = []
     for item in raw:
         source_id = source_id_of(item.uri, item.sha256 or "")
+        common = (source_id, item.uri, item.sha256, item.size_bytes)
         if item.uri in captures:
-            capture = captures[item.uri]
-            rows.append(SourceRow(
-                source_id, item.uri, item.sha256, item.size_bytes, capture.n_lines, "archived",
-                None, article_of[source_id], batch.encodings[item.uri],
-            ))  # fmt: skip
+            n_lines, encoding = captures[item.uri].n_lines, batch.encodings[item.uri]
+            rows.append(
+                SourceRow(*common, n_lines, "archived", None, article_of[source_id], encoding, item.modified_at)
+            )
         elif item.uri in batch.duplicate_of:
             twin = batch.duplicate_of[item.uri]
-            rows.append(SourceRow(
-                source_id, item.uri, item.sha256, item.size_bytes, None, "duplicate",
-                None, article_of.get(twin), None,
-            ))  # fmt: skip
+            if twin != source_id:  # the very file archived before, only touched: nothing new
+                rows.append(SourceRow(*common, None, "duplicate", None, article_of.get(twin), None, item.modified_at))
         else:
-            rows.append(SourceRow(
-                source_id, item.uri, item.sha256, item.size_bytes, None, "quarantined",
-                batch.quarantined.get(item.uri, "not archived"), None, None,
-            ))  # fmt: skip
+            reason = batch.quarantined.get(item.uri, "not archived")
+            rows.append(SourceRow(*common, None, "quarantined", reason, None, None, item.modified_at))
     return rows
 
 
-def build_tables(
-    sources: Sequence[SourceRow], articles: Sequence[Article], *,
-    run_at: datetime, known_ingested: dict[str, datetime],
-) -> dict[str, pl.DataFrame]:  # fmt: skip
-    """All seven tables; a source seen by an earlier run keeps its `ingested_at`."""
-    source_frame = pl.DataFrame(
-        [s.__dict__ for s in sources],
-        schema=dict.fromkeys(SourceRow.__dataclass_fields__, pl.String) | {"size_bytes": pl.Int64, "n_lines": pl.Int64},
-    ).with_columns(
-        pl.col("source_id")
-        .replace_strict(known_ingested, default=run_at, return_dtype=pl.Datetime("us", "UTC"))
-        .alias("ingested_at")
-    )
+def article_tables(sources: pl.DataFrame, articles: Sequence[Article]) -> dict[str, pl.DataFrame]:
+    """Rows of the given articles in every table; `sources` holds all their sources with `ingested_at`."""
     seen = (
-        source_frame.filter(pl.col("article_id").is_not_null())
+        sources.filter(pl.col("article_id").is_not_null() & (pl.col("status") != "quarantined"))
         .group_by("article_id")
         .agg(
             pl.len().alias("n_sources"),
@@ -81,7 +84,7 @@ def build_tables(
             pl.col("ingested_at").max().alias("last_seen_at"),
         )
     )
-    article_rows = [
+    rows = [
         {
             "article_id": a.article_id, "title": a.title, "subtitle": a.subtitle,
             "author_id": author_id_of(a.author) if a.author else None,
@@ -89,81 +92,201 @@ def build_tables(
         }
         for a in articles
     ]  # fmt: skip
-    articles_frame = pl.DataFrame(
-        article_rows,
-        schema={"article_id": pl.String, "title": pl.String, "subtitle": pl.String,
-                "author_id": pl.String, "n_paragraphs": pl.Int64, "n_comments": pl.Int64},
-    ).join(seen, on="article_id", how="left")  # fmt: skip
+    article_frame = pl.DataFrame(rows, schema={k: TABLES["articles"][k] for k in rows[0]} if rows else None)
+    article_frame = article_frame.join(seen, on="article_id", how="left") if rows else article_frame
+    paragraphs = (
+        {"article_id": a.article_id, "paragraph_no": n, "text": t} for a in articles for n, t in enumerate(a.paragraphs)
+    )
+    captions = (
+        {"article_id": a.article_id, "after_paragraph_no": n, "text": t} for a in articles for n, t in a.captions
+    )
+    comments = ({"article_id": a.article_id, **vars(c)} for a in articles for c in a.comments)
+    segments = (  # a stand-in for a capture that is gone has no lines of its own
+        {"article_id": a.article_id, **vars(s)}
+        for a in articles
+        for s in a.segments
+        if not s.source_id.startswith(STORED_PREFIX)
+    )
     return {
-        "sources": conform("sources", source_frame),
-        "articles": conform("articles", articles_frame),
+        "articles": conform("articles", article_frame),
         "authors": conform("authors", _authors(articles)),
-        "paragraphs": conform("paragraphs", _rows(articles, "paragraphs")),
-        "captions": conform("captions", _rows(articles, "captions")),
-        "comments": conform("comments", _rows(articles, "comments")),
-        "segments": conform("segments", _rows(articles, "segments")),
+        "paragraphs": _frame("paragraphs", paragraphs),
+        "captions": _frame("captions", captions),
+        "comments": _frame("comments", comments),
+        "segments": _frame("segments", segments),
     }
 
 
-def run_summary(tables: dict[str, pl.DataFrame]) -> dict[str, int]:
-    """The counts a person wants after a run."""
-    status = tables["sources"]["status"]
-    return {
-        "captures": tables["sources"].height,
-        "archived": int((status == "archived").sum()),
-        "duplicates": int((status == "duplicate").sum()),
-        "quarantined": int((status == "quarantined").sum()),
-        "articles": tables["articles"].height,
-        "paragraphs": tables["paragraphs"].height,
-        "captions": tables["captions"].height,
-        "comments": tables["comments"].height,
-    }
+def _frame(table: str, rows: Iterable[Mapping[str, object]]) -> pl.DataFrame:
+    listed = list(rows)
+    frame = pl.DataFrame(listed, schema=TABLES[table]) if listed else pl.DataFrame(schema=TABLES[table])
+    return conform(table, frame)
 
 
 def _authors(articles: Sequence[Article]) -> pl.DataFrame:
-    """One row per author; the longest bio any article gave wins."""
+    """One row per author; the longest bio wins."""
     best: dict[str, tuple[str, str | None]] = {}
     for a in articles:
         if a.author is None:
             continue
         author_id = author_id_of(a.author)
-        _, bio = best.get(author_id, (a.author, None))
+        name, bio = best.get(author_id, (a.author, None))
         if a.author_bio and (bio is None or len(a.author_bio) > len(bio)):
             bio = a.author_bio
-        best[author_id] = (a.author, bio)
+        best[author_id] = (name, bio)
     return pl.DataFrame(
         [{"author_id": k, "name": n, "bio": b} for k, (n, b) in best.items()],
         schema={"author_id": pl.String, "name": pl.String, "bio": pl.String},
     )
 
 
-def _rows(articles: Sequence[Article], table: str) -> pl.DataFrame:
-    rows: list[dict[str, object]] = []
-    for a in articles:
-        if table == "paragraphs":
-            rows += [{"article_id": a.article_id, "paragraph_no": n, "text": t} for n, t in enumerate(a.paragraphs)]
-        elif table == "captions":
-            rows += [{"article_id": a.article_id, "after_paragraph_no": n, "text": t} for n, t in a.captions]
-        elif table == "comments":
-            rows += [{"article_id": a.article_id, **c.__dict__} for c in a.comments]
-        else:
-            rows += [{"article_id": a.article_id, **s.__dict__} for s in a.segments]
-    from tasks.schema import TABLES
-
-    return pl.DataFrame(rows, schema=TABLES[table]) if rows else pl.DataFrame(schema=TABLES[table])
-
-
-@task(name="build-tables", cache_policy=NO_CACHE)
-def build_archive_tables(
-    raw: list[RawCapture], batch: DecodedBatch, articles: list[Article],
-    previous_sources: pl.DataFrame | None, run_at: datetime,
-) -> dict[str, pl.DataFrame]:  # fmt: skip
-    """The seven tables of the archive, each fact once."""
-    known = (
-        {}
-        if previous_sources is None
-        else dict(zip(previous_sources["source_id"], previous_sources["ingested_at"], strict=True))
+def plan_changes(
+    state: ArchiveState, raw: Sequence[RawCapture], batch: DecodedBatch, articles: Sequence[Article],
+    related: Related, *, run_at: datetime, match: MatchConfig,
+) -> Changes:  # fmt: skip
+    """The new content of every bucket this run touches; untouched buckets are not read."""
+    stored_ids = set(related.article_of.values())
+    touched = {a.article_id for a in articles} | stored_ids
+    known_article = dict(zip(state.known["source_id"], state.known["article_id"], strict=True))
+    new_sources = _new_source_frame(source_rows(raw, batch, articles, known_article), run_at)
+    old_sources = read_buckets(state.root, state.manifest, "sources", _buckets_of(touched)).filter(
+        pl.col("article_id").is_in(list(touched)) & ~pl.col("source_id").is_in(new_sources["source_id"].implode())
     )
-    tables = build_tables(source_rows(raw, batch, articles), articles, run_at=run_at, known_ingested=known)
-    get_run_logger().info("built %s", ", ".join(f"{t} {f.height}" for t, f in tables.items()))
-    return tables
+    moved = {sid: a.article_id for a in articles for sid in a.source_ids if sid in related.article_of}
+    old_sources = old_sources.with_columns(
+        pl.col("source_id")
+        .replace_strict(moved, default=pl.col("article_id"), return_dtype=pl.String)
+        .alias("article_id")
+    )  # captures of stored articles merged into another keep their rows, under its id
+    sources = pl.concat([old_sources, new_sources], how="diagonal_relaxed")
+    fresh = article_tables(sources, articles)
+    fresh["sources"] = conform("sources", sources)
+    fresh["segments"] = _keep_stand_in_segments(state, fresh["segments"], related, articles)
+    fresh["_anchors"] = _anchors(articles, match)
+    replaced_sources = set(sources["source_id"].to_list())
+    return {table: _merge_buckets(state, table, frame, touched, replaced_sources) for table, frame in fresh.items()}
+
+
+def _new_source_frame(rows: list[SourceRow], run_at: datetime) -> pl.DataFrame:
+    schema = {k: v for k, v in TABLES["sources"].items() if k != "ingested_at"}
+    frame = pl.DataFrame([asdict(r) for r in rows], schema=schema) if rows else pl.DataFrame(schema=schema)
+    return frame.with_columns(pl.lit(run_at, dtype=TABLES["sources"]["ingested_at"]).alias("ingested_at"))
+
+
+def _keep_stand_in_segments(
+    state: ArchiveState, segments: pl.DataFrame, related: Related, articles: Sequence[Article]
+) -> pl.DataFrame:
+    """Lines of captures whose raw file is gone keep the roles they were given when it was there."""
+    if not related.stand_ins:
+        return segments
+    gone_articles = set(related.stand_ins.values())
+    rebuilt = {sid for a in articles for sid in a.source_ids}
+    stored = read_buckets(state.root, state.manifest, "segments", _buckets_of(gone_articles))
+    final_id = {
+        related.article_of[sid]: a.article_id for a in articles for sid in a.source_ids if sid in related.article_of
+    }
+    kept = stored.filter(pl.col("article_id").is_in(list(gone_articles)) & ~pl.col("source_id").is_in(list(rebuilt)))
+    kept = kept.with_columns(pl.col("article_id").replace(final_id))
+    return conform("segments", pl.concat([segments, kept]))
+
+
+def _anchors(articles: Sequence[Article], match: MatchConfig) -> pl.DataFrame:
+    rows = [
+        anchor
+        for a in articles
+        for anchor in paragraph_anchors(a.article_id, [normalize_key(p) for p in a.paragraphs], match)
+    ]
+    return pl.DataFrame(rows, schema=INDEX_TABLES["_anchors"], orient="row")
+
+
+def _buckets_of(ids: Iterable[str]) -> set[int]:
+    return {bucket_of(i) for i in ids}
+
+
+def _merge_buckets(
+    state: ArchiveState, table: str, fresh: pl.DataFrame, touched: set[str], replaced_sources: set[str]
+) -> dict[int, pl.DataFrame]:
+    """Each changed bucket: its stored rows without the touched ones, plus the fresh rows."""
+    fresh = fresh.with_columns(BUCKET_KEY[table].pipe(bucket_expr).alias("_bucket"))
+    buckets = set(fresh["_bucket"].to_list()) | (_buckets_of(touched) if table != "authors" else set())
+    stored = read_buckets(state.root, state.manifest, table, buckets)
+    if table == "sources":
+        stale = pl.col("source_id").is_in(list(replaced_sources))
+    elif table == "authors":
+        stale = pl.col("author_id").is_in(fresh["author_id"].implode())
+        fresh = _longer_bio(stored, fresh)
+    else:
+        stale = pl.col("article_id").is_in(list(touched))
+    kept = stored.filter(~stale).with_columns(BUCKET_KEY[table].pipe(bucket_expr).alias("_bucket"))
+    merged = pl.concat([kept, fresh], how="vertical_relaxed")
+    parts = merged.partition_by("_bucket", as_dict=True, include_key=False)
+    empty = merged.clear().drop("_bucket")
+    out = {}
+    for bucket in sorted(buckets):
+        part = parts.get((bucket,), empty)
+        out[bucket] = conform(table, part) if table in TABLES else part.sort(part.columns)
+    return out
+
+
+def _longer_bio(stored: pl.DataFrame, fresh: pl.DataFrame) -> pl.DataFrame:
+    """An author's stored bio stays unless the new one is longer."""
+    old = stored.select("author_id", pl.col("bio").alias("old_bio"))
+    return (
+        fresh.join(old, on="author_id", how="left")
+        .with_columns(
+            pl.when(pl.col("old_bio").str.len_chars().fill_null(0) > pl.col("bio").str.len_chars().fill_null(0))
+            .then(pl.col("old_bio"))
+            .otherwise(pl.col("bio"))
+            .alias("bio")
+        )
+        .drop("old_bio")
+    )
+
+
+def run_sources(changes: Changes, raw: Sequence[RawCapture]) -> pl.DataFrame:
+    """The `sources` rows of the files this run read."""
+    new_ids = {source_id_of(r.uri, r.sha256 or "") for r in raw}
+    sources = pl.concat([*changes.get("sources", {}).values(), pl.DataFrame(schema=TABLES["sources"])])
+    return sources.filter(pl.col("source_id").is_in(list(new_ids)))
+
+
+def run_summary(
+    changes: Changes, state: ArchiveState, articles: Sequence[Article], raw: Sequence[RawCapture]
+) -> dict[str, int]:
+    """The counts a person wants after a run."""
+    status = run_sources(changes, raw)["status"]
+    stored_before = set(state.known["article_id"].drop_nulls().to_list())
+    return {
+        "captures": len(raw),
+        "archived": int((status == "archived").sum()),
+        "duplicates": int((status == "duplicate").sum()),
+        "quarantined": int((status == "quarantined").sum()),
+        "articles": len(articles),
+        "articles_new": sum(1 for a in articles if a.article_id not in stored_before),
+        "articles_updated": sum(1 for a in articles if a.article_id in stored_before),
+        "paragraphs": sum(len(a.paragraphs) for a in articles),
+        "captions": sum(len(a.captions) for a in articles),
+        "comments": sum(len(a.comments) for a in articles),
+    }
+
+
+@task(name="plan-table-changes", cache_policy=NO_CACHE)
+def build_changes(
+    state: ArchiveState, raw: list[RawCapture], batch: DecodedBatch, articles: list[Article],
+    related: Related, run_at: datetime, match: MatchConfig,
+) -> Changes:  # fmt: skip
+    """The new rows of every touched bucket of every table."""
+    changes = plan_changes(state, raw, batch, articles, related, run_at=run_at, match=match)
+    n_rows = {t: sum(f.height for f in bs.values()) for t, bs in changes.items()}
+    get_run_logger().info(
+        "rewriting %s", ", ".join(f"{t}: {len(changes[t])} buckets, {n} rows" for t, n in n_rows.items())
+    )
+    return changes
+
+
+@task(name="summarize-run", cache_policy=NO_CACHE)
+def summarize_run(
+    changes: Changes, state: ArchiveState, articles: list[Article], raw: list[RawCapture]
+) -> tuple[dict[str, int], dict[str, pl.DataFrame]]:
+    """The run's counts, and its own `sources` rows (for the quarantine report)."""
+    return run_summary(changes, state, articles, raw), {"sources": run_sources(changes, raw)}

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import codecs
 import hashlib
+import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from tasks.config import ReadConfig
 from tasks.normalize import normalize_key
 
 if TYPE_CHECKING:
@@ -38,6 +40,7 @@ _LATIN1_FALLBACK = "newsarchive-latin1"
 codecs.register_error(_LATIN1_FALLBACK, _latin1_fallback)
 # Text has few control characters; binary data read as cp1252 has many.
 _MAX_CONTROL_SHARE = 0.05
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1f]")
 
 
 class CaptureError(ValueError):
@@ -66,13 +69,23 @@ def decode_capture(data: bytes) -> tuple[str, str]:
     try:
         text, encoding = data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
-        text, encoding = data.decode("cp1252", errors=_LATIN1_FALLBACK), "cp1252"
+        text, encoding = _damaged_utf8_or_cp1252(data)
     _reject_binary(text)
     return text, encoding
 
 
+def _damaged_utf8_or_cp1252(data: bytes) -> tuple[str, str]:
+    """UTF-8 with a few broken bytes keeps its text; anything else reads as Windows-1252."""
+    replaced = data.decode("utf-8", errors="replace")
+    broken = replaced.count("\ufffd")
+    well_formed = sum(1 for ch in replaced if ord(ch) > 0x7F) - broken
+    if well_formed > broken:  # more valid multi-byte characters than invalid bytes: damaged UTF-8
+        return replaced, f"utf-8 ({broken} invalid bytes replaced)"
+    return data.decode("cp1252", errors=_LATIN1_FALLBACK), "cp1252"
+
+
 def _reject_binary(text: str) -> None:
-    controls = sum(1 for ch in text if ord(ch) < 32 and ch not in "\n\r\t\f\v")
+    controls = len(_CONTROL.findall(text))
     if text and controls / len(text) > _MAX_CONTROL_SHARE:
         raise CaptureError(f"binary data, not text ({controls} control characters)")
 
@@ -109,13 +122,34 @@ class DecodedBatch:
     encodings: dict[str, str]  # uri -> encoding
 
 
-def decode_batch(raw: Sequence[RawCapture]) -> DecodedBatch:
-    """Decode each readable capture once; an identical file under another name is a duplicate."""
+def check_limits(size_bytes: int, lines: Sequence[Line], limits: ReadConfig) -> None:
+    """Quarantine what is too big to be a page capture, saying which limit and how to raise it."""
+    if size_bytes > limits.max_capture_mb * 1_000_000:
+        raise CaptureError(
+            f"capture of {size_bytes / 1e6:.1f} MB is larger than the limit of {limits.max_capture_mb:g} MB "
+            "(read.max_capture_mb)"
+        )
+    longest = max((len(line.text) for line in lines), default=0)
+    if longest > limits.max_line_chars:
+        raise CaptureError(
+            f"a line of {longest:,} characters is longer than the limit of {limits.max_line_chars:,} "
+            "(read.max_line_chars): not a page capture"
+        )
+
+
+def decode_batch(
+    raw: Sequence[RawCapture], archived: Mapping[str, str] | None = None, limits: ReadConfig | None = None
+) -> DecodedBatch:
+    """Decode each readable capture once; an identical file under another name is a duplicate.
+
+    `archived` maps the sha256 of captures an earlier run archived to their source_id.
+    """
     from tasks.capture import make_capture
     from tasks.ids import source_id_of
 
+    limits = limits or ReadConfig()
     batch = DecodedBatch([], {}, {}, {})
-    first_with: dict[str, str] = {}
+    first_with: dict[str, str] = dict(archived or {})
     for item in raw:
         if item.error is not None or item.sha256 is None:
             batch.quarantined[item.uri] = item.error or "unreadable"
@@ -124,11 +158,13 @@ def decode_batch(raw: Sequence[RawCapture]) -> DecodedBatch:
             batch.duplicate_of[item.uri] = first_with[item.sha256]
             continue
         try:
+            check_limits(item.size_bytes, [], limits)
             data = item.path.read_bytes()
             if hashlib.sha256(data).hexdigest() != item.sha256:
                 raise CaptureError("the file changed while it was being read; it will be read on the next run")
             text, encoding = decode_capture(data)
             lines, n_lines = numbered_lines(text)
+            check_limits(item.size_bytes, lines, limits)
         except CaptureError as err:
             batch.quarantined[item.uri] = str(err)
             continue
@@ -143,9 +179,9 @@ def decode_batch(raw: Sequence[RawCapture]) -> DecodedBatch:
 
 
 @task(name="decode-and-split-lines", cache_policy=NO_CACHE)
-def decode_captures(raw: list[RawCapture]) -> DecodedBatch:
+def decode_captures(raw: list[RawCapture], archived: Mapping[str, str], limits: ReadConfig) -> DecodedBatch:
     """Decode captures to numbered lines with matching keys; quarantine what cannot be read."""
-    batch = decode_batch(raw)
+    batch = decode_batch(raw, archived, limits)
     get_run_logger().info(
         "decoded %d captures (%d lines); %d duplicates, %d quarantined",
         len(batch.captures), sum(len(c.lines) for c in batch.captures),

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 from prefect import get_run_logger, task
@@ -20,6 +22,7 @@ class RawCapture:
     size_bytes: int
     sha256: str | None
     error: str | None
+    modified_at: datetime | None = None
 
 
 def list_capture_paths(raw_dir: Path) -> list[tuple[str, Path, str | None]]:
@@ -55,10 +58,21 @@ def _link_problem(path: Path, root: Path) -> str | None:
     return None
 
 
+def fingerprint(path: Path) -> tuple[int, datetime] | None:
+    """Size and modification time, without following a link; None when the file is gone."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_size, datetime.fromtimestamp(stat.st_mtime_ns // 1000 / 1e6, UTC)
+
+
 def hash_capture(uri: str, path: Path, problem: str | None) -> RawCapture:
     """Read one capture and hash it, or record why it cannot be read."""
     if problem is not None:
         return RawCapture(uri, path, 0, None, problem)
+    seen = fingerprint(path)
+    modified_at = seen[1] if seen else None
     try:
         if path.is_dir():
             raise IsADirectoryError(path)
@@ -73,16 +87,35 @@ def hash_capture(uri: str, path: Path, problem: str | None) -> RawCapture:
         return RawCapture(uri, path, 0, None, "no permission to read the file")
     except OSError as err:
         return RawCapture(uri, path, 0, None, f"cannot read the file: {err.strerror or err}")
-    return RawCapture(uri, path, size, digest, None)
+    return RawCapture(uri, path, size, digest, None, modified_at)
+
+
+def new_captures(raw_dir: Path, known: Mapping[str, tuple[int, datetime]]) -> tuple[list[RawCapture], int]:
+    """Captures to read this run, hashed, and how many were skipped as unchanged.
+
+    `known` maps uri to the (size, modified time) an earlier run archived it
+    with: such a file is neither read nor hashed again.
+    """
+    found: list[RawCapture] = []
+    unchanged = 0
+    for uri, path, problem in list_capture_paths(raw_dir):
+        if problem is None and uri in known and fingerprint(path) == known[uri]:
+            unchanged += 1
+            continue
+        found.append(hash_capture(uri, path, problem))
+    return found, unchanged
 
 
 @task(name="discover-and-hash", retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
-def discover_captures(raw_dir: str) -> list[RawCapture]:
-    """List the raw directory and hash every capture (sha256)."""
+def discover_captures(raw_dir: str, known: Mapping[str, tuple[int, datetime]]) -> list[RawCapture]:
+    """List the raw directory and hash every capture (sha256) not archived unchanged before."""
     root = Path(raw_dir)
     if not root.is_dir():
         raise FileNotFoundError(f"raw directory {raw_dir!r} does not exist or is not a directory")
-    found = [hash_capture(uri, path, problem) for uri, path, problem in list_capture_paths(root)]
+    found, unchanged = new_captures(root, known)
     unreadable = sum(1 for f in found if f.error)
-    get_run_logger().info("found %d captures in %s (%d unreadable)", len(found), raw_dir, unreadable)
+    get_run_logger().info(
+        "%s: %d new or changed captures, %d unchanged since an earlier run, %d unreadable",
+        raw_dir, len(found), unchanged, unreadable,
+    )  # fmt: skip
     return found

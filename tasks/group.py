@@ -18,7 +18,6 @@ from rapidfuzz import fuzz, process
 
 from tasks.capture import Capture
 from tasks.config import MatchConfig
-from tasks.normalize import tokenize
 
 
 def shingle_frame(captures: Sequence[Capture], cfg: MatchConfig) -> pl.DataFrame:
@@ -27,8 +26,7 @@ def shingle_frame(captures: Sequence[Capture], cfg: MatchConfig) -> pl.DataFrame
     line_idx: list[int] = []
     shingles: list[str] = []
     for ci, capture in enumerate(captures):
-        for li, line in enumerate(capture.lines):
-            words = tokenize(line.key)
+        for li, words in enumerate(capture.line_tokens()):
             if len(words) < cfg.min_line_words:
                 continue
             k = min(cfg.shingle_words, len(words))
@@ -59,22 +57,33 @@ def candidate_line_pairs(shingles: pl.DataFrame, cfg: MatchConfig) -> pl.DataFra
     )
 
 
-def score_line_pairs(captures: Sequence[Capture], pairs: pl.DataFrame) -> np.ndarray:
-    """partial_ratio of every candidate line pair, in one batched rapidfuzz call."""
+# Lines whose lengths differ more than this were reflowed (joined or split):
+# only they need partial_ratio, which costs ~170x what ratio does (measured on
+# 1,944 candidate pairs: 0.34 s against 0.002 s).
+_REFLOWED_LENGTH_RATIO = 0.8
+
+
+def score_line_pairs(captures: Sequence[Capture], pairs: pl.DataFrame, cutoff: float) -> np.ndarray:
+    """Score candidate line pairs in two batched rapidfuzz calls: ratio, or partial_ratio where reflowed."""
     keys_a = [captures[c].lines[i].key for c, i in zip(pairs["capture_a"], pairs["line_a"], strict=True)]
     keys_b = [captures[c].lines[i].key for c, i in zip(pairs["capture_b"], pairs["line_b"], strict=True)]
-    if not keys_a:
-        return np.zeros(0, dtype=np.float64)
-    return np.asarray(
-        process.cpdist(keys_a, keys_b, scorer=fuzz.partial_ratio, processor=None, workers=-1),
-        dtype=np.float64,
-    )
+    scores = np.zeros(len(keys_a), dtype=np.float64)
+    lengths = np.array([[len(a), len(b)] for a, b in zip(keys_a, keys_b, strict=True)]).reshape(-1, 2)
+    reflowed = lengths.min(axis=1) < _REFLOWED_LENGTH_RATIO * lengths.max(axis=1)
+    for scorer, chosen in ((fuzz.ratio, ~reflowed), (fuzz.partial_ratio, reflowed)):
+        index = np.flatnonzero(chosen)
+        if len(index):
+            scores[index] = process.cpdist(
+                [keys_a[i] for i in index], [keys_b[i] for i in index],
+                scorer=scorer, processor=None, score_cutoff=cutoff, workers=-1,
+            )  # fmt: skip
+    return scores
 
 
 def containment_pairs(captures: Sequence[Capture], cfg: MatchConfig) -> pl.DataFrame:
     """Capture pairs with the share of the smaller one's long-line text that the other holds."""
     pairs = candidate_line_pairs(shingle_frame(captures, cfg), cfg)
-    scored = pairs.with_columns(pl.Series("score", score_line_pairs(captures, pairs))).filter(
+    scored = pairs.with_columns(pl.Series("score", score_line_pairs(captures, pairs, cfg.line_score_cutoff))).filter(
         pl.col("score") >= cfg.line_score_cutoff
     )
     long_chars = _long_line_chars(captures, cfg)
@@ -93,9 +102,10 @@ def containment_pairs(captures: Sequence[Capture], cfg: MatchConfig) -> pl.DataF
 
 def _long_line_chars(captures: Sequence[Capture], cfg: MatchConfig) -> dict[int, int]:
     return {
-        ci: max(1, sum(len(line.key) for line in c.lines if len(tokenize(line.key)) >= cfg.min_line_words))
+        ci: max(1, sum(len(line.key) for line, n in zip(c.lines, c.line_token_counts(), strict=True)
+                       if n >= cfg.min_line_words))
         for ci, c in enumerate(captures)
-    }
+    }  # fmt: skip
 
 
 def _held_chars(captures: Sequence[Capture], scored: pl.DataFrame, side: str) -> pl.DataFrame:
@@ -109,8 +119,13 @@ def _held_chars(captures: Sequence[Capture], scored: pl.DataFrame, side: str) ->
     )
 
 
-def group_captures(captures: Sequence[Capture], cfg: MatchConfig) -> list[list[int]]:
-    """Indices of the captures of each article, each group sorted by sha256, groups by their first."""
+def group_captures(
+    captures: Sequence[Capture], cfg: MatchConfig, *, together: Sequence[Sequence[int]] = ()
+) -> list[list[int]]:
+    """Indices of the captures of each article, each group sorted by sha256, groups by their first.
+
+    `together` lists captures known to be one article (the earlier captures of a stored one).
+    """
     parent = list(range(len(captures)))
 
     def find(x: int) -> int:
@@ -122,6 +137,9 @@ def group_captures(captures: Sequence[Capture], cfg: MatchConfig) -> list[list[i
     matched = containment_pairs(captures, cfg).filter(pl.col("containment") >= cfg.min_containment)
     for a, b in zip(matched["capture_a"], matched["capture_b"], strict=True):
         parent[find(a)] = find(b)
+    for members in together:
+        for other in members[1:]:
+            parent[find(other)] = find(members[0])
     groups: dict[int, list[int]] = {}
     for index in range(len(captures)):
         groups.setdefault(find(index), []).append(index)
@@ -130,8 +148,16 @@ def group_captures(captures: Sequence[Capture], cfg: MatchConfig) -> list[list[i
 
 
 @task(name="group-captures-by-article", cache_policy=NO_CACHE)
-def group_articles(captures: list[Capture], cfg: MatchConfig) -> list[list[int]]:
-    """Find which captures hold the same article."""
-    groups = group_captures(captures, cfg)
+def group_articles(captures: list[Capture], cfg: MatchConfig, stored_article_of: dict[str, str]) -> list[list[int]]:
+    """Find which captures hold the same article; earlier captures of a stored article stay together."""
+    by_article: dict[str, list[int]] = {}
+    for index, capture in enumerate(captures):
+        if capture.source_id in stored_article_of:
+            by_article.setdefault(stored_article_of[capture.source_id], []).append(index)
+    groups = [  # a stored article no new capture joined stays as it is
+        members
+        for members in group_captures(captures, cfg, together=list(by_article.values()))
+        if any(captures[i].source_id not in stored_article_of for i in members)
+    ]
     get_run_logger().info("%d captures form %d articles", len(captures), len(groups))
     return groups

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from tasks.normalize import normalize_key
+
 # "Author: Dave DeCamp", "By Jane Doe, Reuters": a prefix, then a capitalized name
 # of one to four words. "By promising to finish the war..." is no byline.
 BYLINE = re.compile(
@@ -14,7 +16,9 @@ BYLINE = re.compile(
 BOILERPLATE = re.compile(
     r"^(advertisement|sponsored|share( this( article| story)?)?:?|read more:?.*|subscribe( now)?"
     r"|related( articles| stories)?:?|sign up for .*newsletter.*|click here.*|follow us.*"
-    r"|(©|\(c\)|copyright) .*|all rights reserved\.?|print|email|tweet)$"
+    r"|(©|\(c\)|copyright) .*|all rights reserved\.?|print|email|tweet"
+    r"|story continues (below|after) (the )?(advertisement|ad)|get our .*newsletter.*|support independent .*"
+    r"|(subscribe|sign up) (to|for) .*|(read|see) (also|more):? .*)$"
 )
 # Lines that open a page's comment thread; what follows them is comments.
 COMMENTS_MARKER = re.compile(
@@ -52,6 +56,11 @@ def looks_like_caption(text: str, key: str) -> bool:
     return bool(CAPTION_HINT.search(key)) or not _SENTENCE_END.search(text)
 
 
+def is_credited_caption(text: str, key: str) -> bool:
+    """A caption even when several captures have it: names a photo or agency and is no sentence."""
+    return bool(CAPTION_HINT.search(key)) and not _SENTENCE_END.search(text)
+
+
 def looks_like_title(text: str) -> bool:
     """Short enough to be a headline."""
     return len(text) <= MAX_TITLE_CHARS and not text.endswith(".")
@@ -64,5 +73,5 @@ def looks_like_subtitle(text: str) -> bool:
 
 def mentions(key: str, name: str) -> bool:
     """True when the key names the person (by surname)."""
-    surname = name.split()[-1].casefold()
+    surname = normalize_key(name).split()[-1]
     return surname in key

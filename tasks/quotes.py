@@ -42,14 +42,18 @@ def link_quotes(paragraph_keys: Sequence[str], comment_keys: Sequence[str], cfg:
     """The earliest line each comment quotes: paragraphs come first, then comments in thread order."""
     targets = list(paragraph_keys) + list(comment_keys)
     target_words = [set(tokenize(key)) for key in targets]
+    holders: dict[str, list[int]] = {}  # word -> targets holding it, in order
+    for index, words in enumerate(target_words):
+        for word in words:
+            holders.setdefault(word, []).append(index)
     pairs: list[tuple[int, int, str]] = []  # (comment_no, target index, passage)
     for comment_no, key in enumerate(comment_keys):
+        limit = len(paragraph_keys) + comment_no
         for passage in quoted_passages(key, min_words=cfg.min_quote_words):
             words = set(tokenize(passage))
-            limit = len(paragraph_keys) + comment_no
             pairs.extend(
                 (comment_no, target, passage)
-                for target in range(limit)
+                for target in _holding_rare_words(words, holders, limit)
                 if len(passage) <= len(targets[target]) and _overlap(words, target_words[target])
             )
     if not pairs:
@@ -67,6 +71,19 @@ def link_quotes(paragraph_keys: Sequence[str], comment_keys: Sequence[str], cfg:
         QuoteLink(c, t if t < n_par else None, t - n_par if t >= n_par else None, s)
         for c, (t, s) in sorted(best.items())
     ]
+
+
+def _holding_rare_words(words: set[str], holders: dict[str, list[int]], limit: int) -> list[int]:
+    """Targets before `limit` that hold one of the passage's two rarest words.
+
+    A passage that is 80% inside a line shares one of any two of its words with it
+    unless both fall in its missing 20%; the rarest two prune most lines at once.
+    """
+    rarest = sorted(words, key=lambda w: len(holders.get(w, ())))[:2]
+    found: set[int] = set()
+    for word in rarest:
+        found.update(t for t in holders.get(word, ()) if t < limit)
+    return sorted(found)
 
 
 def _overlap(words: set[str], target: set[str]) -> bool:

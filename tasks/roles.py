@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from itertools import combinations
 from typing import Literal
@@ -19,11 +20,18 @@ from tasks.layout import (
     byline_name,
     is_boilerplate,
     is_comments_marker,
+    is_credited_caption,
     looks_like_caption,
     looks_like_subtitle,
     looks_like_title,
     mentions,
 )
+
+# Short lines found in captures of this many different articles of one run are
+# site furniture ("Story continues below", a site's name), whatever the regex knows.
+FURNITURE_ARTICLES = 3
+FURNITURE_MAX_WORDS = 8
+_FURNITURE: ContextVar[frozenset[str]] = ContextVar("furniture", default=frozenset())
 
 # A byline this far down a capture with no partner closes its article rather
 # than opening it under the title.
@@ -68,6 +76,36 @@ def align_group(captures: Sequence[Capture], *, min_run: int) -> GroupAlignment:
         {(i, j): align_tokens(captures[i], captures[j], min_run=min_run)
          for i, j in combinations(range(len(captures)), 2)}
     )  # fmt: skip
+
+
+def _is_furniture(key: str) -> bool:
+    return is_boilerplate(key) or key in _FURNITURE.get()
+
+
+def site_furniture(captures: Sequence[Capture], groups: Sequence[Sequence[int]]) -> frozenset[str]:
+    """Short lines that recur in captures of several articles."""
+    articles_with: dict[str, int] = {}
+    for members in groups:
+        keys = {
+            line.key
+            for i in members
+            for line, n in zip(captures[i].lines, captures[i].line_token_counts(), strict=True)
+            if n <= FURNITURE_MAX_WORDS
+        }
+        for key in keys:
+            articles_with[key] = articles_with.get(key, 0) + 1
+    return frozenset(k for k, n in articles_with.items() if n >= FURNITURE_ARTICLES)
+
+
+def label_all(
+    captures: Sequence[Capture], groups: Sequence[Sequence[int]], cfg: RolesConfig
+) -> list[list[LabeledCapture]]:
+    """Roles for every capture of every group, with the run's site furniture known."""
+    token = _FURNITURE.set(site_furniture(captures, groups))
+    try:
+        return [label_group([captures[i] for i in members], cfg) for members in groups]
+    finally:
+        _FURNITURE.reset(token)
 
 
 def label_group(captures: Sequence[Capture], cfg: RolesConfig) -> list[LabeledCapture]:
@@ -140,7 +178,7 @@ def _label_header(capture: Capture, end: int, roles: list[Role], shared_plain: n
         name = byline_name(line.text)
         if name is not None:
             roles[index], author = "byline", name
-        elif is_boilerplate(line.key) or not wanted:
+        elif _is_furniture(line.key) or not wanted:
             roles[index] = "boilerplate"
         elif _fits(wanted[0], line.text, bool(shared_plain[index])):
             roles[index] = wanted.pop(0)
@@ -165,7 +203,10 @@ def _label_metadata_capture(
     roles: list[Role] = ["body"] * len(capture.lines)
     header_end = _header_end(capture, at, shared_plain)
     _label_header(capture, header_end, roles, shared_plain)
-    _label_body(capture, range(header_end, at), shared, roles, cfg)
+    # With a thread capture in the group, body is what the thread capture shares: a caption
+    # that two metadata captures both have is still a caption.
+    evidence = shared_plain if shared_plain[header_end:at].any() else shared
+    _label_body(capture, range(header_end, at), evidence, roles, cfg)
     roles[at] = "byline"
     _label_tail(capture, at + 1, roles, author=name)
     return LabeledCapture(capture, tuple(roles), name, True)
@@ -177,7 +218,7 @@ def _header_end(capture: Capture, limit: int, shared_plain: np.ndarray) -> int:
     titles = 0
     for index in range(limit):
         line = capture.lines[index]
-        if is_boilerplate(line.key) or byline_name(line.text) is not None:
+        if _is_furniture(line.key) or byline_name(line.text) is not None:
             end = index + 1
             continue
         fits = looks_like_title(line.text) if titles == 0 else looks_like_subtitle(line.text)
@@ -197,10 +238,10 @@ def _label_body(capture: Capture, span: range, shared: np.ndarray, roles: list[R
     shared_at = np.flatnonzero(shared[span.start : span.stop]) + span.start
     for index in span:
         line = capture.lines[index]
-        if is_boilerplate(line.key):
+        if _is_furniture(line.key):
             roles[index] = "boilerplate"
         elif shared[index]:
-            roles[index] = "body"
+            roles[index] = "caption" if is_credited_caption(line.text, line.key) else "body"
         elif len(shared_at) == 0:
             roles[index] = "caption" if CAPTION_HINT.search(line.key) else "body"
         else:
@@ -212,7 +253,10 @@ def _label_body(capture: Capture, span: range, shared: np.ndarray, roles: list[R
 
 
 def _label_tail(capture: Capture, start: int, roles: list[Role], *, author: str | None) -> None:
-    """After the article: author bio right after the byline, then comments."""
+    """After the article: author bio right after the byline, then comments.
+
+    Learned furniture is not applied here: short comments ("Agreed.") recur across threads.
+    """
     for index in range(start, len(capture.lines)):
         line = capture.lines[index]
         if index == start and author is not None and mentions(line.key, author):
@@ -226,6 +270,10 @@ def _label_tail(capture: Capture, start: int, roles: list[Role], *, author: str 
 def _label_plain_capture(capture: Capture, shared: np.ndarray, cfg: RolesConfig) -> LabeledCapture:
     """A capture without closing byline: body is its best run of shared lines, comments follow."""
     roles: list[Role] = ["body"] * len(capture.lines)
+    marker = next((i for i, line in enumerate(capture.lines) if is_comments_marker(line.key)), None)
+    if marker is not None:  # a "12 Comments" heading ends the article, whatever else is shared
+        shared = shared.copy()
+        shared[marker:] = False
     span = _best_cluster(capture, shared, cfg.max_caption_gap)
     if span is None:
         return _label_lone_capture(capture, roles, cfg)
@@ -274,7 +322,7 @@ def _label_lone_capture(capture: Capture, roles: list[Role], cfg: RolesConfig) -
 @task(name="align-and-label-lines", cache_policy=NO_CACHE)
 def label_articles(captures: list[Capture], groups: list[list[int]], cfg: RolesConfig) -> list[list[LabeledCapture]]:
     """Align the captures of each article and give every line its role."""
-    labeled = [label_group([captures[i] for i in members], cfg) for members in groups]
+    labeled = label_all(captures, groups, cfg)
     lines = sum(len(lc.roles) for group in labeled for lc in group)
     get_run_logger().info("labeled %d lines of %d articles", lines, len(labeled))
     return labeled

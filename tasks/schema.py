@@ -11,7 +11,7 @@ TABLES: dict[str, dict[str, pl.DataType]] = {
         "source_id": pl.String(), "uri": pl.String(), "sha256": pl.String(),
         "size_bytes": pl.Int64(), "n_lines": pl.Int64(), "status": pl.String(),
         "error": pl.String(), "article_id": pl.String(), "ingested_at": UTC_TIME,
-        "encoding": pl.String(),
+        "encoding": pl.String(), "modified_at": UTC_TIME,
     },
     "articles": {
         "article_id": pl.String(), "title": pl.String(), "subtitle": pl.String(),

@@ -1,57 +1,32 @@
-"""Stage 6c: the tables on disk as zstd Parquet, each file replaced atomically."""
+"""Stage 7: publish the run's changes to the archive at once (see tasks/store.py)."""
 
 from __future__ import annotations
 
-import os
-import uuid
 from pathlib import Path
 
 import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.build import run_summary
-from tasks.schema import TABLES, conform
+from tasks.schema import TABLES
+from tasks.state import ArchiveState
+from tasks.store import publish, read_table
 
-PART_NAME = "part-0.parquet"
-
-
-def write_table(frame: pl.DataFrame, table_dir: Path) -> Path:
-    """Write to a hidden temporary name, then rename into place: readers never see half a file."""
-    table_dir.mkdir(parents=True, exist_ok=True)
-    target = table_dir / PART_NAME
-    temporary = table_dir / f".{PART_NAME}.{uuid.uuid4().hex}.tmp"
-    try:
-        frame.write_parquet(temporary, compression="zstd", statistics=True)
-        with temporary.open("rb") as handle:
-            os.fsync(handle.fileno())
-        temporary.replace(target)
-    finally:
-        temporary.unlink(missing_ok=True)
-    return target
+__all__ = ["commit_archive", "read_archive", "read_table"]
 
 
-def read_table(out_dir: Path, table: str) -> pl.DataFrame | None:
-    """A table of an earlier run, or None when there is none yet."""
-    files = sorted((out_dir / table).glob("**/*.parquet"))
-    if not files:
-        return None
-    return conform(table, pl.read_parquet(files))
+def read_archive(out_dir: Path) -> dict[str, pl.DataFrame]:
+    """Every table of the archive as its manifest says it is."""
+    return {table: read_table(out_dir, table) for table in TABLES}
 
 
-@task(name="write-archive", retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
-def write_archive(tables: dict[str, pl.DataFrame], out_dir: str) -> dict[str, int]:
-    """Write every table of the archive; returns the run's summary counts."""
-    root = Path(out_dir)
-    counts = {}
-    for table in TABLES:
-        write_table(tables[table], root / table)
-        counts[table] = tables[table].height
-    get_run_logger().info("wrote %s", ", ".join(f"{t}: {n} rows" for t, n in counts.items()))
-    return run_summary(tables)
-
-
-@task(name="read-previous-sources", retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
-def read_previous_sources(out_dir: str) -> pl.DataFrame | None:
-    """The `sources` table an earlier run wrote, so reruns keep its times."""
-    return read_table(Path(out_dir), "sources")
+@task(name="commit-archive", retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+def commit_archive(changes: dict[str, dict[int, pl.DataFrame]], state: ArchiveState, run_id: str) -> int:
+    """Write the changed buckets and make them live together; returns the archive's new version."""
+    if not any(changes.values()):
+        get_run_logger().info("nothing new: the archive stays at version %d", state.manifest.version)
+        return state.manifest.version
+    manifest = publish(state.root, state.manifest, changes, run_id)
+    files = sum(len(b) for b in changes.values())
+    get_run_logger().info("published version %d (%d bucket files rewritten)", manifest.version, files)
+    return manifest.version

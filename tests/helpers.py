@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,17 +11,23 @@ from pathlib import Path
 import polars as pl
 
 from tasks.assemble import assemble_article
-from tasks.build import build_tables, source_rows
+from tasks.build import plan_changes
+from tasks.checks import find_problems
 from tasks.config import ArchiveParams
 from tasks.decode import decode_batch
-from tasks.discover import hash_capture, list_capture_paths
+from tasks.discover import new_captures
 from tasks.group import group_captures
 from tasks.quotes import link_article_quotes
-from tasks.roles import label_group
+from tasks.related import everything, find_related
+from tasks.roles import label_all
+from tasks.state import read_state
+from tasks.store import archive_lock, publish
+from tasks.write import read_archive
 
 REPO = Path(__file__).resolve().parents[1]
 SEEDS = Path(os.environ.get("NEWSARCHIVE_SEEDS", REPO.parent / "shared" / "seeds"))
 SEED_NAMES = ("000_a1bb77ff0534570e", "002_e23ddddf5298c3e8")
+RUN_AT = datetime(2026, 1, 1, tzinfo=UTC)
 TITLE = "Trump Says He Has Spoken With Putin by Phone About Ending Ukraine War"
 
 
@@ -51,23 +58,47 @@ def write_capture(path: Path, lines: list[GoldLine], *, encoding: str = "utf-8",
     path.write_bytes(newline.join(line.text for line in lines).encode(encoding))
 
 
+def run_stages(raw_dir: Path, out_dir: Path, params: ArchiveParams | None = None, *, run_at: datetime = RUN_AT) -> None:
+    """The archive flow's stages as plain functions (no Prefect), on a real archive directory."""
+    params = params or ArchiveParams(raw_dir=str(raw_dir), out_dir=str(out_dir))
+    with archive_lock(out_dir, wait_seconds=60):
+        state = read_state(out_dir)
+        raw, _ = new_captures(raw_dir, state.fingerprints())
+        batch = decode_batch(raw, state.archived_shas(), params.read)
+        related = find_related(raw_dir, state, batch.captures, params.match)
+        captures = everything(related)
+        together: dict[str, list[int]] = {}
+        for index, capture in enumerate(captures):
+            if capture.source_id in related.article_of:
+                together.setdefault(related.article_of[capture.source_id], []).append(index)
+        groups = [
+            g
+            for g in group_captures(captures, params.match, together=list(together.values()))
+            if any(captures[i].source_id not in related.article_of for i in g)
+        ]
+        articles = [
+            link_article_quotes(
+                assemble_article(
+                    labeled, params.roles,
+                    stored_ids=sorted({related.article_of[captures[i].source_id] for i in g
+                                       if captures[i].source_id in related.article_of}),
+                ),
+                params.quotes,
+            )
+            for g, labeled in zip(groups, label_all(captures, groups, params.roles), strict=True)
+        ]  # fmt: skip
+        changes = plan_changes(state, raw, batch, articles, related, run_at=run_at, match=params.match)
+        problems = find_problems(changes, captures, articles)
+        assert not problems, problems
+        if any(changes.values()):
+            publish(out_dir, state.manifest, changes, f"{run_at:%Y%m%dT%H%M%S%f}")
+
+
 def archive_tables(raw_dir: Path, params: ArchiveParams | None = None) -> dict[str, pl.DataFrame]:
-    """The archive flow's stages, called as plain functions."""
-    params = params or ArchiveParams()
-    raw = [hash_capture(uri, path, problem) for uri, path, problem in list_capture_paths(raw_dir)]
-    batch = decode_batch(raw)
-    groups = group_captures(batch.captures, params.match)
-    articles = [
-        link_article_quotes(
-            assemble_article(label_group([batch.captures[i] for i in g], params.roles), params.roles),
-            params.quotes,
-        )
-        for g in groups
-    ]
-    return build_tables(
-        source_rows(raw, batch, articles), articles,
-        run_at=datetime(2026, 1, 1, tzinfo=UTC), known_ingested={},
-    )  # fmt: skip
+    """A fresh archive of raw_dir, read back table by table."""
+    with tempfile.TemporaryDirectory() as out:
+        run_stages(raw_dir, Path(out), params)
+        return read_archive(Path(out))
 
 
 def roles_by_line(tables: dict[str, pl.DataFrame], uri: str) -> dict[int, str]:

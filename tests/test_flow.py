@@ -7,22 +7,15 @@ import subprocess
 import sys
 from pathlib import Path
 
-import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
 from tasks.config import ArchiveParams
 from tasks.schema import TABLES
-from tasks.write import read_table
+from tasks.write import read_archive
 from tests.helpers import REPO, SEED_NAMES, SEEDS, TITLE, gold_lines, roles_by_line
 
 pytestmark = pytest.mark.slow
-
-
-def read_archive(out_dir: Path) -> dict[str, pl.DataFrame]:
-    tables = {name: read_table(out_dir, name) for name in TABLES}
-    assert all(frame is not None for frame in tables.values())
-    return {name: frame for name, frame in tables.items() if frame is not None}
 
 
 @pytest.fixture
@@ -41,8 +34,8 @@ def test_flow_archives_the_seeds_and_a_rerun_changes_nothing(raw_dir: Path, tmp_
     out = tmp_path / "archive"
     summary = archive(ArchiveParams(raw_dir=str(raw_dir), out_dir=str(out)))
     assert summary == {
-        "captures": 2, "archived": 2, "duplicates": 0, "quarantined": 0,
-        "articles": 1, "paragraphs": 9, "captions": 1, "comments": 123,
+        "captures": 2, "archived": 2, "duplicates": 0, "quarantined": 0, "articles": 1,
+        "articles_new": 1, "articles_updated": 0, "paragraphs": 9, "captions": 1, "comments": 123,
     }  # fmt: skip
     first = read_archive(out)
     assert first["articles"]["title"].to_list() == [TITLE]
@@ -50,7 +43,8 @@ def test_flow_archives_the_seeds_and_a_rerun_changes_nothing(raw_dir: Path, tmp_
         expected = {no: g.role for no, g in enumerate(gold_lines(name), start=1) if g.role}
         assert roles_by_line(first, f"{name}.txt") == expected
 
-    archive(ArchiveParams(raw_dir=str(raw_dir), out_dir=str(out)))
+    rerun = archive(ArchiveParams(raw_dir=str(raw_dir), out_dir=str(out)))
+    assert rerun["captures"] == rerun["articles"] == 0  # nothing new to read
     second = read_archive(out)
     for name in TABLES:
         assert_frame_equal(second[name], first[name])
@@ -64,7 +58,7 @@ def test_command_prints_a_summary(raw_dir: Path, tmp_path: Path) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert "captures read: 2, articles: 1, paragraphs: 9, comments: 123, quarantined: 0" in done.stdout
-    assert sorted(p.name for p in out.iterdir()) == sorted(TABLES)
+    assert {p.name for p in out.iterdir() if not p.name.startswith((".", "_"))} == set(TABLES)
 
 
 def test_command_refuses_a_missing_raw_directory(tmp_path: Path) -> None:

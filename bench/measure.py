@@ -1,0 +1,149 @@
+"""One measured configuration in a fresh process: `python -m bench.measure METHOD CORPUS RESULT.json`.
+
+A process of its own per configuration, so its peak RSS is that configuration's alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import resource
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+METHODS = ("flow", "stages", "floor", "group", "allpairs", "minhash")
+
+
+def peak_rss_mb() -> dict[str, float]:
+    """Peak resident memory of this process and of its finished children (Linux reports KiB)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return {"peak_rss_mb": round(own, 1), "peak_rss_children_mb": round(children, 1)}
+
+
+def decoded(raw_dir: Path) -> tuple[list[Any], list[str], float]:
+    """The captures as newsarchive decodes them, their names (file stem) and the seconds it took."""
+    from tasks.decode import decode_batch
+    from tasks.discover import hash_capture, list_capture_paths
+
+    started = time.perf_counter()
+    raw = [hash_capture(uri, path, problem) for uri, path, problem in list_capture_paths(raw_dir)]
+    captures = decode_batch(raw).captures
+    names = [c.uri.removesuffix(".txt") for c in captures]
+    return captures, names, time.perf_counter() - started
+
+
+def named(clusters: list[list[int]], names: list[str]) -> list[list[str]]:
+    return [[names[i] for i in cluster] for cluster in clusters]
+
+
+def run_flow(corpus: Path, work: Path) -> dict[str, Any]:
+    """The Prefect flow, as `newsarchive run` runs it (temporary server included)."""
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    from flows.archive import archive
+    from tasks.config import ArchiveParams
+
+    out = work / "archive"
+    shutil.rmtree(out, ignore_errors=True)
+    started = time.perf_counter()
+    summary = archive(ArchiveParams(raw_dir=str(corpus / "raw"), out_dir=str(out)))
+    return {"seconds": time.perf_counter() - started, "summary": summary, "archive": str(out)}
+
+
+def _timed(totals: dict[str, float], name: str, func: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return func(*args, **kwargs)
+        finally:
+            totals[name] = totals.get(name, 0.0) + time.perf_counter() - started
+
+    return wrapper
+
+
+def run_stages(corpus: Path, work: Path) -> dict[str, Any]:
+    """tests/helpers.py's composition of the pure stage functions, each `tasks.*` function it calls timed."""
+    import tests.helpers as helpers
+
+    totals: dict[str, float] = {}
+    for name, value in list(vars(helpers).items()):
+        if callable(value) and getattr(value, "__module__", "").startswith("tasks.") and not isinstance(value, type):
+            setattr(helpers, name, _timed(totals, f"{value.__module__}.{name}", value))
+    started = time.perf_counter()
+    tables = helpers.archive_tables(corpus / "raw")
+    seconds = time.perf_counter() - started
+    rss = peak_rss_mb()
+    out = work / "stages"
+    out.mkdir(parents=True, exist_ok=True)
+    for table in ("sources", "segments"):
+        tables[table].write_parquet(out / f"{table}.parquet")
+    return {"seconds": seconds, "stage_seconds": totals, "tables": str(out), **rss}
+
+
+def run_floor(corpus: Path, work: Path) -> dict[str, Any]:
+    from bench.baselines import floor
+    from tasks.discover import list_capture_paths
+
+    started = time.perf_counter()
+    paths = [path for _, path, _ in list_capture_paths(corpus / "raw")]
+    lines = floor(paths, work / "floor.parquet")
+    return {"seconds": time.perf_counter() - started, "lines": lines}
+
+
+def run_group(corpus: Path, work: Path) -> dict[str, Any]:
+    """newsarchive's grouping alone, on captures decoded beforehand (decoding not counted)."""
+    from tasks.config import MatchConfig
+    from tasks.group import group_captures
+
+    captures, names, decode_seconds = decoded(corpus / "raw")
+    started = time.perf_counter()
+    groups = group_captures(captures, MatchConfig())
+    seconds = time.perf_counter() - started
+    return {"seconds": seconds, "decode_seconds": decode_seconds, **peak_rss_mb(), "sweep": {"": named(groups, names)}}
+
+
+def run_sweep(corpus: Path, work: Path, method: str) -> dict[str, Any]:
+    """A baseline with its thresholds: setup (scores or signatures) plus, per threshold, the clustering."""
+    from bench.baselines import all_pairs, minhash_lsh
+
+    captures, names, decode_seconds = decoded(corpus / "raw")
+    sweep = all_pairs(captures) if method == "allpairs" else minhash_lsh(captures)
+    return {
+        "setup_seconds": sweep.setup_seconds,
+        "threshold_seconds": {str(t): s for t, s in sweep.seconds.items()},
+        "decode_seconds": decode_seconds,
+        **peak_rss_mb(),
+        "sweep": {str(t): named(c, names) for t, c in sweep.clusters.items()},
+    }
+
+
+def measure(method: str, corpus: Path, work: Path) -> dict[str, Any]:
+    work.mkdir(parents=True, exist_ok=True)
+    if method in ("allpairs", "minhash"):
+        return run_sweep(corpus, work, method)
+    runner = {"flow": run_flow, "stages": run_stages, "floor": run_floor, "group": run_group}[method]
+    result = runner(corpus, work)
+    return {**peak_rss_mb(), **result}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="bench.measure", description=__doc__)
+    parser.add_argument("method", choices=METHODS)
+    parser.add_argument("corpus", type=Path)
+    parser.add_argument("result", type=Path)
+    args = parser.parse_args(argv)
+    result = measure(args.method, args.corpus, args.result.parent / f"{args.method}-work")
+    args.result.write_text(json.dumps(result), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

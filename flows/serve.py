@@ -1,0 +1,121 @@
+"""`make serve`: a local Prefect server, the archive deployment and the process that runs it, until Ctrl-C.
+
+The server listens on PREFECT_SERVER_API_HOST:PREFECT_SERVER_API_PORT (default 127.0.0.1:4200) and keeps its
+database where Prefect's settings say (SQLite under PREFECT_HOME unless PREFECT_API_DATABASE_CONNECTION_URL is
+set). Options are those of `python -m flows.deploy` (cron, time zone, directories).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from types import FrameType
+
+from flows.deploy import DEPLOYMENT, parse_args
+
+SERVER_START_TIMEOUT_S = 180.0  # a cold start with database migrations takes 10-40 s on 2 cores
+STOP_TIMEOUT_S = 20.0
+
+
+def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # one way out: the same clean-up as Ctrl-C
+
+
+def wait_until_healthy(api_url: str, server: subprocess.Popen[bytes], timeout_s: float) -> None:
+    """Poll the server's health endpoint; fail fast when the server process has already died."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise RuntimeError(f"the Prefect server exited with code {server.returncode} (is the port in use?)")
+        try:
+            with urllib.request.urlopen(f"{api_url}/health", timeout=2) as reply:
+                if reply.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"the Prefect server did not answer at {api_url} within {timeout_s:.0f} s")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (the runner pauses its schedule, the server shuts down), then SIGKILL to what is left of its group."""
+    if process.poll() is None:
+        process.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(STOP_TIMEOUT_S)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # flow runs the runner started, or a process that hung
+    process.wait()
+
+
+def _own_group_dying_with_us() -> None:
+    """In a child: its own process group, SIGINT back to default, and SIGTERM should this process die (Linux).
+
+    Ctrl-C then reaches this process only, which stops the runner first (it pauses its schedule while the
+    server still answers) and the server after it.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    os.setsid()
+    if sys.platform == "linux":
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Start the server, then the deployment's runner; stop both when either stops or on Ctrl-C."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parse_args(argv)  # refuse a bad cron or time zone before starting anything
+    host = os.environ.get("PREFECT_SERVER_API_HOST", "127.0.0.1")
+    port = os.environ.get("PREFECT_SERVER_API_PORT", "4200")
+    local = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    api_url = f"http://{local}:{port}/api"
+    env = os.environ | {"PREFECT_SERVER_ANALYTICS_ENABLED": os.environ.get("PREFECT_SERVER_ANALYTICS_ENABLED", "false")}
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    started: list[subprocess.Popen[bytes]] = []
+    try:
+        print(f"newsarchive: starting the Prefect server on {host}:{port} ...", flush=True)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "prefect", "server", "start", "--host", host, "--port", port],
+            env=env,
+            preexec_fn=_own_group_dying_with_us,  # no threads are running yet: safe
+        )
+        started.append(server)
+        wait_until_healthy(api_url, server, SERVER_START_TIMEOUT_S)
+        runner = subprocess.Popen(
+            [sys.executable, "-m", "flows.deploy", *argv],
+            env=env | {"PREFECT_API_URL": api_url},
+            preexec_fn=_own_group_dying_with_us,
+        )
+        started.append(runner)
+        print(
+            f"\nnewsarchive: Prefect UI at http://{local}:{port}  (deployment archive/{DEPLOYMENT}: "
+            "Deployments → newsarchive → Run). Ctrl-C stops the server and the runner.\n",
+            flush=True,
+        )
+        while all(p.poll() is None for p in started):
+            time.sleep(0.5)
+        gone = "the Prefect server" if server.returncode is not None else "the runner"
+        raise RuntimeError(f"{gone} stopped on its own; stopping the rest")
+    except KeyboardInterrupt:
+        return 0
+    except RuntimeError as err:
+        print(f"newsarchive: {err}", file=sys.stderr)
+        return 1
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the clean-up short
+        for process in reversed(started):  # the runner first: it pauses the schedule while the server is up
+            stop(process)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

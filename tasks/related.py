@@ -1,0 +1,143 @@
+"""Stage 2b: stored articles that new captures may belong to, with their earlier captures.
+
+An article touched by a new capture is rebuilt from all its captures, read
+again from the raw directory (checked against their sha256), so that a run over
+captures in several batches gives what one run over all of them gives. A raw
+file that is gone or changed is replaced by the article as stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from tasks.capture import Capture, make_capture
+from tasks.config import MatchConfig
+from tasks.decode import CaptureError, decode_capture, numbered_lines
+from tasks.normalize import tokenize
+from tasks.state import ArchiveState
+from tasks.store import bucket_of, read_buckets
+
+# Anchors per paragraph kept in the index: two survive a small edit of one.
+ANCHORS_PER_PARAGRAPH = 2
+# A capture of a stored article holds several of its paragraphs, so several anchors;
+# one shared anchor is mostly chance (measured: 27 candidates for 5 new articles).
+_MIN_ANCHOR_HITS = 2
+STORED_PREFIX = "stored-"
+
+
+@dataclass(frozen=True)
+class Related:
+    """Earlier captures (or stand-ins) of the stored articles new captures may belong to."""
+
+    captures: list[Capture] = field(default_factory=list)
+    new: list[Capture] = field(default_factory=list)  # the run's new captures, first in `everything`
+    article_of: dict[str, str] = field(default_factory=dict)  # source_id -> stored article_id
+    stand_ins: dict[str, str] = field(default_factory=dict)  # stand-in source_id -> article_id
+
+
+def everything(related: Related) -> list[Capture]:
+    """The run's new captures, then the earlier captures read again."""
+    return [*related.new, *related.captures]
+
+
+def line_shingles(key: str, cfg: MatchConfig) -> list[str]:
+    """Word shingles of a long line (the same features grouping uses)."""
+    words = tokenize(key)
+    if len(words) < cfg.min_line_words:
+        return []
+    k = min(cfg.shingle_words, len(words))
+    return [" ".join(words[i : i + k]) for i in range(len(words) - k + 1)]
+
+
+def paragraph_anchors(article_id: str, paragraph_keys: Sequence[str], cfg: MatchConfig) -> list[tuple[str, str]]:
+    """The few shingles of each paragraph with the smallest stable hash: the article's index entries."""
+    anchors: set[str] = set()
+    for key in paragraph_keys:
+        shingles = line_shingles(key, cfg)
+        anchors.update(
+            sorted(shingles, key=lambda s: hashlib.blake2b(s.encode(), digest_size=8).digest())[:ANCHORS_PER_PARAGRAPH]
+        )
+    return [(article_id, anchor) for anchor in sorted(anchors)]
+
+
+def candidate_articles(captures: Sequence[Capture], anchors: pl.DataFrame, cfg: MatchConfig) -> set[str]:
+    """Stored articles sharing an anchor with a new capture; anchors of many articles (stock phrases,
+    wire copy) are skipped as grouping skips such shingles."""
+    if anchors.height == 0 or not captures:
+        return set()
+    shingles = {s for c in captures for line in c.lines for s in line_shingles(line.key, cfg)}
+    hits = anchors.filter(pl.col("anchor").is_in(list(shingles)))
+    rare = hits.filter(pl.col("article_id").n_unique().over("anchor") <= cfg.max_shingle_captures)
+    counts = rare.group_by("article_id").len()
+    return set(counts.filter(pl.col("len") >= _MIN_ANCHOR_HITS)["article_id"].to_list())
+
+
+def reread_capture(raw_dir: Path, row: dict[str, object]) -> Capture | None:
+    """An earlier capture read again, or None when its file is gone or changed."""
+    uri, sha = str(row["uri"]), str(row["sha256"])
+    try:
+        data = (raw_dir / uri).read_bytes()
+        if hashlib.sha256(data).hexdigest() != sha:
+            return None
+        lines, n_lines = numbered_lines(decode_capture(data)[0])
+    except (OSError, CaptureError):
+        return None
+    return make_capture(str(row["source_id"]), uri, sha, lines, n_lines)
+
+
+def stand_in_capture(state: ArchiveState, article_id: str) -> Capture:
+    """The stored article laid out like a metadata capture followed by its thread."""
+    bucket = {bucket_of(article_id)}
+    article = read_buckets(state.root, state.manifest, "articles", bucket).filter(pl.col("article_id") == article_id)
+    paragraphs = read_buckets(state.root, state.manifest, "paragraphs", bucket).filter(
+        pl.col("article_id") == article_id
+    )
+    comments = read_buckets(state.root, state.manifest, "comments", bucket).filter(pl.col("article_id") == article_id)
+    head = [t for t in (article["title"].to_list() + article["subtitle"].to_list()) if t]
+    body = paragraphs.sort("paragraph_no")["text"].to_list()
+    text = "\n\n".join(head + body) + "\n\n" + "\n".join(comments.sort("comment_no")["text"].to_list())
+    lines, n_lines = numbered_lines(text)
+    sha = hashlib.sha256(text.encode()).hexdigest()
+    return make_capture(f"{STORED_PREFIX}{article_id}", f"{STORED_PREFIX}{article_id}", sha, lines, n_lines)
+
+
+def find_related(raw_dir: Path, state: ArchiveState, captures: Sequence[Capture], cfg: MatchConfig) -> Related:
+    """Earlier captures of every stored article a new capture may belong to."""
+    candidates = candidate_articles(captures, state.anchors, cfg)
+    related = Related(new=list(captures))
+    if not candidates:
+        return related
+    buckets = {bucket_of(a) for a in candidates}
+    sources = read_buckets(state.root, state.manifest, "sources", buckets).filter(
+        pl.col("article_id").is_in(list(candidates)) & (pl.col("status") == "archived")
+    )
+    for row in sources.sort("sha256").iter_rows(named=True):
+        capture = reread_capture(raw_dir, row)
+        if capture is None:
+            related.stand_ins.setdefault(f"{STORED_PREFIX}{row['article_id']}", str(row["article_id"]))
+            continue
+        related.captures.append(capture)
+        related.article_of[capture.source_id] = str(row["article_id"])
+    for stand_in, article_id in sorted(related.stand_ins.items()):
+        capture = stand_in_capture(state, article_id)
+        related.captures.append(capture)
+        related.article_of[stand_in] = article_id
+    return related
+
+
+@task(name="load-related-stored-articles", retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+def load_related(raw_dir: str, state: ArchiveState, captures: list[Capture], cfg: MatchConfig) -> Related:
+    """Find stored articles the new captures may extend, and read their earlier captures again."""
+    related = find_related(Path(raw_dir), state, captures, cfg)
+    get_run_logger().info(
+        "%d stored articles may take new captures (%d earlier captures read again, %d stand-ins)",
+        len(set(related.article_of.values())), len(related.captures) - len(related.stand_ins), len(related.stand_ins),
+    )  # fmt: skip
+    return related

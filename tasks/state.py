@@ -1,0 +1,54 @@
+"""Stage 0: the archive as an earlier run left it (after finishing or dropping an interrupted run)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import polars as pl
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from tasks.store import Manifest, load_manifest, read_buckets, recover
+
+KNOWN_COLUMNS = ["source_id", "uri", "sha256", "size_bytes", "modified_at", "status", "article_id"]
+
+
+@dataclass(frozen=True)
+class ArchiveState:
+    """What a run needs to know of the archive: its manifest, its sources' fingerprints, its anchors."""
+
+    root: Path
+    manifest: Manifest
+    known: pl.DataFrame  # KNOWN_COLUMNS of every source
+    anchors: pl.DataFrame  # article_id, anchor
+
+    def fingerprints(self) -> dict[str, tuple[int, datetime]]:
+        """uri -> (size, modified time) of captures archived unchanged (retried otherwise)."""
+        done = self.known.filter(pl.col("status") != "quarantined").drop_nulls(["size_bytes", "modified_at"])
+        return {u: (s, m) for u, s, m in done.select("uri", "size_bytes", "modified_at").iter_rows()}
+
+    def archived_shas(self) -> dict[str, str]:
+        """sha256 -> source_id of every capture archived before."""
+        done = self.known.filter(pl.col("status") == "archived")
+        return dict(zip(done["sha256"], done["source_id"], strict=True))
+
+
+def read_state(root: Path) -> ArchiveState:
+    root.mkdir(parents=True, exist_ok=True)
+    recover(root)
+    manifest = load_manifest(root)
+    known = read_buckets(root, manifest, "sources", columns=KNOWN_COLUMNS)
+    anchors = read_buckets(root, manifest, "_anchors")
+    return ArchiveState(root, manifest, known, anchors)
+
+
+@task(name="open-archive", retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+def open_archive(out_dir: str) -> ArchiveState:
+    """Finish or drop what an interrupted run left, then read the manifest and what is known."""
+    state = read_state(Path(out_dir))
+    get_run_logger().info(
+        "archive %s: version %d, %d sources known", out_dir, state.manifest.version, state.known.height
+    )
+    return state

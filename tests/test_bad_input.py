@@ -1,0 +1,174 @@
+"""Bad captures beside the good seeds, through the real flow: each is archived or quarantined
+with a reason a person understands, and the seeds are archived exactly as without it."""
+
+from __future__ import annotations
+
+import codecs
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from tasks.config import ArchiveParams
+from tasks.decode import decode_batch
+from tasks.discover import hash_capture, list_capture_paths
+from tasks.schema import TABLES
+from tasks.write import read_archive
+from tests.helpers import REPO, SEED_NAMES, SEEDS
+
+pytestmark = pytest.mark.slow
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
+OTHER = "A council in the harbor town voted on Monday to rebuild the old river bridge before winter.\n"
+
+
+def write(name: str, data: bytes) -> Callable[[Path], None]:
+    return lambda raw: (raw / name).write_bytes(data)
+
+
+def looping_link(raw: Path) -> None:
+    (raw / "loop-a.txt").symlink_to(raw / "loop-b.txt")
+    (raw / "loop-b.txt").symlink_to(raw / "loop-a.txt")
+
+
+def link_outside(raw: Path) -> None:
+    outside = raw.parent / "outside.txt"
+    outside.write_text(OTHER, encoding="utf-8")
+    (raw / "escape.txt").symlink_to(outside)
+
+
+def directory_named_like_a_capture(raw: Path) -> None:
+    (raw / "003_0123456789abcdef.txt").mkdir()
+
+
+# name: (make the bad capture in raw, its uri, expected status, words its error must hold)
+CASES: dict[str, tuple[Callable[[Path], None], str | None, str | None, str]] = {
+    "empty file": (write("empty.txt", b""), "empty.txt", "quarantined", "empty"),
+    "white space only": (write("blank.txt", b" \n\t\r\n  \n"), "blank.txt", "quarantined", "only white space"),
+    "binary data (PNG)": (write("image.txt", PNG), "image.txt", "quarantined", "binary"),
+    "NUL bytes in text": (write("nul.txt", OTHER.replace("town", "to\x00wn").encode()), "nul.txt", "archived", ""),
+    "invalid UTF-8": (write("bad-utf8.txt", "caf\u00e9 \u2019".encode() + b"\xff\xfe\x80 " + OTHER.encode()),
+                      "bad-utf8.txt", "archived", ""),
+    "UTF-16 with BOM": (write("utf16.txt", OTHER.encode("utf-16")), "utf16.txt", "archived", ""),
+    "Windows-1252": (write("cp1252.txt", ("\u201c" + OTHER + "\u201d").encode("cp1252")), "cp1252.txt", "archived", ""),
+    "a 50 MB capture": (write("huge.txt", (OTHER * 560_000).encode()), "huge.txt", "quarantined",
+                        "larger than the limit"),
+    "a single line of 5 MB": (write("one-line.txt", b"word " * 1_000_000), "one-line.txt", "quarantined",
+                              "longer than the limit"),
+    "a symbolic link that loops": (looping_link, "loop-a.txt", "quarantined", "symbolic link loop"),
+    "a link out of the raw directory": (link_outside, "escape.txt", "quarantined", "outside the raw directory"),
+    "names with spaces and non-ASCII letters": (write("Zürich news – day 1.txt", OTHER.encode()),
+                                                "Zürich news – day 1.txt", "archived", ""),
+    "a directory named like a capture": (directory_named_like_a_capture, None, None, ""),
+}  # fmt: skip
+
+
+def seeds_into(raw: Path) -> None:
+    for name in SEED_NAMES:
+        shutil.copy(SEEDS / f"{name}.txt", raw / f"{name}.txt")
+
+
+def seed_tables(tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """The rows that come from the seeds, without times."""
+    seed_uris = [f"{n}.txt" for n in SEED_NAMES]
+    sources = tables["sources"].filter(pl.col("uri").is_in(seed_uris))
+    articles = set(sources["article_id"])
+    out = {"sources": sources.drop("ingested_at", "modified_at")}
+    for table in TABLES:
+        if table not in ("sources", "authors"):
+            frame = tables[table].filter(pl.col("article_id").is_in(list(articles)))
+            out[table] = frame.drop("first_seen_at", "last_seen_at", strict=False)
+    return out
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) -> dict[str, pl.DataFrame]:
+    from flows.archive import archive
+
+    raw = tmp_path_factory.mktemp("raw")
+    seeds_into(raw)
+    out = tmp_path_factory.mktemp("out")
+    archive(ArchiveParams(raw_dir=str(raw), out_dir=str(out)))
+    return seed_tables(read_archive(out))
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_bad_capture_beside_the_seeds(tmp_path: Path, case: str, baseline: dict[str, pl.DataFrame]) -> None:
+    from flows.archive import archive
+
+    make, uri, status, words = CASES[case]
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    seeds_into(raw)
+    make(raw)
+    summary = archive(ArchiveParams(raw_dir=str(raw), out_dir=str(tmp_path / "out")))
+    tables = read_archive(tmp_path / "out")
+    for table, frame in seed_tables(tables).items():
+        assert_frame_equal(frame, baseline[table])
+    if uri is None:
+        assert sorted(tables["sources"]["uri"]) == sorted(f"{n}.txt" for n in SEED_NAMES)
+        return
+    row = tables["sources"].filter(pl.col("uri") == uri).row(0, named=True)
+    assert row["status"] == status, row
+    if status == "quarantined":
+        assert words in row["error"]
+        assert row["article_id"] is None
+        assert summary["quarantined"] == (tables["sources"]["status"] == "quarantined").sum() >= 1
+    else:
+        assert row["error"] is None
+        assert tables["articles"].filter(pl.col("article_id") == row["article_id"]).height == 1
+
+
+def test_a_capture_removed_between_listing_and_reading(tmp_path: Path) -> None:
+    (tmp_path / "gone.txt").write_text(OTHER, encoding="utf-8")
+    listed = list_capture_paths(tmp_path)
+    (tmp_path / "gone.txt").unlink()
+    raw = [hash_capture(uri, path, problem) for uri, path, problem in listed]
+    assert raw[0].error == "the file disappeared between listing and reading"
+    assert decode_batch(raw).quarantined == {"gone.txt": "the file disappeared between listing and reading"}
+
+
+def test_a_capture_removed_between_hashing_and_decoding(tmp_path: Path) -> None:
+    (tmp_path / "gone.txt").write_text(OTHER, encoding="utf-8")
+    raw = [hash_capture(uri, path, problem) for uri, path, problem in list_capture_paths(tmp_path)]
+    (tmp_path / "gone.txt").unlink()
+    assert "cannot read the file" in decode_batch(raw).quarantined["gone.txt"]
+
+
+# Root reads every file: drop the capabilities that let it (setpriv is in Debian's util-linux).
+WITHOUT_ROOT_READ = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search",
+                     "--inh-caps", "-dac_override,-dac_read_search"]  # fmt: skip
+
+
+def test_a_capture_without_read_permission(tmp_path: Path) -> None:
+    """Through the real command, with the file's mode 000."""
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    raw.mkdir()
+    seeds_into(raw)
+    (raw / "secret.txt").write_text(OTHER, encoding="utf-8")
+    (raw / "secret.txt").chmod(0)
+    prefix = WITHOUT_ROOT_READ if os.geteuid() == 0 else []
+    done = subprocess.run(
+        [*prefix, sys.executable, "-m", "flows.cli", "run", "--raw-dir", str(raw), "--out-dir", str(out)],
+        cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "quarantined: 1" in done.stdout
+    row = read_archive(out)["sources"].filter(pl.col("uri") == "secret.txt").row(0, named=True)
+    assert (row["status"], row["error"]) == ("quarantined", "no permission to read the file")
+
+
+def test_bom_variants_decode_to_the_same_text() -> None:
+    text = OTHER
+    for data in (codecs.BOM_UTF8 + text.encode(), text.encode("utf-16"), text.encode("utf-32")):
+        raw_dir = Path(tempfile.mkdtemp())
+        (raw_dir / "c.txt").write_bytes(data)
+        batch = decode_batch([hash_capture(u, p, e) for u, p, e in list_capture_paths(raw_dir)])
+        assert batch.captures[0].lines[0].text == text.strip()
+        shutil.rmtree(raw_dir)

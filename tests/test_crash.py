@@ -1,0 +1,115 @@
+"""SIGKILL a real `newsarchive run` at many points: the archive stays readable and consistent,
+and the next run completes the work with nothing lost and nothing doubled."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from tasks.checks import find_problems
+from tasks.schema import TABLES
+from tasks.state import read_state
+from tasks.store import JOURNAL, PENDING_SUFFIX, read_buckets
+from tasks.write import read_archive
+from tests.corpus import write_seed_variants
+from tests.helpers import REPO, run_stages
+
+pytestmark = pytest.mark.slow
+ARTICLES = 50
+
+
+def after_task(name: str) -> Callable[[str, Path], bool]:
+    """Kill once the run logs that a task finished (so the next stage is under way)."""
+    return lambda line, _out: f"Task run '{name}" in line and "Finished" in line
+
+
+def when_file(pattern: str) -> Callable[[str, Path], bool]:
+    return lambda _line, out: any(out.glob(pattern))
+
+
+KILL_POINTS: dict[str, Callable[[str, Path], bool]] = {
+    "while starting": lambda line, _out: "Starting temporary server" in line,
+    "while reading": after_task("open-archive"),
+    "while decoding": after_task("discover-and-hash"),
+    "while grouping": after_task("load-related-stored-articles"),
+    "while labeling": after_task("group-captures-by-article"),
+    "while building tables": after_task("link-quotes"),
+    "while writing files": when_file(f"**/.*{PENDING_SUFFIX}"),
+    "after the commit point": when_file(JOURNAL),
+}
+
+
+def run_until(raw: Path, out: Path, trigger: Callable[[str, Path], bool]) -> bool:
+    """Start `newsarchive run`; SIGKILL its whole process group when trigger fires. True if killed."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "flows.cli", "run", "--raw-dir", str(raw), "--out-dir", str(out)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    fired = threading.Event()
+
+    def watch_files() -> None:
+        while process.poll() is None and not fired.is_set():
+            if trigger("", out):
+                fired.set()
+                os.killpg(process.pid, signal.SIGKILL)
+            time.sleep(0.002)
+
+    watcher = threading.Thread(target=watch_files, daemon=True)
+    watcher.start()
+    assert process.stdout is not None
+    for line in process.stdout:
+        if not fired.is_set() and trigger(line, out):
+            fired.set()
+            os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=300)
+    watcher.join()
+    return fired.is_set()
+
+
+def assert_whole_and_consistent(out: Path) -> None:
+    """Every file the globs find reads; the manifest's version breaks no invariant."""
+    for table in TABLES:
+        if any((out / table).glob("**/*.parquet")):
+            pl.scan_parquet(str(out / table / "**/*.parquet"), hive_partitioning=True).collect()
+    state = read_state(out)  # finishes a committed run, drops an uncommitted one
+    changes = {t: {0: read_buckets(out, state.manifest, t)} for t in (*TABLES, "_anchors")}
+    assert find_problems(changes, [], []) == []
+    sources = changes["sources"][0]
+    assert sources["source_id"].n_unique() == sources.height
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, pl.DataFrame]]:
+    raw = tmp_path_factory.mktemp("raw")
+    write_seed_variants(raw, ARTICLES)
+    clean = tmp_path_factory.mktemp("clean")
+    run_stages(raw, clean)
+    return raw, read_archive(clean)
+
+
+@pytest.mark.parametrize("point", list(KILL_POINTS))
+def test_a_killed_run_leaves_a_consistent_archive_and_the_next_run_completes_it(
+    tmp_path: Path, point: str, corpus: tuple[Path, dict[str, pl.DataFrame]]
+) -> None:
+    raw, expected = corpus
+    out = tmp_path / "archive"
+    assert run_until(raw, out, KILL_POINTS[point]), f"the run ended before the kill point ({point})"
+    assert_whole_and_consistent(out)
+    run_stages(raw, out)  # the next run
+    assert not list(out.glob(f"**/.*{PENDING_SUFFIX}"))
+    assert not (out / JOURNAL).exists()
+    after = read_archive(out)
+    for table in TABLES:
+        ignore = ["ingested_at", "first_seen_at", "last_seen_at", "modified_at"]
+        assert_frame_equal(after[table].drop(ignore, strict=False), expected[table].drop(ignore, strict=False))

@@ -1,0 +1,386 @@
+"""The archive deployment on a real Prefect server (`python -m flows.serve`, as `make serve` starts it).
+
+One server and one serve process for the whole module: the schedule fires, bad parameters are refused,
+two runs at once queue, and (marked `browser`) the UI in Debian's Chromium starts a Quick run and a
+Custom run whose archives are checked against the gold.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import polars as pl
+import polars.selectors as cs
+import pytest
+from playwright.sync_api import expect
+from polars.testing import assert_frame_equal
+
+from tasks.schema import TABLES
+from tasks.write import read_table
+from tests.helpers import REPO, SEED_NAMES, SEEDS, archive_tables, gold_lines, roles_by_line
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Locator, Page
+
+pytestmark = pytest.mark.slow
+
+DEPLOYMENT = "archive/newsarchive"
+BROKEN = "broken.png"  # a capture the run must quarantine, so the quarantine table has a row
+START_TIMEOUT_S = 240.0
+RUN_TIMEOUT_S = 180.0
+SCREENSHOTS = REPO / "test-output" / "ui"
+DOCS_SCREENSHOT = REPO / "docs" / "trigger-a-run.png"
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]  # fmt: skip
+FINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+
+
+@dataclass(frozen=True)
+class Stack:
+    """A running server + serve process, and where its runs read and write by default."""
+
+    api: Api
+    ui_url: str
+    deployment_id: str
+    raw_dir: Path
+    out_dir: Path
+    tmp: Path
+    log: Path
+
+
+class Api(httpx.Client):
+    """The server's REST API, retrying as Prefect's own client does when SQLite is busy (503) or rate-limited."""
+
+    def send(self, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+        for attempt in range(6):
+            response = super().send(request, **kwargs)
+            if response.status_code not in (429, 503):
+                break
+            time.sleep(0.5 * 2**attempt)
+        return response
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(check: Callable[[], Any], timeout_s: float, what: str, *, every_s: float = 0.5) -> Any:
+    """Poll until `check` returns something truthy."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(every_s)
+    raise AssertionError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+
+
+def log_tail(log: Path) -> str:
+    return log.read_text(encoding="utf-8", errors="replace")[-4000:]
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    tmp = tmp_path_factory.mktemp("deploy")
+    raw = tmp / "raw"
+    raw.mkdir()
+    for name in SEED_NAMES:
+        shutil.copy(SEEDS / f"{name}.txt", raw / f"{name}.txt")
+    (raw / BROKEN).write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(256)))
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")} | {
+        "PREFECT_HOME": str(tmp / "prefect-home"),  # its own SQLite database
+        "PREFECT_SERVER_API_HOST": "127.0.0.1",
+        "PREFECT_SERVER_API_PORT": str(port),
+        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        # Test pace, not production settings: poll, schedule and retry a slot every second or two.
+        "PREFECT_RUNNER_POLL_FREQUENCY": "1",
+        "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "2",
+        "PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS": "1",
+    }
+    log = tmp / "serve.log"
+    out = tmp / "archive-default"
+    with log.open("wb") as sink:
+        serve = subprocess.Popen(
+            [sys.executable, "-m", "flows.serve", "--raw-dir", str(raw), "--out-dir", str(out)],
+            cwd=REPO, env=env, stdout=sink, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    api = Api(base_url=f"http://127.0.0.1:{port}/api", timeout=30)
+    try:
+
+        def deployment() -> dict[str, Any] | None:
+            assert serve.poll() is None, f"flows.serve exited with {serve.returncode}:\n{log_tail(log)}"
+            try:
+                reply = api.get(f"/deployments/name/{DEPLOYMENT}")
+            except httpx.TransportError:
+                return None
+            return dict(reply.json()) if reply.status_code == 200 else None
+
+        found = wait_for(deployment, START_TIMEOUT_S, "the server and the deployment")
+        wait_for(lambda: f"Prefect UI at http://127.0.0.1:{port}" in log_tail(log), 30, "the UI address")
+        yield Stack(api, f"http://127.0.0.1:{port}", found["id"], raw, out, tmp, log)
+    finally:
+        api.close()
+        serve.send_signal(signal.SIGTERM)  # flows.serve stops the runner, then the server
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            serve.wait(60)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(serve.pid, signal.SIGKILL)  # whatever is left in its process group
+        serve.wait()
+
+
+def create_run(stack: Stack, out_dir: Path) -> httpx.Response:
+    params = {"params": {"raw_dir": str(stack.raw_dir), "out_dir": str(out_dir)}}
+    return stack.api.post(f"/deployments/{stack.deployment_id}/create_flow_run", json={"parameters": params})
+
+
+def finished_run(stack: Stack, run_id: str) -> dict[str, Any]:
+    """Wait for a run to end; fail with the serve log unless it completed."""
+
+    def final() -> dict[str, Any] | None:
+        run = dict(stack.api.get(f"/flow_runs/{run_id}").json())
+        return run if run["state_type"] in FINAL else None
+
+    run = wait_for(final, RUN_TIMEOUT_S, f"flow run {run_id}")
+    assert run["state_type"] == "COMPLETED", f"{run['state_name']}: {run['state']['message']}\n{log_tail(stack.log)}"
+    return run
+
+
+def state_names(stack: Stack, run_id: str) -> list[str]:
+    return [s["name"] for s in stack.api.get("/flow_run_states/", params={"flow_run_id": run_id}).json()]
+
+
+def read_archive(out_dir: Path) -> dict[str, pl.DataFrame]:
+    tables = {}
+    for name in TABLES:
+        frame = read_table(out_dir, name)
+        assert frame is not None, f"no {name} table under {out_dir}"
+        tables[name] = frame
+    return tables
+
+
+def assert_matches_gold(out_dir: Path) -> None:
+    """Every line of both seeds has its gold role; the broken capture is quarantined with its reason."""
+    tables = read_archive(out_dir)
+    for name in SEED_NAMES:
+        expected = {no: g.role for no, g in enumerate(gold_lines(name), start=1) if g.role}
+        assert roles_by_line(tables, f"{name}.txt") == expected
+    broken = tables["sources"].filter(pl.col("uri") == BROKEN).row(0, named=True)
+    assert broken["status"] == "quarantined"
+    assert "binary" in broken["error"]
+
+
+def without_times(tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """Run times differ between runs by design; everything else must not."""
+    return {name: frame.drop(cs.datetime()) for name, frame in tables.items()}
+
+
+def test_the_deployment_is_scheduled_daily_with_one_run_at_a_time(stack: Stack) -> None:
+    deployment = stack.api.get(f"/deployments/{stack.deployment_id}").json()
+    [schedule] = deployment["schedules"]
+    assert schedule["schedule"]["cron"] == "0 2 * * *"
+    assert schedule["schedule"]["timezone"] == "UTC"
+    assert schedule["active"]
+    assert deployment["concurrency_options"]["collision_strategy"] == "ENQUEUE"
+    assert deployment["global_concurrency_limit"]["limit"] == 1
+    assert deployment["enforce_parameter_schema"]
+    assert deployment["parameters"] == {"params": {"raw_dir": str(stack.raw_dir), "out_dir": str(stack.out_dir)}}
+    schema = deployment["parameter_openapi_schema"]
+    assert schema["definitions"]["MatchConfig"]["properties"]["shingle_words"]["minimum"] == 2
+
+
+@pytest.mark.parametrize(
+    ("params", "field", "reason"),
+    [
+        ({"match": {"shingle_words": 1}}, "params.match.shingle_words", "1 is less than the minimum of 2"),
+        ({"out_dir": ""}, "params.out_dir", "'' should be non-empty"),
+        ({"quotes": {"score_cutoff": "high"}}, "params.quotes.score_cutoff", "'high' is not of type 'number'"),
+        ({"shingles": 3}, "params", "Additional properties are not allowed ('shingles' was unexpected)"),
+    ],
+)
+def test_a_bad_parameter_is_refused_before_a_run_starts(
+    stack: Stack, params: dict[str, Any], field: str, reason: str
+) -> None:
+    reply = stack.api.post(
+        f"/deployments/{stack.deployment_id}/create_flow_run", json={"parameters": {"params": params}}
+    )
+    assert reply.status_code == 409, reply.text
+    message = reply.json()["detail"]
+    assert f"Validation failed for field '{field}'" in message
+    assert reason in message
+
+
+def test_the_schedule_fires_without_anyone_starting_a_run(stack: Stack) -> None:
+    out = stack.tmp / "archive-scheduled"
+    schedule = {
+        "schedule": {"interval": 5},
+        "active": True,
+        "max_scheduled_runs": 1,
+        "parameters": {"params": {"raw_dir": str(stack.raw_dir), "out_dir": str(out)}},
+    }
+    created = stack.api.post(f"/deployments/{stack.deployment_id}/schedules", json=[schedule])
+    assert created.status_code == 201, created.text
+    schedule_id = created.json()[0]["id"]
+    try:
+
+        def scheduled_runs() -> list[dict[str, Any]]:
+            query = {"deployments": {"id": {"any_": [stack.deployment_id]}}, "sort": "START_TIME_ASC", "limit": 50}
+            runs = stack.api.post("/flow_runs/filter", json=query).json()
+            return [r for r in runs if r["auto_scheduled"] and r["parameters"]["params"]["out_dir"] == str(out)]
+
+        first = wait_for(scheduled_runs, RUN_TIMEOUT_S, "a run from the interval schedule")[0]
+        run = finished_run(stack, first["id"])
+    finally:  # also deletes the runs it scheduled meanwhile
+        stack.api.delete(f"/deployments/{stack.deployment_id}/schedules/{schedule_id}")
+    assert "auto-scheduled" in run["tags"]
+    assert_matches_gold(out)
+
+
+def test_two_runs_at_once_queue_and_give_the_archive_of_one_run(stack: Stack) -> None:
+    out = stack.tmp / "archive-twice"
+    replies = [create_run(stack, out), create_run(stack, out)]
+    assert [r.status_code for r in replies] == [201, 201], [r.text for r in replies]
+    runs = sorted((finished_run(stack, r.json()["id"]) for r in replies), key=lambda r: r["start_time"])
+    assert runs[0]["end_time"] <= runs[1]["start_time"], "the runs overlapped"
+    waited = [name for run in runs for name in state_names(stack, run["id"])]
+    assert "AwaitingConcurrencySlot" in waited  # the second was queued by the limit, not by luck
+    once = without_times(archive_tables(stack.raw_dir))
+    twice = without_times(read_archive(out))
+    for name in TABLES:
+        assert_frame_equal(twice[name], once[name], check_row_order=False)
+    assert_matches_gold(out)
+
+
+# --- The UI in a real browser ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: `apt-get install -y chromium` (.ci/run does it)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    yield page
+    context.close()
+
+
+def form_field(page: Page, title: str, control: str) -> Locator:
+    """The input of the Custom run form's property titled `title` (its labels are not tied to the inputs)."""
+    label = f"//span[contains(@class, 'schema-form-property__label') and normalize-space() = '{title} (Optional)']"
+    prop = "ancestor::div[contains(concat(' ', normalize-space(@class), ' '), ' schema-form-property ')][1]"
+    return page.locator(f"xpath={label}/{prop}//{control}")
+
+
+def open_run_menu(page: Page, stack: Stack) -> None:
+    """Deployments → newsarchive → Run: the menu with Quick run and Custom run."""
+    page.goto(f"{stack.ui_url}/deployments")
+    page.get_by_role("link", name="newsarchive", exact=True).first.click()
+    page.wait_for_url("**/deployments/deployment/**")
+    expect(page.get_by_text("At 02:00 AM every day").first).to_be_visible()
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(page.get_by_text("Custom run", exact=True)).to_be_visible()
+
+
+def view_started_run(page: Page) -> str:
+    """Follow the toast's "View run" to the new run's page; returns the run's id."""
+    # Prefect 3.8's UI stacks two identical toasts for one new run; the last one is on top.
+    page.get_by_role("button", name="View run").last.click()
+    page.wait_for_url("**/runs/flow-run/**")
+    return page.url.split("/runs/flow-run/")[1].split("?")[0]
+
+
+def check_finished_run_page(page: Page, stack: Stack, run_id: str, shots: str) -> None:
+    """The run page once the run completed: its state, its artifacts, the summary and quarantine they show."""
+    finished_run(stack, run_id)
+    page.reload()
+    expect(page.get_by_text("Completed", exact=True).first).to_be_visible()
+    page.get_by_text("Artifacts", exact=True).click()
+    for key in ("archive-run-summary", "archive-quarantine", "archive-progress"):
+        expect(page.get_by_text(key, exact=True).last).to_be_visible()
+    page.screenshot(path=SCREENSHOTS / f"{shots}-run-artifacts.png")
+    page.locator("a").filter(has_text="archive-run-summary").last.click()
+    page.wait_for_url("**/artifacts/artifact/**")
+    expect(page.get_by_role("heading", name="Archive run")).to_be_visible()
+    expect(page.get_by_role("row", name="captures read 3")).to_be_visible()
+    expect(page.get_by_role("row", name="quarantined 1")).to_be_visible()
+    expect(page.get_by_text(BROKEN).first).to_be_visible()
+    expect(page.get_by_role("heading", name="Time per stage")).to_be_visible()
+    page.screenshot(path=SCREENSHOTS / f"{shots}-run-summary.png", full_page=True)
+    page.go_back()
+    page.get_by_text("Artifacts", exact=True).click()
+    page.locator("a").filter(has_text="archive-quarantine").last.click()
+    page.wait_for_url("**/artifacts/artifact/**")
+    expect(page.get_by_text("binary data, not text").first).to_be_visible()
+    page.screenshot(path=SCREENSHOTS / f"{shots}-run-quarantine.png")
+
+
+@pytest.mark.browser
+def test_quick_run_from_the_ui_archives_the_seeds(stack: Stack, page: Page) -> None:
+    open_run_menu(page, stack)
+    page.screenshot(path=SCREENSHOTS / "1-deployment-run-menu.png")
+    if os.environ.get("NEWSARCHIVE_UPDATE_DOCS_SCREENSHOT"):
+        shutil.copy(SCREENSHOTS / "1-deployment-run-menu.png", DOCS_SCREENSHOT)
+    page.get_by_text("Quick run", exact=True).click()
+    run_id = view_started_run(page)
+    check_finished_run_page(page, stack, run_id, "2-quick")
+    assert_matches_gold(stack.out_dir)
+
+
+@pytest.mark.browser
+def test_custom_run_from_the_ui_writes_where_the_form_says(stack: Stack, page: Page) -> None:
+    out = stack.tmp / "archive-custom"
+    open_run_menu(page, stack)
+    page.get_by_text("Custom run", exact=True).click()
+    page.wait_for_url("**/run?**")
+    archive_dir = form_field(page, "Archive directory", "textarea")
+    expect(archive_dir).to_have_value(str(stack.out_dir))
+    archive_dir.fill(str(out))
+    page.screenshot(path=SCREENSHOTS / "3-custom-run-form.png")
+    page.get_by_role("button", name="Submit").click()
+    run_id = view_started_run(page)
+    check_finished_run_page(page, stack, run_id, "4-custom")
+    assert_matches_gold(out)
+
+
+@pytest.mark.browser
+def test_the_form_refuses_a_bad_value_and_names_the_field(stack: Stack, page: Page) -> None:
+    runs_before = stack.api.post("/flow_runs/count", json={}).json()
+    open_run_menu(page, stack)
+    page.get_by_text("Custom run", exact=True).click()
+    page.wait_for_url("**/run?**")
+    form_field(page, "Shingle length (words)", "input").fill("1")
+    page.get_by_role("button", name="Submit").click()
+    refusal = page.get_by_text("Validation failed for field 'params.match.shingle_words'").last  # toasts come in twos
+    expect(refusal).to_contain_text("1 is less than the minimum of 2")
+    page.screenshot(path=SCREENSHOTS / "5-custom-run-refused.png")
+    assert page.url.split("?")[0].endswith("/run")  # still on the form
+    assert stack.api.post("/flow_runs/count", json={}).json() == runs_before

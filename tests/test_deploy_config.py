@@ -1,0 +1,89 @@
+"""The deployment's options and the run report's text, without a server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from flows.deploy import DEFAULT_CRON, archive_deployment, parse_args
+from tasks.config import ArchiveParams
+from tasks.report import quarantined_captures, summary_markdown
+
+
+def test_defaults_are_daily_at_two_utc_with_absolute_directories(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("NEWSARCHIVE_CRON", "NEWSARCHIVE_TIMEZONE", "NEWSARCHIVE_RAW_DIR", "NEWSARCHIVE_OUT_DIR"):
+        monkeypatch.delenv(name, raising=False)
+    args = parse_args([])
+    assert (args.cron, args.timezone) == ("0 2 * * *", "UTC") == (DEFAULT_CRON, "UTC")
+    assert args.raw_dir == str(Path("data/raw").resolve())
+    assert args.out_dir == str(Path("data/processed").resolve())
+
+
+def test_schedule_comes_from_the_environment_or_the_command_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NEWSARCHIVE_CRON", "30 5 * * 1-5")
+    monkeypatch.setenv("NEWSARCHIVE_TIMEZONE", "Europe/Berlin")
+    assert (parse_args([]).cron, parse_args([]).timezone) == ("30 5 * * 1-5", "Europe/Berlin")
+    assert parse_args(["--cron", "0 */6 * * *"]).cron == "0 */6 * * *"
+
+
+@pytest.mark.parametrize(
+    ("argv", "complaint"),
+    [
+        (["--cron", "every day"], "--cron: 'every day' is not a valid cron expression"),
+        (["--cron", "61 2 * * *"], "--cron: '61 2 * * *' is not a valid cron expression"),
+        (["--timezone", "Mars/Olympus"], "--timezone: 'Mars/Olympus' is not an IANA time zone"),
+    ],
+)
+def test_a_bad_schedule_is_refused_before_anything_starts(
+    argv: list[str], complaint: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        parse_args(argv)
+    assert stopped.value.code == 2
+    assert complaint in capsys.readouterr().err
+
+
+def test_one_deployment_with_the_cron_schedule_and_a_queue_of_one() -> None:
+    params = ArchiveParams(raw_dir="/data/raw", out_dir="/data/archive")
+    deployment = archive_deployment(cron="15 3 * * *", timezone="America/New_York", params=params)
+    assert deployment.name == "newsarchive"
+    [schedule] = deployment.schedules or []
+    assert (schedule.schedule.cron, schedule.schedule.timezone) == ("15 3 * * *", "America/New_York")  # type: ignore[union-attr]
+    assert deployment.concurrency_limit == 1
+    assert deployment.concurrency_options is not None
+    assert deployment.concurrency_options.collision_strategy == "ENQUEUE"
+    assert deployment.enforce_parameter_schema
+    assert deployment.parameters == {"params": {"raw_dir": "/data/raw", "out_dir": "/data/archive"}}
+    assert deployment.entrypoint == "flows/archive.py:archive"
+
+
+def test_the_summary_names_every_count_each_quarantined_capture_and_the_time_of_each_stage() -> None:
+    sources = pl.DataFrame(
+        {
+            "uri": ["a.txt", "z.bin", "b.txt", "c.txt"],
+            "status": ["archived", "quarantined", "duplicate", "quarantined"],
+            "error": [None, "binary data, not text", None, "cannot read the file: no permission"],
+            "size_bytes": [10, 20, 10, 0],
+        }
+    )
+    quarantined = quarantined_captures(sources)
+    assert quarantined["capture"].to_list() == ["c.txt", "z.bin"]
+    summary = {"captures": 4, "archived": 1, "duplicates": 1, "quarantined": 2, "articles": 1}
+    text = summary_markdown(
+        summary, quarantined, {"discover-and-hash": 0.25, "write-archive": 1.5}, ArchiveParams(out_dir="/x")
+    )
+    assert "| captures read | 4 |" in text
+    assert "| quarantined | 2 |" in text
+    assert "- `c.txt`: cannot read the file: no permission" in text
+    assert "- `z.bin`: binary data, not text" in text
+    assert "| write-archive | 1.50 |" in text
+    assert "| **total** | **1.75** |" in text
+    assert "wrote `/x`" in text
+
+
+def test_a_clean_run_says_nothing_was_quarantined() -> None:
+    sources = pl.DataFrame({"uri": ["a.txt"], "status": ["archived"], "error": [None], "size_bytes": [1]})
+    text = summary_markdown({"captures": 1}, quarantined_captures(sources), {}, ArchiveParams())
+    assert "## Quarantined\n\nNone.\n" in text
