@@ -71,12 +71,45 @@ def measure(n_articles: int, n_new_articles: int) -> dict[str, float]:
         }  # fmt: skip
 
 
+def markdown(figures: dict[str, float], command: str) -> str:
+    """The section BENCHMARKS.md gets."""
+    f = figures
+    return "\n".join([
+        "## Incremental runs",
+        "",
+        f"Command: `{command}`",
+        "",
+        f"An archive of {f['captures']:,.0f} captures (seed variants, 123 comments each), then a rerun "
+        f"with nothing new, then a run with {f['new']:,.0f} new captures. \"Files opened\" counts the whole "
+        "size of every Parquet file a run opens (it reads only some columns of some), against the "
+        "archive's size.",
+        "",
+        "| run | seconds | files opened MB | archive MB | share |",
+        "|---|---:|---:|---:|---:|",
+        f"| first run, {f['captures']:,.0f} captures | {f['first_s']:.1f} | - | {f['archive_mb']:.1f} | - |",
+        f"| rerun, nothing new | {f['rerun_s']:.2f} | {f['rerun_read_mb']:.1f} | {f['archive_mb']:.1f} | "
+        f"{f['rerun_read_mb'] / f['archive_mb']:.0%} |",
+        f"| {f['new']:,.0f} new captures | {f['added_s']:.2f} | {f['added_read_mb']:.1f} | {f['archive_mb']:.1f} | "
+        f"{f['added_read_mb'] / f['archive_mb']:.0%} |",
+        "",
+        f"Rerun / first run: {f['rerun_s'] / f['first_s']:.4f}; run adding {f['new']:,.0f} / first run: "
+        f"{f['added_s'] / f['first_s']:.4f}.",
+        "",
+    ])  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--articles", type=int, default=5000)
     parser.add_argument("--new-articles", type=int, default=5)
+    parser.add_argument("--append", type=Path, help="markdown file to append the section to")
     args = parser.parse_args()
-    print(measure(args.articles, args.new_articles))
+    figures = measure(args.articles, args.new_articles)
+    print(figures)
+    if args.append:
+        command = f".venv/bin/python -m bench.incremental --articles {args.articles} --append {args.append}"
+        with args.append.open("a", encoding="utf-8") as handle:
+            handle.write("\n" + markdown(figures, command))
 
 
 if __name__ == "__main__":

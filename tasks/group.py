@@ -19,14 +19,34 @@ from rapidfuzz import fuzz, process
 from tasks.capture import Capture
 from tasks.config import MatchConfig
 
+Unit = tuple[str, tuple[str, ...]]  # the matching key of a line or paragraph, and its words
 
-def shingle_frame(captures: Sequence[Capture], cfg: MatchConfig) -> pl.DataFrame:
-    """One row per (capture, long line, shingle) with the line's length in characters."""
+
+def grouping_units(capture: Capture) -> list[Unit]:
+    """Lines; in a blank-separated capture, the runs of lines between blank lines.
+
+    Two captures hard-wrapped at different widths share no line, but they share paragraphs.
+    """
+    units: list[Unit] = []
+    joinable = capture.blank_separated()
+    previous = -1
+    for line, words in zip(capture.lines, capture.line_tokens(), strict=True):
+        if joinable and units and line.line_no == previous + 1:
+            key, before = units[-1]
+            units[-1] = (f"{key} {line.key}", before + words)
+        else:
+            units.append((line.key, words))
+        previous = line.line_no
+    return units
+
+
+def shingle_frame(units: Sequence[Sequence[Unit]], cfg: MatchConfig) -> pl.DataFrame:
+    """One row per (capture, long unit, shingle)."""
     cap_idx: list[int] = []
     line_idx: list[int] = []
     shingles: list[str] = []
-    for ci, capture in enumerate(captures):
-        for li, words in enumerate(capture.line_tokens()):
+    for ci, capture_units in enumerate(units):
+        for li, (_, words) in enumerate(capture_units):
             if len(words) < cfg.min_line_words:
                 continue
             k = min(cfg.shingle_words, len(words))
@@ -63,10 +83,10 @@ def candidate_line_pairs(shingles: pl.DataFrame, cfg: MatchConfig) -> pl.DataFra
 _REFLOWED_LENGTH_RATIO = 0.8
 
 
-def score_line_pairs(captures: Sequence[Capture], pairs: pl.DataFrame, cutoff: float) -> np.ndarray:
-    """Score candidate line pairs in two batched rapidfuzz calls: ratio, or partial_ratio where reflowed."""
-    keys_a = [captures[c].lines[i].key for c, i in zip(pairs["capture_a"], pairs["line_a"], strict=True)]
-    keys_b = [captures[c].lines[i].key for c, i in zip(pairs["capture_b"], pairs["line_b"], strict=True)]
+def score_line_pairs(units: Sequence[Sequence[Unit]], pairs: pl.DataFrame, cutoff: float) -> np.ndarray:
+    """Score candidate unit pairs in two batched rapidfuzz calls: ratio, or partial_ratio where reflowed."""
+    keys_a = [units[c][i][0] for c, i in zip(pairs["capture_a"], pairs["line_a"], strict=True)]
+    keys_b = [units[c][i][0] for c, i in zip(pairs["capture_b"], pairs["line_b"], strict=True)]
     scores = np.zeros(len(keys_a), dtype=np.float64)
     lengths = np.array([[len(a), len(b)] for a, b in zip(keys_a, keys_b, strict=True)]).reshape(-1, 2)
     reflowed = lengths.min(axis=1) < _REFLOWED_LENGTH_RATIO * lengths.max(axis=1)
@@ -82,13 +102,14 @@ def score_line_pairs(captures: Sequence[Capture], pairs: pl.DataFrame, cutoff: f
 
 def containment_pairs(captures: Sequence[Capture], cfg: MatchConfig) -> pl.DataFrame:
     """Capture pairs with the share of the smaller one's long-line text that the other holds."""
-    pairs = candidate_line_pairs(shingle_frame(captures, cfg), cfg)
-    scored = pairs.with_columns(pl.Series("score", score_line_pairs(captures, pairs, cfg.line_score_cutoff))).filter(
+    units = [grouping_units(c) for c in captures]
+    pairs = candidate_line_pairs(shingle_frame(units, cfg), cfg)
+    scored = pairs.with_columns(pl.Series("score", score_line_pairs(units, pairs, cfg.line_score_cutoff))).filter(
         pl.col("score") >= cfg.line_score_cutoff
     )
-    long_chars = _long_line_chars(captures, cfg)
-    held_a = _held_chars(captures, scored, "a")
-    held_b = _held_chars(captures, scored, "b")
+    long_chars = _long_line_chars(units, cfg)
+    held_a = _held_chars(units, scored, "a")
+    held_b = _held_chars(units, scored, "b")
     both = held_a.join(held_b, on=["capture_a", "capture_b"], how="full", coalesce=True).fill_null(0)
     chars_a = pl.col("capture_a").replace_strict(long_chars, return_dtype=pl.Int64)
     chars_b = pl.col("capture_b").replace_strict(long_chars, return_dtype=pl.Int64)
@@ -100,18 +121,17 @@ def containment_pairs(captures: Sequence[Capture], cfg: MatchConfig) -> pl.DataF
     ).select("capture_a", "capture_b", "containment")
 
 
-def _long_line_chars(captures: Sequence[Capture], cfg: MatchConfig) -> dict[int, int]:
+def _long_line_chars(units: Sequence[Sequence[Unit]], cfg: MatchConfig) -> dict[int, int]:
     return {
-        ci: max(1, sum(len(line.key) for line, n in zip(c.lines, c.line_token_counts(), strict=True)
-                       if n >= cfg.min_line_words))
-        for ci, c in enumerate(captures)
-    }  # fmt: skip
+        ci: max(1, sum(len(key) for key, words in capture_units if len(words) >= cfg.min_line_words))
+        for ci, capture_units in enumerate(units)
+    }
 
 
-def _held_chars(captures: Sequence[Capture], scored: pl.DataFrame, side: str) -> pl.DataFrame:
-    """Characters of side's lines that matched some line of the other capture."""
+def _held_chars(units: Sequence[Sequence[Unit]], scored: pl.DataFrame, side: str) -> pl.DataFrame:
+    """Characters of side's units that matched some unit of the other capture."""
     lines = scored.select("capture_a", "capture_b", pl.col(f"line_{side}").alias("line")).unique()
-    chars = [len(captures[c].lines[i].key) for c, i in zip(lines[f"capture_{side}"], lines["line"], strict=True)]
+    chars = [len(units[c][i][0]) for c, i in zip(lines[f"capture_{side}"], lines["line"], strict=True)]
     return (
         lines.with_columns(pl.Series("chars", chars, dtype=pl.Int64))
         .group_by("capture_a", "capture_b")

@@ -84,3 +84,14 @@ def test_grouping_does_not_depend_on_input_order() -> None:
     backward = group_captures(caps[::-1], MatchConfig())
     names = lambda groups, cs: sorted(sorted(cs[i].source_id for i in g) for g in groups)  # noqa: E731
     assert names(forward, caps) == names(backward, caps[::-1])
+
+
+def test_captures_wrapped_at_different_widths_are_one_article() -> None:
+    import textwrap
+
+    paragraphs = [g.text for g in gold_lines(SEED_NAMES[1]) if g.role == "body"]
+    wrapped = ["\n\n".join("\n".join(textwrap.wrap(p, width)) for p in paragraphs) for width in (72, 61)]
+    caps = [capture("w72", wrapped[0]), capture("w61", wrapped[1])]
+    # No wrapped line of one is a line of the other; their paragraphs are the same.
+    assert not {line.key for line in caps[0].lines} & {line.key for line in caps[1].lines} - {""}
+    assert [sorted(g) for g in group_captures(caps, MatchConfig())] == [[0, 1]]
