@@ -22,42 +22,67 @@ from tasks.config import MatchConfig
 Unit = tuple[str, tuple[str, ...]]  # the matching key of a line or paragraph, and its words
 
 
-def grouping_units(capture: Capture) -> list[Unit]:
-    """Lines; in a blank-separated capture, the runs of lines between blank lines.
+# A hard-wrapped line is at most this long (wrap widths are 60-80), and every
+# line of a wrapped paragraph but its last is at least half of that.
+_MAX_WRAPPED_CHARS = 100
+_MIN_WRAPPED_CHARS = 50
 
-    Two captures hard-wrapped at different widths share no line, but they share paragraphs.
+
+def grouping_units(capture: Capture) -> list[Unit]:
+    """Lines, with each hard-wrapped paragraph of a blank-separated capture joined into one.
+
+    Two captures wrapped at different widths share no line, but they share paragraphs.
+    Only runs that look wrapped are joined: joining other runs let a short unit of one
+    article be found inside a long one of another (grouping precision 0.98 instead of 1.0).
     """
-    units: list[Unit] = []
-    joinable = capture.blank_separated()
-    previous = -1
-    for line, words in zip(capture.lines, capture.line_tokens(), strict=True):
-        if joinable and units and line.line_no == previous + 1:
-            key, before = units[-1]
-            units[-1] = (f"{key} {line.key}", before + words)
+    lines = [(line.line_no, line.key, words) for line, words in zip(capture.lines, capture.line_tokens(), strict=True)]
+    runs: list[list[tuple[int, str, tuple[str, ...]]]] = []
+    for item in lines:
+        if runs and item[0] == runs[-1][-1][0] + 1:
+            runs[-1].append(item)
         else:
-            units.append((line.key, words))
-        previous = line.line_no
+            runs.append([item])
+    joinable = capture.blank_separated()
+    units: list[Unit] = []
+    for run in runs:
+        wrapped = joinable and len(run) > 1 and all(
+            len(key) <= _MAX_WRAPPED_CHARS and (i == len(run) - 1 or len(key) >= _MIN_WRAPPED_CHARS)
+            for i, (_, key, _) in enumerate(run)
+        )  # fmt: skip
+        if wrapped:
+            units.append((" ".join(k for _, k, _ in run), tuple(w for _, _, ws in run for w in ws)))
+        else:
+            units.extend((key, words) for _, key, words in run)
     return units
 
 
 def shingle_frame(units: Sequence[Sequence[Unit]], cfg: MatchConfig) -> pl.DataFrame:
-    """One row per (capture, long unit, shingle)."""
-    cap_idx: list[int] = []
-    line_idx: list[int] = []
-    shingles: list[str] = []
-    for ci, capture_units in enumerate(units):
-        for li, (_, words) in enumerate(capture_units):
-            if len(words) < cfg.min_line_words:
-                continue
-            k = min(cfg.shingle_words, len(words))
-            for start in range(len(words) - k + 1):
-                cap_idx.append(ci)
-                line_idx.append(li)
-                shingles.append(" ".join(words[start : start + k]))
-    return pl.DataFrame(
-        {"capture": cap_idx, "line": line_idx, "shingle": shingles},
-        schema={"capture": pl.Int32, "line": pl.Int32, "shingle": pl.String},
-    ).with_columns(pl.col("shingle").hash().alias("shingle"))
+    """One row per (capture, long unit, shingle), built with polars (a Python loop cost 0.85 s per 1,000 captures)."""
+    rows = [
+        (ci, li, list(words))
+        for ci, capture_units in enumerate(units)
+        for li, (_, words) in enumerate(capture_units)
+        if len(words) >= cfg.min_line_words
+    ]
+    frame = pl.DataFrame(
+        rows, schema={"capture": pl.Int32, "line": pl.Int32, "words": pl.List(pl.String)}, orient="row"
+    )
+    k = cfg.shingle_words
+    words = frame.with_columns(pl.col("words").list.len().alias("n")).explode("words")
+    # Rows of one unit are contiguous, so plain shifts build each shingle; positions past n-k are dropped.
+    words = words.with_columns(pl.int_range(pl.len()).over("capture", "line").alias("pos"))
+    shingle = pl.concat_str([pl.col("words").shift(-i) for i in range(k)], separator=" ")
+    whole = pl.col("words").implode().over("capture", "line").list.join(" ")  # units shorter than k
+    return (
+        words.with_columns(pl.when(pl.col("n") >= k).then(shingle).otherwise(whole).alias("shingle"))
+        .filter(pl.col("pos") <= (pl.col("n") - k).clip(lower_bound=0))
+        .select("capture", "line", pl.col("shingle").hash())
+    )
+
+
+# Two lines of one text share every shingle; unrelated lines share one by chance
+# (31,133 candidate pairs on 1,009 synthetic captures with one, far fewer with two).
+_MIN_SHARED_SHINGLES = 2
 
 
 def candidate_line_pairs(shingles: pl.DataFrame, cfg: MatchConfig) -> pl.DataFrame:
@@ -71,8 +96,10 @@ def candidate_line_pairs(shingles: pl.DataFrame, cfg: MatchConfig) -> pl.DataFra
     return (
         rare.join(rare, on="shingle", suffix="_b")
         .filter(pl.col("capture") < pl.col("capture_b"))
-        .select(pl.col("capture").alias("capture_a"), pl.col("line").alias("line_a"), "capture_b", "line_b")
-        .unique()
+        .group_by(pl.col("capture").alias("capture_a"), pl.col("line").alias("line_a"), "capture_b", "line_b")
+        .len()
+        .filter(pl.col("len") >= _MIN_SHARED_SHINGLES)
+        .drop("len")
         .sort("capture_a", "line_a", "capture_b", "line_b")
     )
 
