@@ -34,15 +34,6 @@ def align_tokens(a: Capture, b: Capture, *, min_run: int) -> list[MatchedRun]:
     ]
 
 
-def token_mask(n_tokens: int, runs: list[MatchedRun], *, side: str) -> np.ndarray:
-    """A boolean mask of the tokens of one side covered by the runs."""
-    mask = np.zeros(n_tokens, dtype=bool)
-    for run in runs:
-        start = run.a_start if side == "a" else run.b_start
-        mask[start : start + run.size] = True
-    return mask
-
-
 def line_coverage(capture: Capture, covered: np.ndarray) -> np.ndarray:
     """Share of each line's tokens that are covered (0 for lines without words)."""
     owners = np.asarray(capture.token_line, dtype=np.int64)

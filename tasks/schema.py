@@ -45,12 +45,6 @@ SORT_KEYS: dict[str, list[str]] = {
 }
 
 ROLES = ("title", "subtitle", "byline", "author_bio", "body", "caption", "comment", "boilerplate")
-STATUSES = ("archived", "duplicate", "quarantined")
-
-
-def empty(table: str) -> pl.DataFrame:
-    """A table with no rows and the declared columns."""
-    return pl.DataFrame(schema=TABLES[table])
 
 
 def conform(table: str, frame: pl.DataFrame) -> pl.DataFrame:
