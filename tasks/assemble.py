@@ -299,12 +299,11 @@ def _comment_rows(article_id: str, comments: list[Unit]) -> list[CommentRow]:
     return rows
 
 
-@task(name="merge-captures-into-articles", cache_policy=NO_CACHE)
-def assemble_articles(
-    groups: list[list[LabeledCapture]], cfg: RolesConfig, stored_article_of: dict[str, str]
+def assemble_all(
+    groups: Sequence[Sequence[LabeledCapture]], cfg: RolesConfig, stored_article_of: dict[str, str]
 ) -> list[Article]:
-    """One article per group: each paragraph, caption and comment once; stored articles keep their ids."""
-    articles = [
+    """Every group's article; a group holding captures of stored articles keeps the smallest stored id."""
+    return [
         assemble_article(
             group, cfg,
             stored_ids=sorted({stored_article_of[lc.capture.source_id] for lc in group
@@ -312,6 +311,14 @@ def assemble_articles(
         )
         for group in groups
     ]  # fmt: skip
+
+
+@task(name="merge-captures-into-articles", cache_policy=NO_CACHE)
+def assemble_articles(
+    groups: list[list[LabeledCapture]], cfg: RolesConfig, stored_article_of: dict[str, str]
+) -> list[Article]:
+    """One article per group: each paragraph, caption and comment once; stored articles keep their ids."""
+    articles = assemble_all(groups, cfg, stored_article_of)
     get_run_logger().info(
         "assembled %d articles: %d paragraphs, %d comments",
         len(articles), sum(len(a.paragraphs) for a in articles), sum(len(a.comments) for a in articles),

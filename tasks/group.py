@@ -194,17 +194,24 @@ def group_captures(
     return sorted(ordered, key=lambda members: captures[members[0]].sha256)
 
 
-@task(name="group-captures-by-article", cache_policy=NO_CACHE)
-def group_articles(captures: list[Capture], cfg: MatchConfig, stored_article_of: dict[str, str]) -> list[list[int]]:
-    """Find which captures hold the same article; earlier captures of a stored article stay together."""
+def group_new_captures(
+    captures: Sequence[Capture], cfg: MatchConfig, stored_article_of: dict[str, str]
+) -> list[list[int]]:
+    """Groups that hold at least one new capture; a stored article no new capture joined stays as it is."""
     by_article: dict[str, list[int]] = {}
     for index, capture in enumerate(captures):
         if capture.source_id in stored_article_of:
             by_article.setdefault(stored_article_of[capture.source_id], []).append(index)
-    groups = [  # a stored article no new capture joined stays as it is
+    return [
         members
         for members in group_captures(captures, cfg, together=list(by_article.values()))
         if any(captures[i].source_id not in stored_article_of for i in members)
     ]
+
+
+@task(name="group-captures-by-article", cache_policy=NO_CACHE)
+def group_articles(captures: list[Capture], cfg: MatchConfig, stored_article_of: dict[str, str]) -> list[list[int]]:
+    """Find which captures hold the same article; earlier captures of a stored article stay together."""
+    groups = group_new_captures(captures, cfg, stored_article_of)
     get_run_logger().info("%d captures form %d articles", len(captures), len(groups))
     return groups

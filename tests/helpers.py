@@ -10,13 +10,13 @@ from pathlib import Path
 
 import polars as pl
 
-from tasks.assemble import assemble_article
+from tasks.assemble import assemble_all
 from tasks.build import plan_changes
 from tasks.checks import find_problems
 from tasks.config import ArchiveParams
 from tasks.decode import decode_batch
 from tasks.discover import new_captures
-from tasks.group import group_captures
+from tasks.group import group_new_captures
 from tasks.quotes import link_article_quotes
 from tasks.related import everything, find_related
 from tasks.roles import label_all
@@ -67,26 +67,12 @@ def run_stages(raw_dir: Path, out_dir: Path, params: ArchiveParams | None = None
         batch = decode_batch(raw, state.archived_shas(), params.read)
         related = find_related(raw_dir, state, batch.captures, params.match)
         captures = everything(related)
-        together: dict[str, list[int]] = {}
-        for index, capture in enumerate(captures):
-            if capture.source_id in related.article_of:
-                together.setdefault(related.article_of[capture.source_id], []).append(index)
-        groups = [
-            g
-            for g in group_captures(captures, params.match, together=list(together.values()))
-            if any(captures[i].source_id not in related.article_of for i in g)
-        ]
+        groups = group_new_captures(captures, params.match, related.article_of)
+        labeled = label_all(captures, groups, params.roles)
         articles = [
-            link_article_quotes(
-                assemble_article(
-                    labeled, params.roles,
-                    stored_ids=sorted({related.article_of[captures[i].source_id] for i in g
-                                       if captures[i].source_id in related.article_of}),
-                ),
-                params.quotes,
-            )
-            for g, labeled in zip(groups, label_all(captures, groups, params.roles), strict=True)
-        ]  # fmt: skip
+            link_article_quotes(article, params.quotes)
+            for article in assemble_all(labeled, params.roles, related.article_of)
+        ]
         changes = plan_changes(state, raw, batch, articles, related, run_at=run_at, match=params.match)
         problems = find_problems(changes, captures, articles)
         assert not problems, problems
