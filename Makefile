@@ -40,7 +40,7 @@ lint: setup
 clean:
 	rm -rf .venv $(TOOLS) data/processed/*/
 
-BENCH_SIZES ?= 1000 10000
+BENCH_SIZES ?= 1000 10000 100000
 bench: setup  ## newsarchive vs the I/O floor, all-pairs and MinHashLSH on synthetic corpora (not in `make test`)
-	.venv/bin/python -m bench.run --sizes $(BENCH_SIZES) --out BENCHMARKS.md
+	.venv/bin/python -m bench.run --sizes $(BENCH_SIZES) --profile --out BENCHMARKS.md
 	.venv/bin/python -m bench.incremental --articles 5000 --append BENCHMARKS.md

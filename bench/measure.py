@@ -12,6 +12,7 @@ import os
 import resource
 import shutil
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -43,6 +44,64 @@ def named(clusters: list[list[int]], names: list[str]) -> list[list[str]]:
     return [[names[i] for i in cluster] for cluster in clusters]
 
 
+class TreeMemory:
+    """Peak of the summed resident memory of this process and all its descendants (worker processes
+    included), sampled every 0.1 s: ru_maxrss sees one process at a time."""
+
+    def __init__(self) -> None:
+        self.peak_mb = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def __enter__(self) -> TreeMemory:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.1):
+            self.peak_mb = max(self.peak_mb, _tree_rss_mb(os.getpid()))
+
+
+def _tree_rss_mb(root: int) -> float:
+    children: dict[int, list[int]] = {}
+    rss: dict[int, float] = {}
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":", 1) for line in status.read_text().splitlines() if ":" in line)
+        except OSError:  # the process ended meanwhile
+            continue
+        pid = int(status.parent.name)
+        children.setdefault(int(fields["PPid"]), []).append(pid)
+        rss[pid] = int(fields.get("VmRSS", "0 kB").split()[0]) / 1024
+    total, todo = 0.0, [root]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0.0)
+        todo.extend(children.get(pid, []))
+    return total
+
+
+def stage_seconds_of(flow_run_id: Any) -> dict[str, float]:
+    """Wall seconds of each stage of a flow run: from the first start to the last end of its task runs."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+    spans: dict[str, list[float]] = {}
+    for run in runs:
+        if run.start_time is None or run.end_time is None:
+            continue
+        stage = run.name.rsplit("-", 1)[0]  # "decode-and-split-lines-f94": the task's name
+        span = spans.setdefault(stage, [run.start_time.timestamp(), run.end_time.timestamp()])
+        span[0], span[1] = min(span[0], run.start_time.timestamp()), max(span[1], run.end_time.timestamp())
+    return {stage: end - start for stage, (start, end) in sorted(spans.items(), key=lambda kv: kv[1][0])}
+
+
 def run_flow(corpus: Path, work: Path) -> dict[str, Any]:
     """The Prefect flow, as `newsarchive run` runs it (temporary server included)."""
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -52,9 +111,15 @@ def run_flow(corpus: Path, work: Path) -> dict[str, Any]:
 
     out = work / "archive"
     shutil.rmtree(out, ignore_errors=True)
-    started = time.perf_counter()
-    summary = archive(ArchiveParams(raw_dir=str(corpus / "raw"), out_dir=str(out)))
-    return {"seconds": time.perf_counter() - started, "summary": summary, "archive": str(out)}
+    with TreeMemory() as memory:
+        started = time.perf_counter()
+        state = archive(ArchiveParams(raw_dir=str(corpus / "raw"), out_dir=str(out)), return_state=True)
+        seconds = time.perf_counter() - started
+    summary = state.result()
+    return {
+        "seconds": seconds, "summary": summary, "archive": str(out), "peak_tree_rss_mb": round(memory.peak_mb, 1),
+        "stage_seconds": stage_seconds_of(state.state_details.flow_run_id),
+    }  # fmt: skip
 
 
 def _timed(totals: dict[str, float], name: str, func: Callable[..., Any]) -> Callable[..., Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import platform
 from importlib.metadata import version
@@ -115,14 +116,73 @@ def size_section(
         if method not in runs:
             continue
         seconds = scores[method]["seconds"] if method in scores else runs[method]["seconds"]
-        rss = runs[method].get("peak_rss_mb", float("nan"))
+        # The flow's workers are processes of their own: its figure is the sum over the process tree.
+        rss = runs[method].get("peak_tree_rss_mb", runs[method].get("peak_rss_mb", float("nan")))
         rows.append(
             [label, f"{seconds:.2f}", f"{corpus['captures'] / seconds:,.0f}", f"{mb / seconds:.2f}", f"{rss:,.0f}"]
         )
-    lines += _table(["configuration", "seconds", "captures/s", "MB/s", "peak RSS MB"], rows)
-    lines += ["", "Grouping methods are timed on captures decoded beforehand; their peak RSS includes decoding.", ""]
-    lines += stage_lines(runs) + quality_lines(scores) + ratio_lines(runs, scores)
+    lines += _table(["configuration", "seconds", "captures/s", "MB/s", "peak memory MB"], rows)
+    lines += [
+        "",
+        "Grouping methods are timed on captures decoded beforehand; their peak memory includes decoding.",
+        "The flow's peak memory is the largest sum of resident memory over its process tree (the flow, its",
+        "worker processes and the temporary Prefect server), sampled every 0.1 s; the others' is ru_maxrss.",
+        "",
+    ]
+    lines += flow_stage_lines(runs) + stage_lines(runs) + quality_lines(scores) + ratio_lines(runs, scores)
     return lines
+
+
+def flow_stage_lines(runs: dict[str, dict[str, Any]]) -> list[str]:
+    """Wall time of each stage of the flow run, from its task runs (batch stages: first start to last end)."""
+    stages = runs.get("flow", {}).get("stage_seconds")
+    if not stages:
+        return []
+    total = runs["flow"]["seconds"]
+    rows = [[f"`{name}`", f"{s:.2f}", f"{100 * s / total:.0f} %"] for name, s in stages.items()]
+    rows.append(["rest: starting the temporary server, Prefect's bookkeeping", f"{total - sum(stages.values()):.2f}",
+                 f"{100 * (total - sum(stages.values())) / total:.0f} %"])  # fmt: skip
+    rows.append(["total (flow)", f"{total:.2f}", "100 %"])
+    return ["### Time per stage (Prefect flow, wall clock)", "", *_table(["task", "seconds", "share"], rows), ""]
+
+
+def scaling_lines(flow_seconds: dict[int, float], floor_seconds: dict[int, float]) -> list[str]:
+    """Time of each size against the next smaller one: near-linear is about the ratio of sizes."""
+    sizes = sorted(flow_seconds)
+    rows = [
+        [f"{small:,} -> {large:,}", f"{large / small:.0f}x", f"{flow_seconds[large] / flow_seconds[small]:.1f}x",
+         f"{floor_seconds[large] / floor_seconds[small]:.1f}x" if small in floor_seconds and large in floor_seconds
+         else "-"]
+        for small, large in itertools.pairwise(sizes)
+    ]  # fmt: skip
+    if not rows:
+        return []
+    return ["## Scaling", "", *_table(["sizes", "captures", "flow time", "floor time"], rows), ""]
+
+
+def profile_lines(size: int, profile: dict[str, Any]) -> list[str]:
+    """The top functions of the profiled run (py-spy over all processes)."""
+    seconds = profile["samples"] / profile["rate"]
+    own = [[f"`{name}`", f"{n / profile['rate']:.1f}", f"{100 * share:.1f} %"] for name, n, share in profile["self"]]
+    ours = [
+        [f"`{name}`", f"{n / profile['rate']:.1f}", f"{100 * share:.1f} %"]
+        for name, n, share in profile["ours_inclusive"]
+    ]
+    return [
+        f"## Profile of the flow at {size:,} captures",
+        "",
+        f"`py-spy record --subprocesses` (`python -m bench.profile`): {profile['samples']:,} samples of running",
+        f"threads at {profile['rate']} Hz, {seconds:.0f} CPU-seconds over all processes.",
+        "",
+        "Where the CPU went (the function running):",
+        "",
+        *_table(["function", "CPU s", "share"], own),
+        "",
+        "newsarchive's functions, counting what they call:",
+        "",
+        *_table(["function", "CPU s", "share"], ours),
+        "",
+    ]
 
 
 def stage_lines(runs: dict[str, dict[str, Any]]) -> list[str]:

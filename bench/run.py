@@ -22,7 +22,16 @@ from typing import Any
 import polars as pl
 
 from bench.measure import METHODS
-from bench.report import archive_clusters, archive_frames, best_threshold, role_report, size_section, write_markdown
+from bench.report import (
+    archive_clusters,
+    archive_frames,
+    best_threshold,
+    profile_lines,
+    role_report,
+    scaling_lines,
+    size_section,
+    write_markdown,
+)
 from tasks import synth
 from tasks.synth import CAPTURES_PER_ARTICLE, write_corpus
 from tasks.synth import evaluate as ev
@@ -69,6 +78,21 @@ def measure(method: str, corpus: Path, result: Path, timeout: float) -> dict[str
     return loaded
 
 
+def run_profile(corpus: Path, out: Path, timeout: float) -> dict[str, Any] | None:
+    """`bench.profile` in its own process; None when it failed (py-spy needs ptrace) or ran out of time."""
+    command = [sys.executable, "-m", "bench.profile", str(corpus), str(out)]
+    try:
+        done = subprocess.run(command, timeout=timeout, capture_output=True, text=True, check=False)
+    except subprocess.TimeoutExpired:
+        print(f"  profile: no result within {timeout:.0f} s", flush=True)
+        return None
+    if done.returncode != 0:
+        print(f"  profile: failed (exit {done.returncode})\n{done.stderr[-3000:]}", flush=True)
+        return None
+    loaded: dict[str, Any] = json.loads((out / "profile.json").read_text(encoding="utf-8"))
+    return loaded
+
+
 def score(corpus: Path, runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Grouping scores of every method and the line-role accuracy of newsarchive's archive."""
     captures = ev.read_captures(corpus / "gold")
@@ -101,11 +125,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--allpairs-max", type=int, default=10_000, help="largest size all-pairs runs at")
+    parser.add_argument(
+        "--stages-max", type=int, default=10_000, help="largest size the one-process pure stages run at"
+    )
+    parser.add_argument("--profile", action="store_true", help="also profile the flow at the largest size (py-spy)")
     parser.add_argument("--timeout", type=float, default=3 * 3600, help="seconds one configuration may take")
     parser.add_argument("--work-dir", type=Path, default=Path(tempfile.gettempdir()) / "newsarchive-bench")
     args = parser.parse_args(argv)
     command = ".venv/bin/python -m bench.run " + " ".join(argv if argv is not None else sys.argv[1:])
     sections: list[list[str]] = []
+    flow_seconds: dict[int, float] = {}
+    floor_seconds: dict[int, float] = {}
     for size in args.sizes:
         corpus, info = corpus_for(args.work_dir, size, args.seed)
         print(f"size {size}: {info['captures']} captures in {corpus}", flush=True)
@@ -113,13 +143,20 @@ def main(argv: list[str] | None = None) -> int:
         results.mkdir(parents=True, exist_ok=True)
         runs: dict[str, dict[str, Any]] = {}
         for method in args.methods:
-            if method == "allpairs" and size > args.allpairs_max:
+            if (method == "allpairs" and size > args.allpairs_max) or (method == "stages" and size > args.stages_max):
                 continue
             found = measure(method, corpus, results / f"{method}.json", args.timeout)
             if found is not None:
                 runs[method] = found
+        for method, seconds in (("flow", flow_seconds), ("floor", floor_seconds)):
+            if method in runs:
+                seconds[size] = runs[method]["seconds"]
         sections.append(size_section(size, info, runs, score(corpus, runs)))
-        write_markdown(args.out, command, sections)  # after each size, so a long run keeps what it has
+        if args.profile and size == max(args.sizes):
+            profile = run_profile(corpus, results / "profile", args.timeout)
+            if profile is not None:
+                sections.append(profile_lines(size, profile))
+        write_markdown(args.out, command, [*sections, scaling_lines(flow_seconds, floor_seconds)])
     print(f"wrote {args.out}")
     return 0
 

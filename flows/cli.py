@@ -9,7 +9,9 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from tasks.config import ArchiveParams
+from pydantic import ValidationError
+
+from tasks.config import ArchiveParams, ExecutionConfig
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -22,6 +24,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--wait", type=int, default=3600, metavar="SECONDS",
         help="how long to wait while another run writes the same archive (default: 3600)",
     )  # fmt: skip
+    run.add_argument(
+        "--runner", choices=["processes", "threads", "dask"], default="processes",
+        help="task runner of the batch stages (default: processes, one per core)",
+    )  # fmt: skip
+    run.add_argument("--workers", type=int, default=0, help="worker processes or threads (default: one per core)")
+    run.add_argument("--dask-address", default="", help="with --runner dask: an existing cluster's scheduler")
     synth = commands.add_parser("synth", help="write a synthetic corpus of captures with gold labels")
     synth.add_argument("--articles", type=int, required=True, help="number of articles (1 to 4 captures each)")
     synth.add_argument("--out", required=True, help="corpus directory: OUT/raw/*.txt and OUT/gold/")
@@ -64,7 +72,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     from flows.archive import archive  # Prefect is imported only once the arguments are good
 
-    params = ArchiveParams(raw_dir=args.raw_dir, out_dir=args.out_dir, lock_wait_seconds=args.wait)
+    try:
+        execution = ExecutionConfig(runner=args.runner, workers=args.workers, dask_address=args.dask_address)
+    except ValidationError as err:
+        print(f"newsarchive: {err}", file=sys.stderr)
+        return 2
+    params = ArchiveParams(raw_dir=args.raw_dir, out_dir=args.out_dir, lock_wait_seconds=args.wait, execution=execution)
     try:
         counts = archive(params)
     except Exception as err:  # the flow already logged the traceback

@@ -41,3 +41,33 @@ def line_coverage(capture: Capture, covered: np.ndarray) -> np.ndarray:
     total = np.bincount(owners, minlength=n)
     hit = np.bincount(owners, weights=covered.astype(np.float64), minlength=n)
     return np.divide(hit, total, out=np.zeros(n), where=total > 0)
+
+
+# Odd multipliers that mix the hashes of a run's words into one number per run.
+_MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93], dtype=np.uint64)
+
+
+def echoed_lines(capture: Capture, *, min_run: int) -> np.ndarray:
+    """Lines that repeat `min_run` consecutive words of an earlier line of the same capture.
+
+    Within one page that is a comment quoting the article or an earlier comment, or
+    an article repeating a long name. Runs are compared by hash, all at once (a
+    capture has a few thousand words; Python's string hash is fixed within a run).
+    """
+    n = len(capture.lines)
+    tokens = capture.tokens
+    echoed = np.zeros(n, dtype=bool)
+    if len(tokens) < min_run:
+        return echoed
+    words = np.fromiter(map(hash, tokens), dtype=np.int64, count=len(tokens)).view(np.uint64)
+    owner = np.asarray(capture.token_line, dtype=np.int64)
+    starts = len(tokens) - min_run + 1
+    runs = np.zeros(starts, dtype=np.uint64)
+    for offset in range(min_run):  # a handful of vector operations, not a loop over words
+        runs = runs * _MIX[offset % len(_MIX)] + words[offset : offset + starts]
+    line = owner[:starts]
+    whole = line == owner[min_run - 1 :]  # the run lies inside one line
+    runs, line = runs[whole], line[whole]
+    _, first, which = np.unique(runs, return_index=True, return_inverse=True)  # first: the earliest position
+    echoed[line[line > line[first][which]]] = True
+    return echoed

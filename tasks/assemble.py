@@ -6,8 +6,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from prefect import get_run_logger, task
-from prefect.cache_policies import NO_CACHE
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Indel
 
@@ -64,6 +62,7 @@ class Article:
     comments: tuple[CommentRow, ...]
     segments: tuple[SegmentRow, ...]
     source_ids: tuple[str, ...]
+    anchors: tuple[str, ...] = ()  # the index entries that find it again (tasks/related.py)
 
 
 def units_of(labeled: LabeledCapture) -> list[Unit]:
@@ -311,16 +310,3 @@ def assemble_all(
         )
         for group in groups
     ]  # fmt: skip
-
-
-@task(name="merge-captures-into-articles", cache_policy=NO_CACHE)
-def assemble_articles(
-    groups: list[list[LabeledCapture]], cfg: RolesConfig, stored_article_of: dict[str, str]
-) -> list[Article]:
-    """One article per group: each paragraph, caption and comment once; stored articles keep their ids."""
-    articles = assemble_all(groups, cfg, stored_article_of)
-    get_run_logger().info(
-        "assembled %d articles: %d paragraphs, %d comments",
-        len(articles), sum(len(a.paragraphs) for a in articles), sum(len(a.comments) for a in articles),
-    )  # fmt: skip
-    return articles

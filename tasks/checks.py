@@ -13,6 +13,16 @@ from tasks.capture import Capture
 from tasks.ids import author_id_of
 from tasks.related import STORED_PREFIX
 
+_ID_COLUMNS = {
+    "articles": ["article_id"],
+    "authors": ["author_id"],
+    "paragraphs": ["article_id"],
+    "captions": ["article_id"],
+    "comments": ["article_id", "comment_id", "quotes_comment_id"],
+    "segments": ["article_id", "source_id", "line_start", "line_end"],
+    "sources": ["source_id"],
+}
+
 
 class ArchiveInconsistent(RuntimeError):
     """The run's output breaks an invariant of the archive; nothing was published."""
@@ -25,7 +35,12 @@ def find_problems(
     written = {sid for a in articles for sid in a.source_ids}
     captures = [c for c in captures if c.source_id in written]
     author_ids = [author_id_of(a.author) for a in articles if a.author]
-    tables = {t: pl.concat(list(bs.values())) if bs else None for t, bs in changes.items()}
+    # Only the id columns: concatenating whole tables copied every text of a large run once more.
+    tables = {
+        t: pl.concat([f.select(_ID_COLUMNS[t]) for f in bs.values()]) if bs else None
+        for t, bs in changes.items()
+        if t in _ID_COLUMNS
+    }
     problems: list[str] = []
     article_rows = tables.get("articles")
     if article_rows is None:
@@ -58,17 +73,31 @@ def _coverage_problems(segments: pl.DataFrame | None, captures: Sequence[Capture
     """Every non-blank line of every capture read this run lies in exactly one segment."""
     if segments is None:
         return []
-    lines = segments.select("source_id", pl.int_ranges("line_start", pl.col("line_end") + 1).alias("line_no")).explode(
-        "line_no"
+    read = [c for c in captures if not c.source_id.startswith(STORED_PREFIX)]
+    lines = pl.DataFrame(
+        {
+            "source_id": [c.source_id for c in read for _ in c.lines],
+            "line_no": [line.line_no for c in read for line in c.lines],
+        },
+        schema={"source_id": pl.String, "line_no": pl.Int64},
     )
-    problems = []
-    for capture in captures:
-        if capture.source_id.startswith(STORED_PREFIX):
-            continue
-        covered = lines.filter(pl.col("source_id") == capture.source_id)["line_no"].sort().to_list()
-        if covered != [line.line_no for line in capture.lines]:
-            problems.append(f"segments: the lines of {capture.uri} are not covered exactly once")
-    return problems
+    covered = (
+        segments.filter(pl.col("source_id").is_in(lines["source_id"].unique().implode()))
+        .select("source_id", pl.int_ranges("line_start", pl.col("line_end") + 1).alias("line_no"))
+        .explode("line_no")
+        .group_by("source_id", "line_no")
+        .len()
+    )
+    # A line covered twice, a covered line the capture does not have, or a line not covered.
+    wrong = pl.concat(
+        [
+            covered.filter(pl.col("len") != 1).select("source_id"),
+            covered.join(lines, on=["source_id", "line_no"], how="anti").select("source_id"),
+            lines.join(covered, on=["source_id", "line_no"], how="anti").select("source_id"),
+        ]
+    )["source_id"].unique()
+    uri_of = {c.source_id: c.uri for c in read}
+    return [f"segments: the lines of {uri_of[s]} are not covered exactly once" for s in sorted(wrong.to_list())]
 
 
 @task(name="check-consistency", cache_policy=NO_CACHE)

@@ -47,7 +47,7 @@ class CaptureError(ValueError):
     """A capture that cannot be archived; the message is shown in `sources.error`."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Line:
     """A non-blank line of a decoded capture, numbered from 1."""
 
@@ -137,26 +137,58 @@ def check_limits(size_bytes: int, lines: Sequence[Line], limits: ReadConfig) -> 
         )
 
 
-def decode_batch(
-    raw: Sequence[RawCapture], archived: Mapping[str, str] | None = None, limits: ReadConfig | None = None
-) -> DecodedBatch:
-    """Decode each readable capture once; an identical file under another name is a duplicate.
+def settle_before_reading(
+    raw: Sequence[RawCapture], archived: Mapping[str, str] | None = None
+) -> tuple[list[RawCapture], DecodedBatch]:
+    """The captures to decode, and what is known without decoding: unreadable files and duplicates.
 
-    `archived` maps the sha256 of captures an earlier run archived to their source_id.
+    `archived` maps the sha256 of captures an earlier run archived to their source_id. The
+    first file with a given sha256 (in listing order) is decoded; identical files under other
+    names are its duplicates, so batches decoded apart never store one text twice.
     """
+    from tasks.ids import source_id_of
+
+    settled = DecodedBatch([], {}, {}, {})
+    first_with: dict[str, str] = dict(archived or {})
+    to_decode = []
+    for item in raw:
+        if item.error is not None or item.sha256 is None:
+            settled.quarantined[item.uri] = item.error or "unreadable"
+        elif item.sha256 in first_with:
+            settled.duplicate_of[item.uri] = first_with[item.sha256]
+        else:
+            first_with[item.sha256] = source_id_of(item.uri, item.sha256)
+            to_decode.append(item)
+    return to_decode, settled
+
+
+class ReadingBatch:
+    """Captures one task decodes (a plain class: Prefect and Dask pass it whole, see ArticleBatch)."""
+
+    __slots__ = ("captures",)
+
+    def __init__(self, captures: list[RawCapture]) -> None:
+        self.captures = captures
+
+
+def reading_batches(
+    raw: Sequence[RawCapture], archived: Mapping[str, str], size: int
+) -> tuple[list[ReadingBatch], DecodedBatch]:
+    """Batches of at most `size` captures to decode, and the files settled without decoding."""
+    from tasks.execution import split_evenly
+
+    to_decode, settled = settle_before_reading(raw, archived)
+    return [ReadingBatch(part) for part in split_evenly(to_decode, size)], settled
+
+
+def decode_new(raw: Sequence[RawCapture], limits: ReadConfig) -> DecodedBatch:
+    """Decode captures known to be readable and distinct; quarantine what turns out not to be text."""
     from tasks.capture import make_capture
     from tasks.ids import source_id_of
 
-    limits = limits or ReadConfig()
     batch = DecodedBatch([], {}, {}, {})
-    first_with: dict[str, str] = dict(archived or {})
     for item in raw:
-        if item.error is not None or item.sha256 is None:
-            batch.quarantined[item.uri] = item.error or "unreadable"
-            continue
-        if item.sha256 in first_with:
-            batch.duplicate_of[item.uri] = first_with[item.sha256]
-            continue
+        assert item.sha256 is not None
         try:
             check_limits(item.size_bytes, [], limits)
             data = item.path.read_bytes()
@@ -171,20 +203,36 @@ def decode_batch(
         except OSError as err:
             batch.quarantined[item.uri] = f"cannot read the file: {err.strerror or err}"
             continue
-        source_id = source_id_of(item.uri, item.sha256)
-        first_with[item.sha256] = source_id
         batch.encodings[item.uri] = encoding
-        batch.captures.append(make_capture(source_id, item.uri, item.sha256, lines, n_lines))
+        batch.captures.append(make_capture(source_id_of(item.uri, item.sha256), item.uri, item.sha256, lines, n_lines))
     return batch
+
+
+def merge_decoded(parts: Sequence[DecodedBatch]) -> DecodedBatch:
+    """One batch from several, in order."""
+    merged = DecodedBatch([], {}, {}, {})
+    for part in parts:
+        merged.captures.extend(part.captures)
+        merged.quarantined.update(part.quarantined)
+        merged.duplicate_of.update(part.duplicate_of)
+        merged.encodings.update(part.encodings)
+    return merged
+
+
+def decode_batch(
+    raw: Sequence[RawCapture], archived: Mapping[str, str] | None = None, limits: ReadConfig | None = None
+) -> DecodedBatch:
+    """Decode each readable capture once; an identical file under another name is a duplicate."""
+    to_decode, settled = settle_before_reading(raw, archived)
+    return merge_decoded([settled, decode_new(to_decode, limits or ReadConfig())])
 
 
 @task(name="decode-and-split-lines", cache_policy=NO_CACHE)
-def decode_captures(raw: list[RawCapture], archived: Mapping[str, str], limits: ReadConfig) -> DecodedBatch:
-    """Decode captures to numbered lines with matching keys; quarantine what cannot be read."""
-    batch = decode_batch(raw, archived, limits)
+def decode_captures(batch: ReadingBatch, limits: ReadConfig) -> DecodedBatch:
+    """Decode a batch of captures to numbered lines with matching keys; quarantine what cannot be read."""
+    decoded = decode_new(batch.captures, limits)
     get_run_logger().info(
-        "decoded %d captures (%d lines); %d duplicates, %d quarantined",
-        len(batch.captures), sum(len(c.lines) for c in batch.captures),
-        len(batch.duplicate_of), len(batch.quarantined),
+        "decoded %d captures (%d lines); %d quarantined",
+        len(decoded.captures), sum(len(c.lines) for c in decoded.captures), len(decoded.quarantined),
     )  # fmt: skip
-    return batch
+    return decoded

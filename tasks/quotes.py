@@ -6,8 +6,6 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from prefect import get_run_logger, task
-from prefect.cache_policies import NO_CACHE
 from rapidfuzz import fuzz, process
 
 from tasks.assemble import Article
@@ -19,6 +17,7 @@ _QUOTED = re.compile(r'"([^"]+)"')
 # The quoted text must hold nearly all its words in the quoted line before
 # rapidfuzz is asked (a cheap filter; partial_ratio is slow).
 _MIN_WORD_OVERLAP = 0.8
+_PAIRS_PER_THREAD = 5_000
 
 
 @dataclass(frozen=True)
@@ -58,9 +57,11 @@ def link_quotes(paragraph_keys: Sequence[str], comment_keys: Sequence[str], cfg:
             )
     if not pairs:
         return []
+    # An article has tens of candidate pairs: starting threads for them cost more than scoring
+    # them (1.6 ms per article); batches of articles already run one per core.
     scores = process.cpdist(
         [p for _, _, p in pairs], [targets[t] for _, t, _ in pairs],
-        scorer=fuzz.partial_ratio, processor=None, workers=-1,
+        scorer=fuzz.partial_ratio, processor=None, workers=1 if len(pairs) < _PAIRS_PER_THREAD else -1,
     )  # fmt: skip
     best: dict[int, tuple[int, float]] = {}
     for (comment_no, target, _), score in zip(pairs, scores, strict=True):
@@ -102,12 +103,3 @@ def link_article_quotes(article: Article, cfg: QuoteConfig) -> Article:
             comments[link.comment_no], quotes_paragraph_no=link.paragraph_no, quotes_comment_id=quoted
         )
     return replace(article, comments=tuple(comments))
-
-
-@task(name="link-quotes", cache_policy=NO_CACHE)
-def link_all_quotes(articles: list[Article], cfg: QuoteConfig) -> list[Article]:
-    """Link every comment that quotes a paragraph or an earlier comment."""
-    linked = [link_article_quotes(a, cfg) for a in articles]
-    n_links = sum(1 for a in linked for c in a.comments if c.quotes_paragraph_no is not None or c.quotes_comment_id)
-    get_run_logger().info("linked %d quoting comments", n_links)
-    return linked

@@ -9,6 +9,8 @@ file that is gone or changed is replaced by the article as stored.
 from __future__ import annotations
 
 import hashlib
+import heapq
+import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,15 +58,17 @@ def line_shingles(key: str, cfg: MatchConfig) -> list[str]:
     return [" ".join(words[i : i + k]) for i in range(len(words) - k + 1)]
 
 
-def paragraph_anchors(article_id: str, paragraph_keys: Sequence[str], cfg: MatchConfig) -> list[tuple[str, str]]:
+def _stable_rank(shingle: str) -> tuple[int, str]:
+    # CRC-32, not hash(): the same in every process and run, so a rerun picks the same anchors.
+    return zlib.crc32(shingle.encode()), shingle
+
+
+def paragraph_anchors(paragraph_keys: Sequence[str], cfg: MatchConfig) -> tuple[str, ...]:
     """The few shingles of each paragraph with the smallest stable hash: the article's index entries."""
     anchors: set[str] = set()
     for key in paragraph_keys:
-        shingles = line_shingles(key, cfg)
-        anchors.update(
-            sorted(shingles, key=lambda s: hashlib.blake2b(s.encode(), digest_size=8).digest())[:ANCHORS_PER_PARAGRAPH]
-        )
-    return [(article_id, anchor) for anchor in sorted(anchors)]
+        anchors.update(heapq.nsmallest(ANCHORS_PER_PARAGRAPH, set(line_shingles(key, cfg)), key=_stable_rank))
+    return tuple(sorted(anchors))
 
 
 def candidate_articles(captures: Sequence[Capture], anchors: pl.DataFrame, cfg: MatchConfig) -> set[str]:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Mapping
-from typing import ParamSpec, TypeVar, cast
+from collections.abc import Mapping, Sequence
+from typing import Any, ParamSpec, TypeVar, cast
 from uuid import UUID
 
 import polars as pl
@@ -15,7 +15,8 @@ from prefect.cache_policies import NO_CACHE
 from prefect.tasks import Task
 from prefect.utilities.annotations import quote
 
-from tasks.config import ArchiveParams
+from tasks.config import ArchiveParams, ExecutionConfig
+from tasks.execution import BatchRunner
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -36,31 +37,52 @@ class StageProgress:
     Plain calls, not tasks or state hooks, so the UI shows no extra task runs or hook log lines.
     """
 
-    def __init__(self, total: int) -> None:
+    def __init__(self, total: int, runner: BatchRunner | None = None) -> None:
         self.total = total
+        self.runner = runner or BatchRunner(ExecutionConfig(workers=1))
         self.done = 0
         self.seconds: dict[str, float] = {}  # task name -> seconds, in run order
         self._artifact_id: UUID | None = self._publish(None, 0.0, f"Starting: {total} stages")
 
     def run(self, stage: Task[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
         """Call one stage's task; the progress artifact names it while it runs."""
-        if self.done == self.total:  # a stage was added to the flow but not to its count
-            self.total += 1
-        note = f"Stage {self.done + 1} of {self.total}: {stage.name}"
-        self._artifact_id = self._publish(self._artifact_id, 100 * self.done / self.total, note)
-        started = time.perf_counter()
+        started = self._starting(stage.name)
         # quote(): Prefect would otherwise walk every element of large inputs (all
         # captures, all articles) looking for futures; measured 80 s of 96 s on 100 captures.
         quoted_args = [quote(a) for a in args]
         quoted_kwargs = {k: quote(v) for k, v in kwargs.items()}
         result = stage(*quoted_args, **quoted_kwargs)  # type: ignore[arg-type]
-        self.seconds[stage.name] = self.seconds.get(stage.name, 0.0) + time.perf_counter() - started
+        self._finished(stage.name, started)
+        return result
+
+    def map(self, stage: Task[..., R], batches: Sequence[Any], **common: Any) -> list[R]:
+        """Run one stage's task on every batch (on the task runner when there are several), results in order."""
+        started = self._starting(stage.name)
+        base = 100 * self.done / self.total
+
+        def batch_done(n: int) -> None:
+            if len(batches) > 1:
+                note = f"Stage {self.done + 1} of {self.total}: {stage.name}, {n} of {len(batches)} batches done"
+                self._artifact_id = self._publish(self._artifact_id, base + 100 * n / len(batches) / self.total, note)
+
+        results = self.runner.map(stage, batches, on_done=batch_done, **common)
+        self._finished(stage.name, started)
+        return results
+
+    def _starting(self, name: str) -> float:
+        if self.done == self.total:  # a stage was added to the flow but not to its count
+            self.total += 1
+        note = f"Stage {self.done + 1} of {self.total}: {name}"
+        self._artifact_id = self._publish(self._artifact_id, 100 * self.done / self.total, note)
+        return time.perf_counter()
+
+    def _finished(self, name: str, started: float) -> None:
+        self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
         self.done += 1
-        note = f"Stage {self.done} of {self.total} done: {stage.name}"
+        note = f"Stage {self.done} of {self.total} done: {name}"
         if self.done == self.total:
             note = f"All {self.total} stages done in {sum(self.seconds.values()):.1f} s"
         self._artifact_id = self._publish(self._artifact_id, 100 * self.done / self.total, note)
-        return result
 
     @staticmethod
     def _publish(artifact_id: UUID | None, percent: float, description: str) -> UUID | None:

@@ -12,16 +12,19 @@ import numpy as np
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.align import MatchedRun, align_tokens, line_coverage
+from tasks.align import MatchedRun, align_tokens, echoed_lines, line_coverage
 from tasks.capture import Capture
 from tasks.config import RolesConfig
+from tasks.decode import Line
 from tasks.layout import (
-    CAPTION_HINT,
     byline_name,
+    comment_form,
     is_boilerplate,
+    is_closing_furniture,
     is_comments_marker,
     is_credited_caption,
     looks_like_caption,
+    looks_like_headline,
     looks_like_subtitle,
     looks_like_title,
     mentions,
@@ -36,6 +39,15 @@ _FURNITURE: ContextVar[frozenset[str]] = ContextVar("furniture", default=frozens
 # A byline this far down a capture with no partner closes its article rather
 # than opening it under the title.
 _MIN_LINES_BEFORE_BYLINE = 3
+# A line repeating this many consecutive words of an earlier line quotes it, so it is a
+# comment: synthetic quotes have 7-14 words, the seed's 8-18. Articles repeat long names
+# ("the Democratic Republic of the Congo"), so a line shaped like a paragraph must repeat
+# more to count: the seed's long comment quoting the article repeats 18 words.
+_QUOTE_WORDS = 7
+_PARAGRAPH_QUOTE_WORDS = 12
+# Hard-wrapped text has lines of at most this many characters: text-mode browsers and
+# mail wrap at 72-80 columns (the perturbation test at 72, synthetic captures at 60-80).
+_WRAP_WIDTH = 100
 
 Role = Literal["title", "subtitle", "byline", "author_bio", "body", "caption", "comment", "boilerplate"]
 
@@ -98,10 +110,16 @@ def site_furniture(captures: Sequence[Capture], groups: Sequence[Sequence[int]])
 
 
 def label_all(
-    captures: Sequence[Capture], groups: Sequence[Sequence[int]], cfg: RolesConfig
+    captures: Sequence[Capture],
+    groups: Sequence[Sequence[int]],
+    cfg: RolesConfig,
+    furniture: frozenset[str] | None = None,
 ) -> list[list[LabeledCapture]]:
-    """Roles for every capture of every group, with the run's site furniture known."""
-    token = _FURNITURE.set(site_furniture(captures, groups))
+    """Roles for every capture of every group, with the run's site furniture known.
+
+    `furniture` is given when the groups are one batch of a run: then it is the whole run's.
+    """
+    token = _FURNITURE.set(site_furniture(captures, groups) if furniture is None else furniture)
     try:
         return [label_group([captures[i] for i in members], cfg) for members in groups]
     finally:
@@ -112,7 +130,8 @@ def label_group(captures: Sequence[Capture], cfg: RolesConfig) -> list[LabeledCa
     """Roles for every line of every capture of one article.
 
     Captures with a byline after shared text ("metadata captures") fix where the
-    body ends; the other captures' body is what they share with that body.
+    body ends; the other captures' body is what they share with that body. Without
+    one, the captures are snapshots of a comment page and show where its thread starts.
     """
     alignment = align_group(captures, min_run=cfg.min_run_words)
     n = len(captures)
@@ -122,6 +141,8 @@ def label_group(captures: Sequence[Capture], cfg: RolesConfig) -> list[LabeledCa
     ]
     bylines = [_find_byline(c) for c in captures]
     meta = [i for i in range(n) if _closes_article(bylines[i], shared_any[i])]
+    if not meta:
+        return _label_threads(captures, alignment, shared_any, cfg)
     labeled: dict[int, LabeledCapture] = {}
     for i in meta:
         others = [j for j in range(n) if j != i and j not in meta]
@@ -132,13 +153,45 @@ def label_group(captures: Sequence[Capture], cfg: RolesConfig) -> list[LabeledCa
     for i in range(n):
         if i in labeled:
             continue
-        if meta:
-            masks = [alignment.covered(i, m, len(captures[i].tokens), _body_token_mask(labeled[m])) for m in meta]
-            shared = _shared(captures[i], masks, cfg)
-        else:
-            shared = shared_any[i]
-        labeled[i] = _label_plain_capture(captures[i], shared, cfg)
+        masks = [alignment.covered(i, m, len(captures[i].tokens), _role_token_mask(labeled[m], "body")) for m in meta]
+        labeled[i] = _label_plain_capture(captures[i], _shared(captures[i], masks, cfg), cfg)
     return [labeled[i] for i in range(n)]
+
+
+def _label_threads(
+    captures: Sequence[Capture], alignment: GroupAlignment, shared_any: list[np.ndarray], cfg: RolesConfig
+) -> list[LabeledCapture]:
+    """No capture closes the article: one finds where its comments start, the others follow it.
+
+    Snapshots of a thread share their body and the earlier snapshot's comments, so
+    sharing alone cannot tell the two apart. The capture that shows best where the
+    thread starts decides: one with a heading or closing furniture, else the latest
+    snapshot (the most comments that no other capture has yet).
+    """
+    anchor = max(range(len(captures)), key=lambda i: _thread_evidence(captures[i], shared_any[i]))
+    labeled = {anchor: _label_plain_capture(captures[anchor], shared_any[anchor], cfg, find_thread=True)}
+    body = _role_token_mask(labeled[anchor], "body")
+    thread = _role_token_mask(labeled[anchor], "comment")
+    for i in range(len(captures)):
+        if i != anchor:
+            size = len(captures[i].tokens)
+            shared = _shared(captures[i], [alignment.covered(i, anchor, size, body)], cfg)
+            in_thread = _shared(captures[i], [alignment.covered(i, anchor, size, thread)], cfg)
+            labeled[i] = _label_plain_capture(captures[i], shared, cfg, thread=in_thread if thread.any() else None)
+    return [labeled[i] for i in range(len(captures))]
+
+
+def _thread_evidence(capture: Capture, shared: np.ndarray) -> tuple[bool, bool, int, int, str]:
+    """How well a capture shows where its thread starts: a heading, closing furniture, new comments.
+
+    New comments are the lines after all it shares: a later snapshot holds the earlier's
+    comments and more. Then the longest capture, then any fixed order (input order must not matter).
+    """
+    tail = int(np.flatnonzero(shared)[-1]) + 1 if shared.any() else len(capture.lines)
+    new = sum(not _is_furniture(line.key) for line in capture.lines[tail:])
+    heading = _comments_marker(capture) is not None
+    closing = _after_closing(capture, int(np.argmax(shared))) is not None
+    return heading, closing, new, len(capture.lines), capture.sha256
 
 
 def _closes_article(byline: tuple[int, str] | None, shared: np.ndarray) -> bool:
@@ -156,9 +209,14 @@ def _shared(capture: Capture, masks: list[np.ndarray], cfg: RolesConfig) -> np.n
     return line_coverage(capture, covered) >= cfg.shared_coverage
 
 
-def _body_token_mask(labeled: LabeledCapture) -> np.ndarray:
-    body = np.array([role == "body" for role in labeled.roles], dtype=bool)
-    return body[np.asarray(labeled.capture.token_line, dtype=np.int64)] if len(body) else body
+def _role_token_mask(labeled: LabeledCapture, role: Role) -> np.ndarray:
+    """Tokens of the capture's lines that have the role."""
+    chosen = np.array([r == role for r in labeled.roles], dtype=bool)
+    return chosen[np.asarray(labeled.capture.token_line, dtype=np.int64)] if len(chosen) else chosen
+
+
+def _comments_marker(capture: Capture) -> int | None:
+    return next((i for i, line in enumerate(capture.lines) if is_comments_marker(line.key)), None)
 
 
 def _find_byline(capture: Capture) -> tuple[int, str] | None:
@@ -232,24 +290,57 @@ def _header_end(capture: Capture, limit: int, shared_plain: np.ndarray) -> int:
 def _label_body(capture: Capture, span: range, shared: np.ndarray, roles: list[Role], cfg: RolesConfig) -> None:
     """Shared lines are body; a short unshared run between them that reads like a caption is one.
 
-    Without any shared line (a lone capture), only lines that name a photo or
-    credit are captions.
+    Without shared lines around it (a lone capture, a paragraph that others lack),
+    only a line that names a photo or credit is a caption. A hard-wrapped paragraph
+    is body as a whole: one of its lines may end like a caption ("... photo"), or be
+    "said." like site furniture.
     """
+    wrapped, block = _wrapped_paragraphs(capture, cfg)
+    if wrapped.any():  # an edited paragraph is shared when any of its lines is
+        shared = shared | (wrapped & (np.bincount(block, weights=shared)[block] > 0))
     shared_at = np.flatnonzero(shared[span.start : span.stop]) + span.start
     for index in span:
         line = capture.lines[index]
-        if _is_furniture(line.key):
+        if wrapped[index]:
+            roles[index] = "body"
+        elif _is_furniture(line.key):
             roles[index] = "boilerplate"
-        elif shared[index]:
+        elif shared[index] or len(shared_at) == 0:
             roles[index] = "caption" if is_credited_caption(line.text, line.key) else "body"
-        elif len(shared_at) == 0:
-            roles[index] = "caption" if CAPTION_HINT.search(line.key) else "body"
         else:
             slot = int(np.searchsorted(shared_at, index))
-            inside = 0 < slot < len(shared_at)
-            gap = shared_at[slot] - shared_at[slot - 1] - 1 if inside else cfg.max_caption_gap + 1
-            caption = gap <= cfg.max_caption_gap and looks_like_caption(line.text, line.key)
+            if 0 < slot < len(shared_at):
+                gap = shared_at[slot] - shared_at[slot - 1] - 1
+                caption = gap <= cfg.max_caption_gap and looks_like_caption(line.text, line.key)
+            else:  # before or after everything shared: only a credit shows a caption
+                caption = is_credited_caption(line.text, line.key)
             roles[index] = "caption" if caption else "body"
+
+
+def _wrapped_paragraphs(capture: Capture, cfg: RolesConfig) -> tuple[np.ndarray, np.ndarray]:
+    """Lines of hard-wrapped paragraphs, and the block (lines between blank lines) of every line.
+
+    In a capture whose paragraphs stand between blank lines, a block longer than a
+    caption with its credit, all of whose lines but the last fit a wrap width, is a
+    paragraph (unless all of it is site furniture).
+    """
+    n, span = len(capture.lines), cfg.max_caption_gap
+    nothing = np.zeros(n, dtype=bool), np.zeros(n, dtype=np.int64)
+    if n <= span or capture.lines[-1].line_no - capture.lines[0].line_no + 1 == n:  # not one blank line
+        return nothing
+    numbers = np.array([line.line_no for line in capture.lines], dtype=np.int64)
+    # Lines `span` apart in the capture and in the file: a block longer than a caption (quick to rule out).
+    if not np.any(numbers[span:] - numbers[: n - span] == span) or not capture.blank_separated():
+        return nothing
+    block = np.cumsum(np.diff(numbers, prepend=-1) > 1) - 1
+    sizes = np.bincount(block)
+    starts = np.cumsum(sizes) - sizes
+    wrapped = np.zeros(len(sizes), dtype=bool)
+    for b in np.flatnonzero(sizes > span).tolist():  # the few long blocks
+        members = capture.lines[starts[b] : starts[b] + sizes[b]]
+        narrow = all(len(line.text) <= _WRAP_WIDTH for line in members[:-1])
+        wrapped[b] = narrow and not all(_is_furniture(line.key) for line in members)
+    return wrapped[block], block
 
 
 def _label_tail(capture: Capture, start: int, roles: list[Role], *, author: str | None) -> None:
@@ -267,32 +358,116 @@ def _label_tail(capture: Capture, start: int, roles: list[Role], *, author: str 
             roles[index] = "comment"
 
 
-def _label_plain_capture(capture: Capture, shared: np.ndarray, cfg: RolesConfig) -> LabeledCapture:
-    """A capture without closing byline: body is its best run of shared lines, comments follow."""
+def _label_plain_capture(
+    capture: Capture, shared: np.ndarray, cfg: RolesConfig,
+    *, find_thread: bool = False, thread: np.ndarray | None = None,
+) -> LabeledCapture:  # fmt: skip
+    """A capture without closing byline: body is its best run of shared lines, comments follow.
+
+    Comments start at a "12 Comments" heading. Else they start at the first line the
+    article's deciding capture has as a comment (`thread`, given when it has any): a
+    snapshot holding none of them has no comments yet. Else, when this is that
+    capture (`find_thread`), where quotes, closing furniture, comments no other
+    capture has and the form of lines show.
+    """
     roles: list[Role] = ["body"] * len(capture.lines)
-    marker = next((i for i, line in enumerate(capture.lines) if is_comments_marker(line.key)), None)
-    if marker is not None:  # a "12 Comments" heading ends the article, whatever else is shared
+    marker = _comments_marker(capture)
+    quote = _first_quote(capture, after=int(np.argmax(shared))) if find_thread and marker is None else None
+    cut = marker if marker is not None else quote
+    if cut is not None:  # a heading or a quoting comment ends the article, whatever else is shared
         shared = shared.copy()
-        shared[marker:] = False
+        shared[cut:] = False
     span = _best_cluster(capture, shared, cfg.max_caption_gap)
     if span is None:
-        return _label_lone_capture(capture, roles, cfg)
+        return _label_lone_capture(capture, roles, cfg, find_thread=find_thread)
     start, end = span
+    if marker is not None:  # all before the heading is the article, what others lack too
+        end = marker - 1
+    elif thread is not None:
+        # Up to the deciding capture's first comment: that takes in paragraphs it lacks (it was truncated).
+        end = start + int(np.argmax(thread[start + 1 :])) if thread[start + 1 :].any() else len(capture.lines) - 1
+    elif find_thread:
+        end = _thread_start(capture, start, end) - 1
+    line = capture.lines[start]
+    if start < end and looks_like_headline(line.text, line.key):
+        start += 1  # a headline that other captures have too
     author = _label_header(capture, start, roles, np.zeros(len(capture.lines), dtype=bool))
     _label_body(capture, range(start, end + 1), shared, roles, cfg)
     _label_tail(capture, end + 1, roles, author=None)
     return LabeledCapture(capture, tuple(roles), author, False)
 
 
+def _word_counts(capture: Capture) -> np.ndarray:
+    """Words of each line, from the capture's word layout."""
+    return np.bincount(np.asarray(capture.token_line, dtype=np.int64), minlength=len(capture.lines))
+
+
+def _form_score(line: Line) -> int:
+    """+1 for a comment-shaped line, -1 for article material, 0 for furniture and the undecided."""
+    if _is_furniture(line.key):
+        return 0
+    if is_credited_caption(line.text, line.key):
+        return -1
+    return comment_form(line.text)
+
+
+def _first_quote(capture: Capture, *, after: int) -> int | None:
+    """The first line after `after` that quotes an earlier line: the thread has begun by then."""
+    echoed = np.flatnonzero(echoed_lines(capture, min_run=_QUOTE_WORDS)[after + 1 :]) + after + 1
+    long: np.ndarray | None = None
+    for index in echoed.tolist():  # a few lines: the form of the others is never needed
+        if _form_score(capture.lines[index]) >= 0:
+            return index
+        long = echoed_lines(capture, min_run=_PARAGRAPH_QUOTE_WORDS) if long is None else long
+        if long[index]:
+            return index
+    return None
+
+
+def _after_closing(capture: Capture, first: int) -> int | None:
+    """The first line after the furniture that closes an article ("Share this article") below line `first`."""
+    lines = capture.lines
+    closing = next((i for i in range(first + 1, len(lines)) if is_closing_furniture(lines[i].key)), None)
+    return None if closing is None else _next_prose(capture, closing + 1)
+
+
+def _thread_start(capture: Capture, first: int, last: int) -> int:
+    """Where the comments start in a capture whose body runs from `first` to `last` at most.
+
+    Sure signs of the thread are lines after closing furniture and lines after `last`
+    (comments no other snapshot has yet, or one quoting an earlier line). From the
+    first sure sign the thread reaches back over the lines shaped like comments: the
+    split that leaves most comment-shaped lines after it and most paragraph-shaped
+    ones before it. Without a sure sign, all is article.
+    """
+    lines = capture.lines
+    closed = _after_closing(capture, first)
+    sure = min(len(lines) if closed is None else closed, _next_prose(capture, last + 1))
+    if sure == len(lines):  # nothing shows a thread: all of it is the article
+        return last + 1
+    scores = np.array([_form_score(lines[i]) for i in range(first + 1, sure)], dtype=np.int64)
+    gains = np.cumsum(scores[::-1])[::-1]  # what starting the thread at each line gains
+    best = int(np.argmax(gains)) if len(gains) else 0  # the first best: no paragraph-shaped line opens it
+    if not len(gains) or gains[best] <= 0:
+        return sure
+    return _next_prose(capture, first + 1 + best)  # furniture below the body is no comment
+
+
+def _next_prose(capture: Capture, start: int) -> int:
+    """The first line from `start` on that is no site furniture (or the end)."""
+    lines = capture.lines
+    return next((i for i in range(start, len(lines)) if not _is_furniture(lines[i].key)), len(lines))
+
+
 def _best_cluster(capture: Capture, shared: np.ndarray, max_gap: int) -> tuple[int, int] | None:
-    """The run of shared lines (gaps of at most max_gap) holding the most words."""
-    counts = capture.line_token_counts()
+    """The run of shared lines (gaps of at most max_gap lines, furniture aside) holding the most words."""
+    counts = _word_counts(capture)
     best: tuple[int, int] | None = None
     best_words = 0
     start = last = -1
     words = 0
     for index in [*np.flatnonzero(shared).tolist(), None]:
-        if index is not None and last >= 0 and index - last - 1 <= max_gap:
+        if index is not None and last >= 0 and (index - last - 1 <= max_gap or _gap(capture, last, index) <= max_gap):
             words += counts[index]
             last = index
             continue
@@ -304,16 +479,32 @@ def _best_cluster(capture: Capture, shared: np.ndarray, max_gap: int) -> tuple[i
     return best
 
 
-def _label_lone_capture(capture: Capture, roles: list[Role], cfg: RolesConfig) -> LabeledCapture:
-    """No partner and no closing byline: title and dek if blank-separated, body up to a comments heading."""
+def _gap(capture: Capture, before: int, after: int) -> int:
+    """Lines between two lines, furniture aside (an "Advertisement" does not part a body)."""
+    return sum(not _is_furniture(capture.lines[i].key) for i in range(before + 1, after))
+
+
+def _label_lone_capture(
+    capture: Capture, roles: list[Role], cfg: RolesConfig, *, find_thread: bool = False
+) -> LabeledCapture:
+    """No partner and no closing byline: title and dek if blank-separated, body up to the comments.
+
+    Comments start at a heading, or (`find_thread`) where quotes, closing furniture
+    and the form of lines show them.
+    """
     nothing = np.zeros(len(capture.lines), dtype=bool)
-    marker = next((i for i, line in enumerate(capture.lines) if is_comments_marker(line.key)), None)
+    marker = _comments_marker(capture)
     body_end = len(capture.lines) if marker is None else marker
     header_end = 0
-    author = None
     if capture.blank_separated() and body_end > 2:
         header_end = _header_end(capture, body_end, nothing)
-        author = _label_header(capture, header_end, roles, nothing)
+    elif body_end > 1:
+        first = capture.lines[0]
+        header_end = int(looks_like_headline(first.text, first.key))
+    author = _label_header(capture, header_end, roles, nothing)
+    if marker is None and find_thread and header_end < body_end:
+        quote = _first_quote(capture, after=header_end)
+        body_end = _thread_start(capture, header_end, (body_end if quote is None else quote) - 1)
     _label_body(capture, range(header_end, body_end), nothing, roles, cfg)
     _label_tail(capture, body_end, roles, author=None)
     return LabeledCapture(capture, tuple(roles), author, False)

@@ -10,16 +10,15 @@ from pathlib import Path
 
 import polars as pl
 
-from tasks.assemble import assemble_all
+from tasks.articles import batch_articles, build_batch
 from tasks.build import plan_changes
 from tasks.checks import find_problems
 from tasks.config import ArchiveParams
-from tasks.decode import decode_batch
+from tasks.decode import decode_new, merge_decoded, reading_batches
 from tasks.discover import new_captures
 from tasks.group import group_new_captures
-from tasks.quotes import link_article_quotes
 from tasks.related import everything, find_related
-from tasks.roles import label_all
+from tasks.roles import site_furniture
 from tasks.state import read_state
 from tasks.store import archive_lock, publish
 from tasks.write import read_archive
@@ -64,16 +63,19 @@ def run_stages(raw_dir: Path, out_dir: Path, params: ArchiveParams | None = None
     with archive_lock(out_dir, wait_seconds=60):
         state = read_state(out_dir)
         raw, _ = new_captures(raw_dir, state.fingerprints())
-        batch = decode_batch(raw, state.archived_shas(), params.read)
+        size = params.execution.batch_captures
+        to_read, settled = reading_batches(raw, state.archived_shas(), size)
+        batch = merge_decoded([settled, *(decode_new(part.captures, params.read) for part in to_read)])
         related = find_related(raw_dir, state, batch.captures, params.match)
         captures = everything(related)
         groups = group_new_captures(captures, params.match, related.article_of)
-        labeled = label_all(captures, groups, params.roles)
+        furniture = site_furniture(captures, groups)
         articles = [
-            link_article_quotes(article, params.quotes)
-            for article in assemble_all(labeled, params.roles, related.article_of)
+            article
+            for part in batch_articles(captures, groups, size)
+            for article in build_batch(part, furniture, params.roles, params.quotes, params.match, related.article_of)
         ]
-        changes = plan_changes(state, raw, batch, articles, related, run_at=run_at, match=params.match)
+        changes = plan_changes(state, raw, batch, articles, related, run_at=run_at)
         problems = find_problems(changes, captures, articles)
         assert not problems, problems
         if any(changes.values()):

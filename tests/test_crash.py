@@ -42,8 +42,8 @@ KILL_POINTS: dict[str, Callable[[str, Path], bool]] = {
     "while reading": after_task("open-archive"),
     "while decoding": after_task("discover-and-hash"),
     "while grouping": after_task("load-related-stored-articles"),
-    "while labeling": after_task("group-captures-by-article"),
-    "while building tables": after_task("link-quotes"),
+    "while labeling": after_task("find-site-furniture"),
+    "while building tables": after_task("label-merge-and-link-articles"),
     "while writing files": when_file(f"**/.*{PENDING_SUFFIX}"),
     "after the commit point": when_file(JOURNAL),
 }

@@ -1,10 +1,24 @@
 from __future__ import annotations
 
 import codecs
+import pickle
+from pathlib import Path
 
 import pytest
 
-from tasks.decode import CaptureError, decode_capture, numbered_lines, split_lines
+from tasks.capture import make_capture
+from tasks.config import ReadConfig
+from tasks.decode import (
+    CaptureError,
+    decode_capture,
+    decode_new,
+    merge_decoded,
+    numbered_lines,
+    reading_batches,
+    split_lines,
+)
+from tasks.discover import hash_capture, list_capture_paths
+from tasks.ids import source_id_of
 from tasks.normalize import normalize_key, tokenize
 
 TEXT = "“Quote” – it’s here\r\nsecond line\rthird"
@@ -51,3 +65,27 @@ def test_nul_bytes_are_dropped() -> None:
 def test_key_folds_quotes_dashes_case_and_space() -> None:
     assert normalize_key("“It’s”  —  OK\u00a0") == normalize_key('"it\'s" - ok')
     assert tokenize(normalize_key("It’s a test, isn't it?")) == ["it", "s", "a", "test", "isn", "t", "it"]
+
+
+def test_a_capture_travels_to_another_process_whole_and_without_its_words() -> None:
+    lines, n = numbered_lines("Title here\n\nIt’s the first paragraph, with “quotes”.\nA comment.")
+    capture = make_capture("s1", "a.txt", "ab" * 32, lines, n)
+    capture.keep_words()
+    copy = pickle.loads(pickle.dumps(capture))
+    assert copy == capture
+    assert copy.lines == capture.lines
+    assert copy._words == []  # derived again where needed, never shipped
+    assert copy.tokens == capture.tokens == tuple(w for line in lines for w in tokenize(line.key))
+    assert copy.line_tokens() == [tuple(tokenize(line.key)) for line in lines]
+
+
+def test_identical_files_in_different_batches_are_decoded_once(tmp_path: Path) -> None:
+    for name in ("a.txt", "b.txt", "c.txt"):
+        (tmp_path / name).write_text("the same capture\n" if name != "b.txt" else "another capture\n")
+    raw = [hash_capture(uri, path, problem) for uri, path, problem in list_capture_paths(tmp_path)]
+    batches, settled = reading_batches(raw, {}, size=1)
+    assert [[c.uri for c in b.captures] for b in batches] == [["a.txt"], ["b.txt"]]
+    assert settled.duplicate_of == {"c.txt": source_id_of("a.txt", raw[0].sha256 or "")}
+    merged = merge_decoded([settled, *(decode_new(b.captures, ReadConfig()) for b in batches)])
+    assert [c.uri for c in merged.captures] == ["a.txt", "b.txt"]
+    assert merged.duplicate_of == settled.duplicate_of

@@ -223,6 +223,7 @@ def test_the_deployment_is_scheduled_daily_with_one_run_at_a_time(stack: Stack) 
         ({"out_dir": ""}, "params.out_dir", "'' should be non-empty"),
         ({"quotes": {"score_cutoff": "high"}}, "params.quotes.score_cutoff", "'high' is not of type 'number'"),
         ({"shingles": 3}, "params", "Additional properties are not allowed ('shingles' was unexpected)"),
+        ({"execution": {"runner": "gpu"}}, "params.execution.runner", "'gpu' is not one of"),
     ],
 )
 def test_a_bad_parameter_is_refused_before_a_run_starts(
@@ -243,7 +244,10 @@ def test_the_schedule_fires_without_anyone_starting_a_run(stack: Stack) -> None:
         "schedule": {"interval": 5},
         "active": True,
         "max_scheduled_runs": 1,
-        "parameters": {"params": {"raw_dir": str(stack.raw_dir), "out_dir": str(out)}},
+        # One capture per batch: the scheduled run also decodes and labels on the default process pool.
+        "parameters": {
+            "params": {"raw_dir": str(stack.raw_dir), "out_dir": str(out), "execution": {"batch_captures": 1}}
+        },
     }
     created = stack.api.post(f"/deployments/{stack.deployment_id}/schedules", json=[schedule])
     assert created.status_code == 201, created.text
@@ -265,6 +269,9 @@ def test_the_schedule_fires_without_anyone_starting_a_run(stack: Stack) -> None:
     finally:  # also deletes the runs it scheduled meanwhile
         stack.api.delete(f"/deployments/{stack.deployment_id}/schedules/{schedule_id}")
     assert "auto-scheduled" in run["tags"]
+    tasks = stack.api.post("/task_runs/filter", json={"flow_runs": {"id": {"any_": [run["id"]]}}}).json()
+    decoding = [t for t in tasks if t["name"].startswith("decode-and-split-lines")]
+    assert len(decoding) == len(list(stack.raw_dir.iterdir())), "one decoding task per capture"
     assert_matches_gold(out)
 
 

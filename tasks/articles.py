@@ -1,0 +1,90 @@
+"""Stages 4-6a per batch of articles: align and label, merge into articles, link quotes.
+
+Each article depends only on its own captures (and on the run's site furniture,
+computed once), so batches of articles run apart: on both cores, or on a Dask cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+
+from prefect import get_run_logger, task
+from prefect.cache_policies import NO_CACHE
+
+from tasks.assemble import Article, assemble_all
+from tasks.capture import Capture
+from tasks.config import MatchConfig, QuoteConfig, RolesConfig
+from tasks.normalize import normalize_key
+from tasks.quotes import link_article_quotes
+from tasks.related import paragraph_anchors
+from tasks.roles import label_all, site_furniture
+
+
+class ArticleBatch:
+    """The captures of some articles, and which of them form each article.
+
+    A plain class, not a dataclass or tuple: Prefect and Dask pass it to a task as one
+    object instead of walking (or, for Dask, rebuilding) every capture inside it.
+    """
+
+    __slots__ = ("captures", "groups")
+
+    def __init__(self, captures: tuple[Capture, ...], groups: tuple[tuple[int, ...], ...]) -> None:
+        self.captures = captures
+        self.groups = groups  # indices into `captures`
+
+
+def batch_articles(
+    captures: Sequence[Capture], groups: Sequence[Sequence[int]], max_captures: int
+) -> list[ArticleBatch]:
+    """Consecutive groups packed into batches of about `max_captures` captures (an article is never split)."""
+    batches: list[ArticleBatch] = []
+    members: list[Capture] = []
+    local: list[tuple[int, ...]] = []
+    for group in groups:
+        local.append(tuple(range(len(members), len(members) + len(group))))
+        members.extend(captures[i] for i in group)
+        if len(members) >= max_captures:
+            batches.append(ArticleBatch(tuple(members), tuple(local)))
+            members, local = [], []
+    if local:
+        batches.append(ArticleBatch(tuple(members), tuple(local)))
+    return batches
+
+
+def build_batch(
+    batch: ArticleBatch, furniture: frozenset[str], roles: RolesConfig, quotes: QuoteConfig, match: MatchConfig,
+    stored_article_of: dict[str, str],
+) -> list[Article]:  # fmt: skip
+    """The articles of one batch, in the order of its groups, with the anchors that will find them again."""
+    for capture in batch.captures:
+        capture.keep_words()  # roles, alignment and assembly ask for them again and again
+    labeled = label_all(batch.captures, batch.groups, roles, furniture)
+    return [
+        replace(linked, anchors=paragraph_anchors([normalize_key(p) for p in linked.paragraphs], match))
+        for linked in (link_article_quotes(a, quotes) for a in assemble_all(labeled, roles, stored_article_of))
+    ]
+
+
+@task(name="find-site-furniture", cache_policy=NO_CACHE)
+def find_site_furniture(captures: list[Capture], groups: list[list[int]]) -> frozenset[str]:
+    """Short lines that recur across the run's articles (a site's name, "Story continues below")."""
+    furniture = site_furniture(captures, groups)
+    get_run_logger().info("%d lines recur in captures of several articles: site furniture", len(furniture))
+    return furniture
+
+
+@task(name="label-merge-and-link-articles", cache_policy=NO_CACHE)
+def build_articles(
+    batch: ArticleBatch, furniture: frozenset[str], roles: RolesConfig, quotes: QuoteConfig, match: MatchConfig,
+    stored_article_of: dict[str, str],
+) -> list[Article]:  # fmt: skip
+    """Give every line of a batch of articles its role, merge each article's captures, link quoting comments."""
+    articles = build_batch(batch, furniture, roles, quotes, match, stored_article_of)
+    get_run_logger().info(
+        "%d articles from %d captures: %d paragraphs, %d comments",
+        len(articles), len(batch.captures),
+        sum(len(a.paragraphs) for a in articles), sum(len(a.comments) for a in articles),
+    )  # fmt: skip
+    return articles

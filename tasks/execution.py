@@ -1,0 +1,134 @@
+"""Where the batch stages run: Prefect task runners chosen by a flow parameter.
+
+The flow's parameters come from the UI form, so the runner cannot be fixed when
+the flow is decorated: the flow opens the runner its parameters name and submits
+the batch stages to it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from typing import Any, TypeVar
+
+from prefect.futures import PrefectFuture
+from prefect.settings import PREFECT_API_URL, temporary_settings
+from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
+from prefect.tasks import Task
+
+from tasks.config import ExecutionConfig
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def worker_count(cfg: ExecutionConfig) -> int:
+    """The workers asked for, or one per core this process may use."""
+    return cfg.workers or len(os.sched_getaffinity(0))
+
+
+def make_task_runner(cfg: ExecutionConfig) -> TaskRunner[Any]:
+    """The task runner the parameters name (not started)."""
+    workers = worker_count(cfg)
+    if cfg.runner == "threads":
+        return ThreadPoolTaskRunner(max_workers=workers)
+    if cfg.runner == "dask":
+        from prefect_dask.task_runners import DaskTaskRunner  # imported here: Dask is heavy and most runs never use it
+
+        if cfg.dask_address:
+            return DaskTaskRunner(address=cfg.dask_address)
+        # One thread per worker process: the stages are pure Python and hold the GIL.
+        return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True})
+    return ProcessPoolTaskRunner(max_workers=workers)
+
+
+def split_evenly(items: Sequence[T], size: int) -> list[list[T]]:
+    """Consecutive batches of at most `size` items, as even as that allows (no tiny last batch)."""
+    if not items:
+        return []
+    n = -(-len(items) // size)
+    bounds = [round(i * len(items) / n) for i in range(n + 1)]
+    return [list(items[bounds[i] : bounds[i + 1]]) for i in range(n)]
+
+
+class BatchRunner:
+    """Runs one task over many batches: in this process when there is a single batch, else on the task runner.
+
+    The runner starts on first use, so a run with little to do never pays for
+    starting worker processes or a Dask cluster.
+    """
+
+    def __init__(self, cfg: ExecutionConfig) -> None:
+        self.cfg = cfg
+        self._runner: TaskRunner[Any] | None = None
+        self._stack = ExitStack()
+
+    def map(
+        self, task: Task[..., R], batches: Sequence[Any], *, on_done: Callable[[int], None] | None = None, **common: Any
+    ) -> list[R]:
+        """`task(batch, **common)` for every batch, results in batch order; `on_done(n)` after each n-th result.
+
+        Batches should be plain objects (not collections or dataclasses), and the common
+        arguments small: Prefect walks collections looking for futures, and Dask rebuilds
+        tuples, which undoes `quote()`.
+        """
+        results: list[R] = []
+
+        def collect(result: R) -> None:
+            results.append(result)
+            if on_done is not None:
+                on_done(len(results))
+
+        if len(batches) <= 1:
+            for batch in batches:
+                collect(task(batch, **common))
+            return results
+        runner = self._started()
+        # A few batches in flight per worker, not all: each one submitted is a copy of its input.
+        window = 2 * worker_count(self.cfg)
+        futures: deque[PrefectFuture[R]] = deque()
+        for batch in batches:
+            if len(futures) == window:
+                collect(futures.popleft().result())
+            futures.append(runner.submit(task, {"batch": batch, **common}))
+        while futures:
+            collect(futures.popleft().result())
+        return results
+
+    def _started(self) -> TaskRunner[Any]:
+        if self._runner is None:
+            url = temporary_server_url()
+            if url is not None:  # workers report to this run's server instead of starting their own
+                self._stack.enter_context(temporary_settings({PREFECT_API_URL: url}))
+            self._runner = self._stack.enter_context(make_task_runner(self.cfg))
+        return self._runner
+
+    def close(self) -> None:
+        self._stack.close()
+        self._runner = None
+
+
+def temporary_server_url() -> str | None:
+    """The API of the temporary server this process started, when no PREFECT_API_URL names a server.
+
+    Without it every worker process would start a temporary server of its own (20 s each),
+    and the batch tasks would be recorded there instead of beside their flow run.
+    """
+    if PREFECT_API_URL.value():
+        return None
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer._instances.get(None)  # the one get_client() starts in embedded mode
+    return server.api_url if server is not None and server.running else None
+
+
+@contextmanager
+def batch_runner(cfg: ExecutionConfig) -> Iterator[BatchRunner]:
+    """A BatchRunner whose task runner (if one was started) is shut down on the way out."""
+    runner = BatchRunner(cfg)
+    try:
+        yield runner
+    finally:
+        runner.close()

@@ -1,0 +1,93 @@
+"""Batches and task runners: the archive does not depend on how the work was cut or where it ran."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
+from prefect_dask.task_runners import DaskTaskRunner
+
+from tasks.articles import batch_articles
+from tasks.capture import make_capture
+from tasks.config import ArchiveParams, ExecutionConfig
+from tasks.decode import numbered_lines
+from tasks.execution import make_task_runner, split_evenly
+from tasks.schema import TABLES
+from tasks.synth import write_corpus
+from tasks.write import read_archive
+from tests.helpers import archive_tables
+
+# Columns that record when a run happened, not what it found.
+RUN_TIMES = ("ingested_at", "first_seen_at", "last_seen_at")
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("corpus")
+    write_corpus(out, articles=24, seed=11, workers=1)
+    return out / "raw"
+
+
+def without_run_times(tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    return {name: frame.drop([c for c in RUN_TIMES if c in frame.columns]) for name, frame in tables.items()}
+
+
+def assert_same_archive(got: dict[str, pl.DataFrame], want: dict[str, pl.DataFrame]) -> None:
+    got, want = without_run_times(got), without_run_times(want)
+    for name in TABLES:
+        assert want[name].height > 0, name
+        assert_frame_equal(got[name], want[name], check_row_order=False)
+
+
+def test_split_evenly_keeps_order_and_sizes_close() -> None:
+    batches = split_evenly(list(range(10)), 4)
+    assert batches == [[0, 1, 2], [3, 4, 5, 6], [7, 8, 9]]
+    assert split_evenly([], 4) == []
+    assert split_evenly([1], 4) == [[1]]
+
+
+def test_article_batches_never_split_an_article() -> None:
+    lines, n = numbered_lines("one line of text")
+    captures = [make_capture(str(i), str(i), str(i), lines, n) for i in range(7)]
+    groups = [[0, 3], [1], [2, 4, 5], [6]]
+    batches = batch_articles(captures, groups, max_captures=3)
+    assert [[[c.source_id for c in (b.captures[i] for i in g)] for g in b.groups] for b in batches] == [
+        [["0", "3"], ["1"]],
+        [["2", "4", "5"]],
+        [["6"]],
+    ]
+
+
+def test_the_runner_parameter_picks_the_task_runner() -> None:
+    assert isinstance(make_task_runner(ExecutionConfig()), ProcessPoolTaskRunner)
+    assert isinstance(make_task_runner(ExecutionConfig(runner="threads")), ThreadPoolTaskRunner)
+    local = make_task_runner(ExecutionConfig(runner="dask", workers=2))
+    assert isinstance(local, DaskTaskRunner)
+    assert local.cluster_kwargs == {"n_workers": 2, "threads_per_worker": 1, "processes": True}
+    remote = make_task_runner(ExecutionConfig(runner="dask", dask_address="tcp://10.0.0.5:8786"))
+    assert isinstance(remote, DaskTaskRunner)
+    assert remote.address == "tcp://10.0.0.5:8786"
+
+
+def test_small_batches_give_the_archive_of_one_batch(corpus: Path) -> None:
+    one = archive_tables(corpus)
+    small = ArchiveParams(raw_dir=str(corpus), out_dir="unused", execution=ExecutionConfig(batch_captures=7))
+    assert_same_archive(archive_tables(corpus, small), one)
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("prefect_harness")
+@pytest.mark.parametrize("runner", ["dask", "processes"])
+def test_the_flow_on_two_workers_gives_the_tables_of_the_default_run(corpus: Path, tmp_path: Path, runner: str) -> None:
+    from flows.archive import archive
+
+    default = tmp_path / "default"
+    archive(ArchiveParams(raw_dir=str(corpus), out_dir=str(default)))
+    # Batches of 10 captures: the corpus's ~70 captures make 7 decoding tasks and about as many article batches.
+    two_workers = ExecutionConfig(runner=runner, workers=2, batch_captures=10)
+    spread = tmp_path / runner
+    archive(ArchiveParams(raw_dir=str(corpus), out_dir=str(spread), execution=two_workers))
+    assert_same_archive(read_archive(spread), read_archive(default))
