@@ -9,8 +9,6 @@ from itertools import combinations
 from typing import Literal
 
 import numpy as np
-from prefect import get_run_logger, task
-from prefect.cache_policies import NO_CACHE
 
 from tasks.align import MatchedRun, align_tokens, echoed_lines, line_coverage
 from tasks.capture import Capture
@@ -508,12 +506,3 @@ def _label_lone_capture(
     _label_body(capture, range(header_end, body_end), nothing, roles, cfg)
     _label_tail(capture, body_end, roles, author=None)
     return LabeledCapture(capture, tuple(roles), author, False)
-
-
-@task(name="align-and-label-lines", cache_policy=NO_CACHE)
-def label_articles(captures: list[Capture], groups: list[list[int]], cfg: RolesConfig) -> list[list[LabeledCapture]]:
-    """Align the captures of each article and give every line its role."""
-    labeled = label_all(captures, groups, cfg)
-    lines = sum(len(lc.roles) for group in labeled for lc in group)
-    get_run_logger().info("labeled %d lines of %d articles", lines, len(labeled))
-    return labeled
