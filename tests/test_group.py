@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import itertools
 import random
+from collections import Counter, defaultdict
+
+import numpy as np
+from rapidfuzz import fuzz
 
 from tasks.capture import Capture, make_capture
 from tasks.config import MatchConfig
-from tasks.decode import numbered_lines
-from tasks.group import containment_pairs, group_captures
+from tasks.decode import decode_capture, numbered_lines
+from tasks.group import components, containment_pairs, group_captures, shingle_hashes
+from tasks.normalize import tokenize
+from tasks.synth.article import make_article
+from tasks.synth.render import render_article
+from tasks.synth.world import make_world
 from tests.helpers import SEED_NAMES, gold_lines
 
 WORDS = [
@@ -95,3 +104,130 @@ def test_captures_wrapped_at_different_widths_are_one_article() -> None:
     # No wrapped line of one is a line of the other; their paragraphs are the same.
     assert not {line.key for line in caps[0].lines} & {line.key for line in caps[1].lines} - {""}
     assert [sorted(g) for g in group_captures(caps, MatchConfig())] == [[0, 1]]
+
+
+# A reference of what containment_pairs computes, one unit and one shingle at a time as first
+# written: the vectorized one must find the same capture pairs with the same containment.
+
+
+def reference_units(capture: Capture) -> list[tuple[str, tuple[str, ...]]]:
+    lines = [(line.line_no, line.key, tuple(tokenize(line.key))) for line in capture.lines]
+    runs: list[list[tuple[int, str, tuple[str, ...]]]] = []
+    for item in lines:
+        if runs and item[0] == runs[-1][-1][0] + 1:
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    units = []
+    for run in runs:
+        fits = all(len(key) <= 100 and (i == len(run) - 1 or len(key) >= 50) for i, (_, key, _) in enumerate(run))
+        if capture.blank_separated() and len(run) > 1 and fits:
+            units.append((" ".join(k for _, k, _ in run), tuple(w for _, _, ws in run for w in ws)))
+        else:
+            units.extend((key, words) for _, key, words in run)
+    return units
+
+
+def reference_containment(captures: list[Capture], cfg: MatchConfig) -> dict[tuple[int, int], float]:
+    units = [reference_units(c) for c in captures]
+    k = cfg.shingle_words
+    shingles: dict[tuple[int, int], set[str]] = {}
+    holders: dict[str, set[int]] = defaultdict(set)
+    for c, capture_units in enumerate(units):
+        for i, (_, words) in enumerate(capture_units):
+            if len(words) >= cfg.min_line_words:
+                grams = [words[j : j + k] for j in range(len(words) - k + 1)] if len(words) >= k else [words]
+                shingles[c, i] = {" ".join(g) for g in grams}
+                for s in shingles[c, i]:
+                    holders[s].add(c)
+    index: dict[str, list[tuple[int, int]]] = defaultdict(list)
+    for unit, grams in shingles.items():
+        for s in grams:
+            if 1 < len(holders[s]) <= cfg.max_shingle_captures:
+                index[s].append(unit)
+    shared: Counter[tuple[tuple[int, int], tuple[int, int]]] = Counter()
+    for members in index.values():
+        for x, y in itertools.combinations(sorted(members), 2):
+            if x[0] != y[0]:
+                shared[x, y] += 1
+    held: dict[tuple[int, int], tuple[set[int], set[int]]] = defaultdict(lambda: (set(), set()))
+    for (x, y), n in shared.items():
+        a, b = units[x[0]][x[1]][0], units[y[0]][y[1]][0]
+        scorer = fuzz.partial_ratio if min(len(a), len(b)) < 0.8 * max(len(a), len(b)) else fuzz.ratio
+        if n >= 2 and scorer(a, b) >= cfg.line_score_cutoff:
+            held[x[0], y[0]][0].add(x[1])
+            held[x[0], y[0]][1].add(y[1])
+    chars = [max(1, sum(len(u) for u, w in cu if len(w) >= cfg.min_line_words)) for cu in units]
+    out = {}
+    for (a, b), (on_a, on_b) in held.items():
+        held_a, held_b = (sum(len(units[c][i][0]) for i in on) for c, on in ((a, on_a), (b, on_b)))
+        out[a, b] = held_a / chars[a] if chars[a] <= chars[b] else held_b / chars[b]
+    return out
+
+
+def synthetic_captures(n_articles: int, seed: int) -> list[Capture]:
+    """Captures of synthetic articles (tasks.synth): reflowed, edited, sharing wire paragraphs and quotes."""
+    world = make_world(seed, n_articles)
+    out = []
+    for number in range(n_articles):
+        for rendered in render_article(make_article(world, seed, number), world.vocab, seed=seed, article_no=number):
+            lines, n = numbered_lines(decode_capture(rendered.data)[0])
+            out.append(make_capture(rendered.name, rendered.name, rendered.name, lines, n))
+    return out
+
+
+def odd_captures() -> list[Capture]:
+    """Corner cases: a paragraph twice in one capture, a line in many captures, short units."""
+    para = article(7)
+    boiler = "Sign up for our newsletter to get the best stories every single morning."
+    caps = [capture("twice", "\n\n".join([para[0], *para[:5], para[0]]))]
+    caps += [capture(f"boiler{i}", "\n".join([boiler, *article(20 + i)])) for i in range(12)]
+    caps += [capture("short-a", "council budget river school\nharbor election storm\n" + para[5])]
+    caps += [capture("short-b", "council budget river school\nharbor election storm\n" + para[6])]
+    return caps
+
+
+def test_containment_is_that_of_the_reference() -> None:
+    caps = synthetic_captures(40, seed=3) + odd_captures()
+    for cfg in (MatchConfig(), MatchConfig(min_line_words=2, max_shingle_captures=3), MatchConfig(shingle_words=2)):
+        found = containment_pairs(caps, cfg)
+        got = dict(zip(zip(found["capture_a"], found["capture_b"], strict=True), found["containment"], strict=True))
+        expected = reference_containment(caps, cfg)
+        assert got.keys() == expected.keys()
+        assert all(abs(got[pair] - expected[pair]) < 1e-9 for pair in expected)
+
+
+def test_shingle_hashes_hash_each_window_of_words() -> None:
+    rng = np.random.default_rng(0)
+    lengths = rng.integers(1, 12, 300)
+    words = rng.integers(0, 2**63, int(lengths.sum()), dtype=np.uint64)
+    for k in (1, 2, 4, 6):
+        count, hashes = shingle_hashes(words, lengths, k)
+        starts = np.cumsum(lengths) - lengths
+        windows = [
+            tuple(words[s + j : s + min(j + k, n)])
+            for s, n in zip(starts, lengths, strict=True)
+            for j in range(max(n - k + 1, 1))
+        ]
+        assert count.sum() == len(windows) == len(hashes)
+        # Equal windows hash equal; different ones differ.
+        assert len(set(windows)) == len(set(hashes.tolist()))
+        assert len(set(zip(windows, hashes.tolist(), strict=True))) == len(set(windows))
+
+
+def _root(parent: list[int], x: int) -> int:
+    while parent[x] != x:
+        x = parent[x]
+    return x
+
+
+def test_components_are_those_of_union_find() -> None:
+    rng = np.random.default_rng(1)
+    for _ in range(50):
+        n = int(rng.integers(1, 200))
+        a, b = rng.integers(0, n, (2, int(rng.integers(0, 250))))
+        parent = list(range(n))
+        for x, y in zip(a.tolist(), b.tolist(), strict=True):
+            low, high = sorted((_root(parent, x), _root(parent, y)))
+            parent[high] = low
+        assert components(n, a, b).tolist() == [_root(parent, i) for i in range(n)]
