@@ -92,7 +92,7 @@ def _rebuild(
     source_id: str, uri: str, sha256: str, n_lines: int,
     numbers: tuple[int, ...], texts: tuple[str, ...], keys: tuple[str, ...],
 ) -> Capture:  # fmt: skip
-    lines = tuple(Line(n, t, k) for n, t, k in zip(numbers, texts, keys, strict=True))
+    lines = tuple(map(Line._make, zip(numbers, texts, keys, strict=True)))
     return Capture(source_id, uri, sha256, lines, n_lines)
 
 

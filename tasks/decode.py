@@ -8,7 +8,7 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -47,9 +47,13 @@ class CaptureError(ValueError):
     """A capture that cannot be archived; the message is shown in `sources.error`."""
 
 
-@dataclass(frozen=True, slots=True)
-class Line:
-    """A non-blank line of a decoded capture, numbered from 1."""
+class Line(NamedTuple):
+    """A non-blank line of a decoded capture, numbered from 1.
+
+    A named tuple, not a dataclass: building 3 million frozen dataclasses, when a
+    100,000-capture run decoded them and each worker received its batch, took 73 of
+    its 802 CPU-seconds (py-spy); a tuple is built in C.
+    """
 
     line_no: int
     text: str
