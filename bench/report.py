@@ -238,7 +238,7 @@ def ratio_lines(runs: dict[str, dict[str, Any]], scores: dict[str, Any]) -> list
         f1 = ""
         if a in scores and b in scores:
             f1 = f"{scores[a]['scores'].f1:.4f} vs {scores[b]['scores'].f1:.4f}"
-        rows.append([f"{a} / {b}", f"{ta / tb:.2f}x", f1])
+        rows.append([f"{a} / {b}", f"{ta / tb:.3g}x", f1])
     return [
         "### Ratios (time of the first over time of the second)",
         "",
