@@ -15,6 +15,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+_REPO = str(Path(__file__).resolve().parents[1]) + "/"
 RATE = 50  # samples per second: enough for a run of minutes, light on two cores
 
 
@@ -22,7 +23,9 @@ def parse_frame(frame: str) -> str:
     """'decode_new (tasks/decode.py:171)' -> 'tasks/decode.py:decode_new' (line numbers dropped)."""
     name, _, where = frame.partition(" (")
     path = where.rstrip(")").rsplit(":", 1)[0]
-    for marker in ("/site-packages/", "/work/", "/lib/python3"):
+    if path.startswith(_REPO):
+        path = path[len(_REPO) :]
+    for marker in ("/site-packages/", "/lib/python3"):
         if marker in path:
             path = path.split(marker, 1)[1]
     return f"{path}:{name}"
