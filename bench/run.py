@@ -61,36 +61,30 @@ def corpus_for(work: Path, size: int, seed: int) -> tuple[Path, dict[str, Any]]:
     return corpus, info
 
 
-def measure(method: str, corpus: Path, result: Path, timeout: float) -> dict[str, Any] | None:
-    """Run one configuration in a fresh interpreter; None when it failed or ran out of time."""
+def run_module(label: str, args: list[str], result: Path, timeout: float) -> dict[str, Any] | None:
+    """`python -m ARGS` in a fresh interpreter, then the JSON it wrote; None when it failed or ran out of time."""
     started = time.perf_counter()
-    command = [sys.executable, "-m", "bench.measure", method, str(corpus), str(result)]
     try:
-        done = subprocess.run(command, timeout=timeout, capture_output=True, text=True, check=False)
+        done = subprocess.run([sys.executable, "-m", *args], timeout=timeout, capture_output=True, text=True)
     except subprocess.TimeoutExpired:
-        print(f"  {method}: no result within {timeout:.0f} s", flush=True)
+        print(f"  {label}: no result within {timeout:.0f} s", flush=True)
         return None
     if done.returncode != 0:
-        print(f"  {method}: failed (exit {done.returncode})\n{done.stderr[-3000:]}", flush=True)
+        print(f"  {label}: failed (exit {done.returncode})\n{done.stderr[-3000:]}", flush=True)
         return None
-    print(f"  {method}: {time.perf_counter() - started:.1f} s wall", flush=True)
+    print(f"  {label}: {time.perf_counter() - started:.1f} s wall", flush=True)
     loaded: dict[str, Any] = json.loads(result.read_text(encoding="utf-8"))
     return loaded
 
 
+def measure(method: str, corpus: Path, result: Path, timeout: float) -> dict[str, Any] | None:
+    """One configuration in its own process."""
+    return run_module(method, ["bench.measure", method, str(corpus), str(result)], result, timeout)
+
+
 def run_profile(corpus: Path, out: Path, timeout: float) -> dict[str, Any] | None:
-    """`bench.profile` in its own process; None when it failed (py-spy needs ptrace) or ran out of time."""
-    command = [sys.executable, "-m", "bench.profile", str(corpus), str(out)]
-    try:
-        done = subprocess.run(command, timeout=timeout, capture_output=True, text=True, check=False)
-    except subprocess.TimeoutExpired:
-        print(f"  profile: no result within {timeout:.0f} s", flush=True)
-        return None
-    if done.returncode != 0:
-        print(f"  profile: failed (exit {done.returncode})\n{done.stderr[-3000:]}", flush=True)
-        return None
-    loaded: dict[str, Any] = json.loads((out / "profile.json").read_text(encoding="utf-8"))
-    return loaded
+    """`bench.profile` in its own process (py-spy needs ptrace: without it, None)."""
+    return run_module("profile", ["bench.profile", str(corpus), str(out)], out / "profile.json", timeout)
 
 
 def score(corpus: Path, runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
