@@ -332,12 +332,22 @@ def open_run_menu(page: Page, stack: Stack) -> None:
     expect(page.get_by_text("Custom run", exact=True)).to_be_visible()
 
 
-def view_started_run(page: Page) -> str:
-    """Follow the toast's "View run" to the new run's page; returns the run's id."""
-    # Prefect 3.8's UI stacks two identical toasts for one new run; the last one is on top.
-    page.get_by_role("button", name="View run").last.click()
-    page.wait_for_url("**/runs/flow-run/**")
-    return page.url.split("/runs/flow-run/")[1].split("?")[0]
+def deployment_run_ids(stack: Stack) -> set[str]:
+    body = {"deployments": {"id": {"any_": [stack.deployment_id]}}}
+    return {run["id"] for run in stack.api.post("/flow_runs/filter", json=body).json()}
+
+
+def view_started_run(page: Page, stack: Stack, runs_before: set[str]) -> str:
+    """Open the page of the run the button just started; returns the run's id.
+
+    The run is found through the API, not through the "View run" toast: the toast lives a few seconds and on a
+    loaded machine the submit's reply can come after it would have gone (CI once missed it for 30 s).
+    """
+    started = wait_for(lambda: deployment_run_ids(stack) - runs_before, 120, "the run the UI's button started")
+    assert len(started) == 1, f"one click started {len(started)} runs"
+    run_id = started.pop()
+    page.goto(f"{stack.ui_url}/runs/flow-run/{run_id}")
+    return run_id
 
 
 def check_finished_run_page(page: Page, stack: Stack, run_id: str, shots: str) -> None:
@@ -371,8 +381,9 @@ def test_quick_run_from_the_ui_archives_the_seeds(stack: Stack, page: Page) -> N
     page.screenshot(path=SCREENSHOTS / "1-deployment-run-menu.png")
     if os.environ.get("NEWSARCHIVE_UPDATE_DOCS_SCREENSHOT"):
         shutil.copy(SCREENSHOTS / "1-deployment-run-menu.png", DOCS_SCREENSHOT)
+    runs_before = deployment_run_ids(stack)
     page.get_by_text("Quick run", exact=True).click()
-    run_id = view_started_run(page)
+    run_id = view_started_run(page, stack, runs_before)
     check_finished_run_page(page, stack, run_id, "2-quick")
     assert_matches_gold(stack.out_dir)
 
@@ -387,8 +398,9 @@ def test_custom_run_from_the_ui_writes_where_the_form_says(stack: Stack, page: P
     expect(archive_dir).to_have_value(str(stack.out_dir))
     archive_dir.fill(str(out))
     page.screenshot(path=SCREENSHOTS / "3-custom-run-form.png")
+    runs_before = deployment_run_ids(stack)
     page.get_by_role("button", name="Submit").click()
-    run_id = view_started_run(page)
+    run_id = view_started_run(page, stack, runs_before)
     check_finished_run_page(page, stack, run_id, "4-custom")
     assert_matches_gold(out)
 
