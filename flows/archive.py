@@ -8,7 +8,7 @@ from pathlib import Path
 from prefect import flow
 
 from tasks.articles import batch_articles, build_articles, find_site_furniture
-from tasks.build import build_changes, summarize_run
+from tasks.build import build_changes, concat_rows, summarize_run
 from tasks.checks import check_changes
 from tasks.config import ArchiveParams
 from tasks.decode import decode_captures, merge_decoded, reading_batches
@@ -17,6 +17,7 @@ from tasks.execution import batch_runner
 from tasks.group import group_articles
 from tasks.related import everything, load_related
 from tasks.report import StageProgress, publish_run_report
+from tasks.shelf import scratch_folder
 from tasks.state import open_archive
 from tasks.store import archive_lock
 from tasks.write import commit_archive
@@ -34,12 +35,13 @@ def archive(params: ArchiveParams = ArchiveParams()) -> dict[str, int]:  # noqa:
     run_at = datetime.now(UTC)
     batch_size = params.execution.batch_captures
     lock = archive_lock(Path(params.out_dir), wait_seconds=params.lock_wait_seconds, on_wait=print)
-    with lock, batch_runner(params.execution) as runner:
+    # Decoded lines wait in the archive's scratch folder, not in this process (tasks/shelf.py).
+    with lock, batch_runner(params.execution) as runner, scratch_folder(params.out_dir) as shelf_dir:
         stage = StageProgress(total=STAGES, runner=runner)
         state = stage.run(open_archive, params.out_dir)
         raw = stage.run(discover_captures, params.raw_dir, state.fingerprints())
         to_read, settled = reading_batches(raw, state.archived_shas(), batch_size)
-        batch = merge_decoded([settled, *stage.map(decode_captures, to_read, limits=params.read)])
+        batch = merge_decoded([settled, *stage.map(decode_captures, to_read, limits=params.read, shelf_dir=shelf_dir)])
         related = stage.run(load_related, params.raw_dir, state, batch.captures, params.match)
         captures = everything(related)
         groups = stage.run(group_articles, captures, params.match, related.article_of)
@@ -49,10 +51,10 @@ def archive(params: ArchiveParams = ArchiveParams()) -> dict[str, int]:  # noqa:
             furniture=furniture, roles=params.roles, quotes=params.quotes, match=params.match,
             stored_article_of=related.article_of,
         )  # fmt: skip
-        articles = [article for part in built for article in part]
-        changes = stage.run(build_changes, state, raw, batch, articles, related, run_at)
-        stage.run(check_changes, changes, captures, articles)
+        rows = concat_rows(built)
+        changes = stage.run(build_changes, state, raw, batch, rows, related, run_at)
+        stage.run(check_changes, changes, captures, rows)
         stage.run(commit_archive, changes, state, f"{run_at:%Y%m%dT%H%M%S%f}")
-        summary, run_tables = stage.run(summarize_run, changes, state, articles, raw)
+        summary, run_tables = stage.run(summarize_run, changes, state, rows, raw)
     publish_run_report(run_tables, summary, stage.seconds, params)
     return summary

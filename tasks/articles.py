@@ -12,8 +12,9 @@ from dataclasses import replace
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.assemble import Article, assemble_all
-from tasks.capture import Capture
+from tasks.assemble import assemble_all
+from tasks.build import ArticleRows, article_rows
+from tasks.capture import Capture, keep_words_of
 from tasks.config import MatchConfig, QuoteConfig, RolesConfig
 from tasks.normalize import normalize_key
 from tasks.quotes import link_article_quotes
@@ -56,15 +57,16 @@ def batch_articles(
 def build_batch(
     batch: ArticleBatch, furniture: frozenset[str], roles: RolesConfig, quotes: QuoteConfig, match: MatchConfig,
     stored_article_of: dict[str, str],
-) -> list[Article]:  # fmt: skip
-    """The articles of one batch, in the order of its groups, with the anchors that will find them again."""
-    for capture in batch.captures:
-        capture.keep_words()  # roles, alignment and assembly ask for them again and again
+) -> ArticleRows:  # fmt: skip
+    """The rows of the batch's articles, with the anchors that will find them again."""
+    keep_words_of(batch.captures)  # roles, alignment and assembly ask for them again and again
     labeled = label_all(batch.captures, batch.groups, roles, furniture)
-    return [
-        replace(linked, anchors=paragraph_anchors([normalize_key(p) for p in linked.paragraphs], match))
-        for linked in (link_article_quotes(a, quotes) for a in assemble_all(labeled, roles, stored_article_of))
-    ]
+    return article_rows(
+        [
+            replace(linked, anchors=paragraph_anchors([normalize_key(p) for p in linked.paragraphs], match))
+            for linked in (link_article_quotes(a, quotes) for a in assemble_all(labeled, roles, stored_article_of))
+        ]
+    )
 
 
 @task(name="find-site-furniture", cache_policy=NO_CACHE)
@@ -79,12 +81,11 @@ def find_site_furniture(captures: list[Capture], groups: list[list[int]]) -> fro
 def build_articles(
     batch: ArticleBatch, furniture: frozenset[str], roles: RolesConfig, quotes: QuoteConfig, match: MatchConfig,
     stored_article_of: dict[str, str],
-) -> list[Article]:  # fmt: skip
+) -> ArticleRows:  # fmt: skip
     """Give every line of a batch of articles its role, merge each article's captures, link quoting comments."""
-    articles = build_batch(batch, furniture, roles, quotes, match, stored_article_of)
+    rows = build_batch(batch, furniture, roles, quotes, match, stored_article_of)
     get_run_logger().info(
         "%d articles from %d captures: %d paragraphs, %d comments",
-        len(articles), len(batch.captures),
-        sum(len(a.paragraphs) for a in articles), sum(len(a.comments) for a in articles),
+        rows.articles.height, len(batch.captures), rows.paragraphs.height, rows.comments.height,
     )  # fmt: skip
-    return articles
+    return rows

@@ -43,55 +43,53 @@ class SourceRow:
     modified_at: datetime | None
 
 
-def source_rows(
-    raw: Sequence[RawCapture], batch: DecodedBatch, articles: Sequence[Article], known_article: dict[str, str]
-) -> list[SourceRow]:
-    """One row per file read this run: archived, duplicate of another capture, or quarantined with its reason.
+class ArticleRows:
+    """The rows of some articles in every article table, as frames: what a batch task hands back.
 
-    `known_article` maps source ids of earlier runs to their article.
+    Frames, not Article objects: a 100,000-capture run's articles took more memory in the
+    flow process as Python objects than all of its tables, and travelled slower.
     """
-    article_of = known_article | {sid: a.article_id for a in articles for sid in a.source_ids}
-    captures = {c.uri: c for c in batch.captures}
-    rows = []
-    for item in raw:
-        source_id = source_id_of(item.uri, item.sha256 or "")
-        common = (source_id, item.uri, item.sha256, item.size_bytes)
-        if item.uri in captures:
-            n_lines, encoding = captures[item.uri].n_lines, batch.encodings[item.uri]
-            rows.append(
-                SourceRow(*common, n_lines, "archived", None, article_of[source_id], encoding, item.modified_at)
-            )
-        elif item.uri in batch.duplicate_of:
-            twin = batch.duplicate_of[item.uri]
-            if twin != source_id:  # the very file archived before, only touched: nothing new
-                rows.append(SourceRow(*common, None, "duplicate", None, article_of.get(twin), None, item.modified_at))
-        else:
-            reason = batch.quarantined.get(item.uri, "not archived")
-            rows.append(SourceRow(*common, None, "quarantined", reason, None, None, item.modified_at))
-    return rows
+
+    __slots__ = ("anchors", "articles", "captions", "comments", "members", "paragraphs", "segments")
+
+    def __init__(self, frames: Mapping[str, pl.DataFrame]) -> None:
+        self.articles = frames["articles"]  # with the author's name and bio, for `authors`
+        self.members = frames["members"]  # article_id, source_id: the captures of each article
+        self.paragraphs = frames["paragraphs"]
+        self.captions = frames["captions"]
+        self.comments = frames["comments"]
+        self.segments = frames["segments"]
+        self.anchors = frames["anchors"]
+
+    def frames(self) -> dict[str, pl.DataFrame]:
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    @property
+    def article_ids(self) -> set[str]:
+        return set(self.articles["article_id"].to_list())
+
+    def article_of(self) -> dict[str, str]:
+        """source_id -> article_id of every capture of these articles."""
+        return dict(zip(self.members["source_id"], self.members["article_id"], strict=True))
 
 
-def article_tables(sources: pl.DataFrame, articles: Sequence[Article]) -> dict[str, pl.DataFrame]:
-    """Rows of the given articles in every table; `sources` holds all their sources with `ingested_at`."""
-    seen = (
-        sources.filter(pl.col("article_id").is_not_null() & (pl.col("status") != "quarantined"))
-        .group_by("article_id")
-        .agg(
-            pl.len().alias("n_sources"),
-            pl.col("ingested_at").min().alias("first_seen_at"),
-            pl.col("ingested_at").max().alias("last_seen_at"),
-        )
-    )
-    rows = [
-        {
-            "article_id": a.article_id, "title": a.title, "subtitle": a.subtitle,
-            "author_id": author_id_of(a.author) if a.author else None,
-            "n_paragraphs": len(a.paragraphs), "n_comments": len(a.comments),
-        }
-        for a in articles
-    ]  # fmt: skip
-    article_frame = pl.DataFrame(rows, schema={k: TABLES["articles"][k] for k in rows[0]} if rows else None)
-    article_frame = article_frame.join(seen, on="article_id", how="left") if rows else article_frame
+_ARTICLE_ROW = {
+    "article_id": pl.String, "title": pl.String, "subtitle": pl.String, "author_id": pl.String,
+    "author": pl.String, "author_bio": pl.String, "n_paragraphs": pl.Int64, "n_comments": pl.Int64,
+}  # fmt: skip
+
+
+def article_rows(articles: Sequence[Article]) -> ArticleRows:
+    """The rows of the articles in every article table (sources and run times are added when planning)."""
+    heads = _columns(
+        tuple(_ARTICLE_ROW),
+        (
+            (a.article_id, a.title, a.subtitle, author_id_of(a.author) if a.author else None, a.author,
+             a.author_bio, len(a.paragraphs), len(a.comments))
+            for a in articles
+        ),
+    )  # fmt: skip
+    members = _columns(("article_id", "source_id"), ((a.article_id, s) for a in articles for s in a.source_ids))
     # Column lists, not a dict per row: 3 million segment dicts of a 100,000-capture run took 1.2 GB.
     paragraphs = _columns(
         ("article_id", "paragraph_no", "text"),
@@ -115,13 +113,74 @@ def article_tables(sources: pl.DataFrame, articles: Sequence[Article]) -> dict[s
             if not s.source_id.startswith(STORED_PREFIX)
         ),
     )
+    anchors = _columns(("article_id", "anchor"), ((a.article_id, anchor) for a in articles for anchor in a.anchors))
+    return ArticleRows(
+        {
+            "articles": pl.DataFrame(heads, schema=_ARTICLE_ROW),
+            "members": pl.DataFrame(members, schema={"article_id": pl.String, "source_id": pl.String}),
+            "paragraphs": _frame("paragraphs", paragraphs),
+            "captions": _frame("captions", captions),
+            "comments": _frame("comments", comments),
+            "segments": _frame("segments", segments),
+            "anchors": pl.DataFrame(anchors, schema=INDEX_TABLES["_anchors"]),
+        }
+    )
+
+
+def concat_rows(parts: Sequence[ArticleRows]) -> ArticleRows:
+    """The rows of several batches as one."""
+    if not parts:
+        return article_rows([])
+    return ArticleRows({name: pl.concat([p.frames()[name] for p in parts]) for name in ArticleRows.__slots__})
+
+
+def source_rows(
+    raw: Sequence[RawCapture], batch: DecodedBatch, rows: ArticleRows, known_article: dict[str, str]
+) -> list[SourceRow]:
+    """One row per file read this run: archived, duplicate of another capture, or quarantined with its reason.
+
+    `known_article` maps source ids of earlier runs to their article.
+    """
+    article_of = known_article | rows.article_of()
+    captures = {c.uri: c for c in batch.captures}
+    found: list[SourceRow] = []
+    for item in raw:
+        source_id = source_id_of(item.uri, item.sha256 or "")
+        common = (source_id, item.uri, item.sha256, item.size_bytes)
+        if item.uri in captures:
+            n_lines, encoding = captures[item.uri].n_lines, batch.encodings[item.uri]
+            found.append(
+                SourceRow(*common, n_lines, "archived", None, article_of[source_id], encoding, item.modified_at)
+            )
+        elif item.uri in batch.duplicate_of:
+            twin = batch.duplicate_of[item.uri]
+            if twin != source_id:  # the very file archived before, only touched: nothing new
+                found.append(SourceRow(*common, None, "duplicate", None, article_of.get(twin), None, item.modified_at))
+        else:
+            reason = batch.quarantined.get(item.uri, "not archived")
+            found.append(SourceRow(*common, None, "quarantined", reason, None, None, item.modified_at))
+    return found
+
+
+def article_tables(sources: pl.DataFrame, rows: ArticleRows) -> dict[str, pl.DataFrame]:
+    """Rows of the given articles in every table; `sources` holds all their sources with `ingested_at`."""
+    seen = (
+        sources.filter(pl.col("article_id").is_not_null() & (pl.col("status") != "quarantined"))
+        .group_by("article_id")
+        .agg(
+            pl.len().alias("n_sources"),
+            pl.col("ingested_at").min().alias("first_seen_at"),
+            pl.col("ingested_at").max().alias("last_seen_at"),
+        )
+    )
+    articles = rows.articles.drop("author", "author_bio").join(seen, on="article_id", how="left")
     return {
-        "articles": conform("articles", article_frame),
-        "authors": conform("authors", _authors(articles)),
-        "paragraphs": _frame("paragraphs", paragraphs),
-        "captions": _frame("captions", captions),
-        "comments": _frame("comments", comments),
-        "segments": _frame("segments", segments),
+        "articles": conform("articles", articles),
+        "authors": conform("authors", _authors(rows.articles)),
+        "paragraphs": rows.paragraphs,
+        "captions": rows.captions,
+        "comments": rows.comments,
+        "segments": rows.segments,
     }
 
 
@@ -140,46 +199,42 @@ def _frame(table: str, columns: Mapping[str, list[object]]) -> pl.DataFrame:
     )
 
 
-def _authors(articles: Sequence[Article]) -> pl.DataFrame:
-    """One row per author; the longest bio wins."""
-    best: dict[str, tuple[str, str | None]] = {}
-    for a in articles:
-        if a.author is None:
-            continue
-        author_id = author_id_of(a.author)
-        name, bio = best.get(author_id, (a.author, None))
-        if a.author_bio and (bio is None or len(a.author_bio) > len(bio)):
-            bio = a.author_bio
-        best[author_id] = (name, bio)
-    return pl.DataFrame(
-        [{"author_id": k, "name": n, "bio": b} for k, (n, b) in best.items()],
-        schema={"author_id": pl.String, "name": pl.String, "bio": pl.String},
+def _authors(articles: pl.DataFrame) -> pl.DataFrame:
+    """One row per author: the name as the first article gives it, the longest bio (the first of equals)."""
+    authored = articles.filter(pl.col("author").is_not_null())
+    names = authored.group_by("author_id", maintain_order=True).agg(pl.col("author").first().alias("name"))
+    length = pl.col("author_bio").str.len_chars()
+    bios = (
+        authored.filter(length > 0)
+        .group_by("author_id")
+        .agg(pl.col("author_bio").sort_by(length, descending=True, maintain_order=True).first().alias("bio"))
     )
+    return names.join(bios, on="author_id", how="left")
 
 
 def plan_changes(
-    state: ArchiveState, raw: Sequence[RawCapture], batch: DecodedBatch, articles: Sequence[Article],
+    state: ArchiveState, raw: Sequence[RawCapture], batch: DecodedBatch, rows: ArticleRows,
     related: Related, *, run_at: datetime,
 ) -> Changes:  # fmt: skip
     """The new content of every bucket this run touches; untouched buckets are not read."""
     stored_ids = set(related.article_of.values())
-    touched = {a.article_id for a in articles} | stored_ids
+    touched = rows.article_ids | stored_ids
     known_article = dict(zip(state.known["source_id"], state.known["article_id"], strict=True))
-    new_sources = _new_source_frame(source_rows(raw, batch, articles, known_article), run_at)
+    new_sources = _new_source_frame(source_rows(raw, batch, rows, known_article), run_at)
     old_sources = read_buckets(state.root, state.manifest, "sources", _buckets_of(touched)).filter(
         pl.col("article_id").is_in(list(touched)) & ~pl.col("source_id").is_in(new_sources["source_id"].implode())
     )
-    moved = {sid: a.article_id for a in articles for sid in a.source_ids if sid in related.article_of}
+    moved = {sid: article for sid, article in rows.article_of().items() if sid in related.article_of}
     old_sources = old_sources.with_columns(
         pl.col("source_id")
         .replace_strict(moved, default=pl.col("article_id"), return_dtype=pl.String)
         .alias("article_id")
     )  # captures of stored articles merged into another keep their rows, under its id
     sources = pl.concat([old_sources, new_sources], how="diagonal_relaxed")
-    fresh = article_tables(sources, articles)
+    fresh = article_tables(sources, rows)
     fresh["sources"] = conform("sources", sources)
-    fresh["segments"] = _keep_stand_in_segments(state, fresh["segments"], related, articles)
-    fresh["_anchors"] = _anchors(articles)
+    fresh["segments"] = _keep_stand_in_segments(state, fresh["segments"], related, rows)
+    fresh["_anchors"] = rows.anchors
     replaced_sources = set(sources["source_id"].to_list())
     return {table: _merge_buckets(state, table, frame, touched, replaced_sources) for table, frame in fresh.items()}
 
@@ -191,25 +246,18 @@ def _new_source_frame(rows: list[SourceRow], run_at: datetime) -> pl.DataFrame:
 
 
 def _keep_stand_in_segments(
-    state: ArchiveState, segments: pl.DataFrame, related: Related, articles: Sequence[Article]
+    state: ArchiveState, segments: pl.DataFrame, related: Related, rows: ArticleRows
 ) -> pl.DataFrame:
     """Lines of captures whose raw file is gone keep the roles they were given when it was there."""
     if not related.stand_ins:
         return segments
     gone_articles = set(related.stand_ins.values())
-    rebuilt = {sid for a in articles for sid in a.source_ids}
+    article_of = rows.article_of()
     stored = read_buckets(state.root, state.manifest, "segments", _buckets_of(gone_articles))
-    final_id = {
-        related.article_of[sid]: a.article_id for a in articles for sid in a.source_ids if sid in related.article_of
-    }
-    kept = stored.filter(pl.col("article_id").is_in(list(gone_articles)) & ~pl.col("source_id").is_in(list(rebuilt)))
+    final_id = {related.article_of[sid]: article for sid, article in article_of.items() if sid in related.article_of}
+    kept = stored.filter(pl.col("article_id").is_in(list(gone_articles)) & ~pl.col("source_id").is_in(list(article_of)))
     kept = kept.with_columns(pl.col("article_id").replace(final_id))
     return conform("segments", pl.concat([segments, kept]))
-
-
-def _anchors(articles: Sequence[Article]) -> pl.DataFrame:
-    rows = [(a.article_id, anchor) for a in articles for anchor in a.anchors]
-    return pl.DataFrame(rows, schema=INDEX_TABLES["_anchors"], orient="row")
 
 
 def _buckets_of(ids: Iterable[str]) -> set[int]:
@@ -263,33 +311,32 @@ def run_sources(changes: Changes, raw: Sequence[RawCapture]) -> pl.DataFrame:
     return sources.filter(pl.col("source_id").is_in(list(new_ids)))
 
 
-def run_summary(
-    changes: Changes, state: ArchiveState, articles: Sequence[Article], raw: Sequence[RawCapture]
-) -> dict[str, int]:
+def run_summary(changes: Changes, state: ArchiveState, rows: ArticleRows, raw: Sequence[RawCapture]) -> dict[str, int]:
     """The counts a person wants after a run."""
     status = run_sources(changes, raw)["status"]
     stored_before = set(state.known["article_id"].drop_nulls().to_list())
+    article_ids = rows.article_ids
     return {
         "captures": len(raw),
         "archived": int((status == "archived").sum()),
         "duplicates": int((status == "duplicate").sum()),
         "quarantined": int((status == "quarantined").sum()),
-        "articles": len(articles),
-        "articles_new": sum(1 for a in articles if a.article_id not in stored_before),
-        "articles_updated": sum(1 for a in articles if a.article_id in stored_before),
-        "paragraphs": sum(len(a.paragraphs) for a in articles),
-        "captions": sum(len(a.captions) for a in articles),
-        "comments": sum(len(a.comments) for a in articles),
+        "articles": len(article_ids),
+        "articles_new": len(article_ids - stored_before),
+        "articles_updated": len(article_ids & stored_before),
+        "paragraphs": rows.paragraphs.height,
+        "captions": rows.captions.height,
+        "comments": rows.comments.height,
     }
 
 
 @task(name="plan-table-changes", cache_policy=NO_CACHE)
 def build_changes(
-    state: ArchiveState, raw: list[RawCapture], batch: DecodedBatch, articles: list[Article],
+    state: ArchiveState, raw: list[RawCapture], batch: DecodedBatch, rows: ArticleRows,
     related: Related, run_at: datetime,
 ) -> Changes:  # fmt: skip
     """The new rows of every touched bucket of every table."""
-    changes = plan_changes(state, raw, batch, articles, related, run_at=run_at)
+    changes = plan_changes(state, raw, batch, rows, related, run_at=run_at)
     n_rows = {t: sum(f.height for f in bs.values()) for t, bs in changes.items()}
     get_run_logger().info(
         "rewriting %s", ", ".join(f"{t}: {len(changes[t])} buckets, {n} rows" for t, n in n_rows.items())
@@ -299,7 +346,7 @@ def build_changes(
 
 @task(name="summarize-run", cache_policy=NO_CACHE)
 def summarize_run(
-    changes: Changes, state: ArchiveState, articles: list[Article], raw: list[RawCapture]
+    changes: Changes, state: ArchiveState, rows: ArticleRows, raw: list[RawCapture]
 ) -> tuple[dict[str, int], dict[str, pl.DataFrame]]:
     """The run's counts, and its own `sources` rows (for the quarantine report)."""
-    return run_summary(changes, state, articles, raw), {"sources": run_sources(changes, raw)}
+    return run_summary(changes, state, rows, raw), {"sources": run_sources(changes, raw)}

@@ -2,16 +2,22 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from array import array
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from tasks.decode import Line
 from tasks.normalize import tokenize
+from tasks.shelf import ShelfRef, pack, read_entries, unpack
 
 # Body lines are hard-wrapped paragraphs (to be joined) when at least this share
 # of them is followed by a blank line: 1.0 in the metadata seed, 0.3 when it is
 # wrapped at 72 columns, 0.11 in the comments seed (one paragraph per line).
 _BLANK_SEPARATED_SHARE = 0.2
+
+# Lines of at most this many words may be a site's furniture (tasks/roles.py).
+FURNITURE_MAX_WORDS = 8
 
 
 @dataclass(frozen=True)
@@ -21,28 +27,71 @@ class _Words:
     owner: tuple[int, ...]  # index into `lines` of each word
 
 
-@dataclass(frozen=True)
 class Capture:
     """One decoded capture.
 
-    Its words are derived from the lines' keys when asked for, and kept only after
-    `keep_words()`: kept for every capture of a 100,000-capture run they took more
-    memory than the text itself. They never travel to another process.
+    Its lines are either held or on a shelf (tasks/shelf.py): a shelved capture is a
+    few hundred bytes (names, hash, line numbers, its short lines) and reads its lines
+    each time they are asked for, unless `keep_words()` pinned them. Its words are
+    derived from the lines' keys when asked for, and kept only after `keep_words()`.
+    Neither pinned lines nor words travel to another process.
     """
 
-    source_id: str
-    uri: str
-    sha256: str
-    lines: tuple[Line, ...]
-    n_lines: int
-    _words: list[_Words] = field(default_factory=list, repr=False, compare=False)  # empty until keep_words()
+    __slots__ = ("_held", "_shelf", "_short", "_words", "line_numbers", "n_lines", "sha256", "source_id", "uri")
+
+    def __init__(
+        self, source_id: str, uri: str, sha256: str, n_lines: int, line_numbers: array[int],
+        held: tuple[Line, ...] | None, shelf: ShelfRef | None = None, short: frozenset[str] | None = None,
+    ) -> None:  # fmt: skip
+        self.source_id = source_id
+        self.uri = uri
+        self.sha256 = sha256
+        self.n_lines = n_lines  # blank lines included
+        self.line_numbers = line_numbers  # of the non-blank lines, 1-based
+        self._held = held
+        self._shelf = shelf
+        self._short = short
+        self._words: _Words | None = None
+
+    def __repr__(self) -> str:
+        return f"Capture({self.source_id!r}, {self.uri!r}, {len(self.line_numbers)} lines)"
 
     def __reduce__(self) -> tuple[Any, ...]:
-        # Lines as three flat tuples: pickling 3 million Line objects one by one cost seconds.
-        numbers = tuple(line.line_no for line in self.lines)
-        texts = tuple(line.text for line in self.lines)
-        keys = tuple(line.key for line in self.lines)
-        return (_rebuild, (self.source_id, self.uri, self.sha256, self.n_lines, numbers, texts, keys))
+        if self._shelf is not None:  # a few hundred bytes, whatever the capture's size
+            held = None
+        else:  # lines as two flat tuples: pickling 3 million Line objects one by one cost seconds
+            held = (tuple(line.text for line in self.lines), tuple(line.key for line in self.lines))
+        fields = (self.source_id, self.uri, self.sha256, self.n_lines, self.line_numbers)
+        return (_rebuild, (*fields, held, self._shelf, self._short))
+
+    @property
+    def lines(self) -> tuple[Line, ...]:
+        """The non-blank lines, read from the shelf unless held."""
+        if self._held is not None:
+            return self._held
+        assert self._shelf is not None
+        return self._lines_from(read_entries([self._shelf])[0])
+
+    def _lines_from(self, entry: bytes) -> tuple[Line, ...]:
+        texts, keys = unpack(entry, len(self.line_numbers))
+        return tuple(map(Line._make, zip(self.line_numbers, texts, keys, strict=True)))
+
+    def shelve(self, ref: ShelfRef) -> Capture:
+        """The same capture with its lines on the shelf at `ref` (written by the caller from `shelf_entry()`)."""
+        return Capture(
+            self.source_id, self.uri, self.sha256, self.n_lines, self.line_numbers, None, ref, self.short_keys()
+        )
+
+    def shelf_entry(self) -> bytes:
+        return pack([line.text for line in self.lines], [line.key for line in self.lines])
+
+    def short_keys(self) -> frozenset[str]:
+        """Keys of the lines of at most FURNITURE_MAX_WORDS words: the ones that may be a site's furniture."""
+        if self._short is None:
+            counts = self.line_token_counts()
+            short = (line.key for line, n in zip(self.lines, counts, strict=True) if n <= FURNITURE_MAX_WORDS)
+            self._short = frozenset(short)
+        return self._short
 
     @property
     def tokens(self) -> tuple[str, ...]:
@@ -55,32 +104,33 @@ class Capture:
         return self._layout().owner
 
     def keep_words(self) -> None:
-        """Derive the words once and keep them: for the stages that ask for them many times."""
+        """Pin the lines and derive the words once: for the stages that ask for them many times."""
+        if self._held is None:
+            self._held = self.lines
         self._layout()
 
     def _layout(self) -> _Words:
-        if self._words:
-            return self._words[0]
+        if self._words is not None:
+            return self._words
         per_line = [tuple(tokenize(line.key)) for line in self.lines]
         words = tuple(w for line_words in per_line for w in line_words)
         owner = tuple(i for i, line_words in enumerate(per_line) for _ in line_words)
-        layout = _Words(per_line, words, owner)
-        self._words.append(layout)
-        return layout
+        self._words = _Words(per_line, words, owner)
+        return self._words
 
     def blank_separated(self, chosen: list[int] | None = None) -> bool:
         """True when paragraphs are set off by blank lines (among the chosen lines, by default all)."""
-        indices = range(len(self.lines)) if chosen is None else chosen
+        indices = range(len(self.line_numbers)) if chosen is None else chosen
         if not indices:
             return False
-        numbers = [line.line_no for line in self.lines] + [10**12]
+        numbers = [*self.line_numbers, 10**12]
         alone = sum(1 for i in indices if numbers[i + 1] - numbers[i] > 1)
         return alone >= _BLANK_SEPARATED_SHARE * len(indices)
 
     def line_tokens(self) -> list[tuple[str, ...]]:
         """The words of each line."""
-        if self._words:
-            return self._words[0].per_line
+        if self._words is not None:
+            return self._words.per_line
         return [tuple(tokenize(line.key)) for line in self.lines]
 
     def line_token_counts(self) -> list[int]:
@@ -88,14 +138,32 @@ class Capture:
         return [len(words) for words in self.line_tokens()]
 
 
+def lines_of(captures: Sequence[Capture]) -> list[tuple[Line, ...]]:
+    """The lines of each capture; shelved ones read together, each shelf file opened once."""
+    shelved = [i for i, c in enumerate(captures) if c._held is None]
+    entries = read_entries([captures[i]._shelf for i in shelved])  # type: ignore[misc]
+    found: list[tuple[Line, ...]] = [c._held or () for c in captures]
+    for i, entry in zip(shelved, entries, strict=True):
+        found[i] = captures[i]._lines_from(entry)
+    return found
+
+
+def keep_words_of(captures: Sequence[Capture]) -> None:
+    """keep_words() for each capture, the shelved ones read together."""
+    for capture, lines in zip(captures, lines_of(captures), strict=True):
+        capture._held = lines
+        capture.keep_words()
+
+
 def _rebuild(
-    source_id: str, uri: str, sha256: str, n_lines: int,
-    numbers: tuple[int, ...], texts: tuple[str, ...], keys: tuple[str, ...],
+    source_id: str, uri: str, sha256: str, n_lines: int, line_numbers: array[int],
+    held: tuple[tuple[str, ...], tuple[str, ...]] | None, shelf: ShelfRef | None, short: frozenset[str] | None,
 ) -> Capture:  # fmt: skip
-    lines = tuple(map(Line._make, zip(numbers, texts, keys, strict=True)))
-    return Capture(source_id, uri, sha256, lines, n_lines)
+    lines = None if held is None else tuple(map(Line._make, zip(line_numbers, *held, strict=True)))
+    return Capture(source_id, uri, sha256, n_lines, line_numbers, lines, shelf, short)
 
 
-def make_capture(source_id: str, uri: str, sha256: str, lines: list[Line], n_lines: int) -> Capture:
-    """Build a capture from its numbered lines."""
-    return Capture(source_id, uri, sha256, tuple(lines), n_lines)
+def make_capture(source_id: str, uri: str, sha256: str, lines: Sequence[Line], n_lines: int) -> Capture:
+    """Build a capture from its numbered lines, held in memory."""
+    numbers = array("q", (line.line_no for line in lines))
+    return Capture(source_id, uri, sha256, n_lines, numbers, tuple(lines))

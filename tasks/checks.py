@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.assemble import Article
+from tasks.build import ArticleRows
 from tasks.capture import Capture
-from tasks.ids import author_id_of
 from tasks.related import STORED_PREFIX
 
 _ID_COLUMNS = {
@@ -29,12 +29,12 @@ class ArchiveInconsistent(RuntimeError):
 
 
 def find_problems(
-    changes: dict[str, dict[int, pl.DataFrame]], captures: Sequence[Capture], articles: Sequence[Article]
+    changes: dict[str, dict[int, pl.DataFrame]], captures: Sequence[Capture], rows: ArticleRows
 ) -> list[str]:
     """Broken references, ids that are not unique, lines of the written articles' captures not covered once."""
-    written = {sid for a in articles for sid in a.source_ids}
+    written = set(rows.members["source_id"].to_list())
     captures = [c for c in captures if c.source_id in written]
-    author_ids = [author_id_of(a.author) for a in articles if a.author]
+    author_ids = rows.articles["author_id"].drop_nulls().to_list()
     # Only the id columns: concatenating whole tables copied every text of a large run once more.
     tables = {
         t: pl.concat([f.select(_ID_COLUMNS[t]) for f in bs.values()]) if bs else None
@@ -74,10 +74,14 @@ def _coverage_problems(segments: pl.DataFrame | None, captures: Sequence[Capture
     if segments is None:
         return []
     read = [c for c in captures if not c.source_id.startswith(STORED_PREFIX)]
+    counts = np.fromiter((len(c.line_numbers) for c in read), dtype=np.int64, count=len(read))
+    numbers = [np.frombuffer(c.line_numbers, np.int64) for c in read]
     lines = pl.DataFrame(
         {
-            "source_id": [c.source_id for c in read for _ in c.lines],
-            "line_no": [line.line_no for c in read for line in c.lines],
+            "source_id": pl.Series([c.source_id for c in read], dtype=pl.String).gather(
+                np.repeat(np.arange(len(read)), counts)
+            ),
+            "line_no": np.concatenate([np.zeros(0, np.int64), *numbers]),
         },
         schema={"source_id": pl.String, "line_no": pl.Int64},
     )
@@ -101,11 +105,9 @@ def _coverage_problems(segments: pl.DataFrame | None, captures: Sequence[Capture
 
 
 @task(name="check-consistency", cache_policy=NO_CACHE)
-def check_changes(
-    changes: dict[str, dict[int, pl.DataFrame]], captures: list[Capture], articles: list[Article]
-) -> None:
+def check_changes(changes: dict[str, dict[int, pl.DataFrame]], captures: list[Capture], rows: ArticleRows) -> None:
     """Refuse to publish a run whose output breaks an invariant."""
-    problems = find_problems(changes, captures, articles)
+    problems = find_problems(changes, captures, rows)
     if problems:
         raise ArchiveInconsistent("nothing was published: " + "; ".join(problems))
     get_run_logger().info("consistency checks passed")

@@ -231,12 +231,24 @@ def decode_batch(
     return merge_decoded([settled, decode_new(to_decode, limits or ReadConfig())])
 
 
+def shelve_decoded(batch: DecodedBatch, shelf_dir: str) -> DecodedBatch:
+    """The batch with its captures' lines written to one shelf file in `shelf_dir` (see tasks/shelf.py)."""
+    from tasks.shelf import write_shelf
+
+    refs = write_shelf(shelf_dir, [c.shelf_entry() for c in batch.captures])
+    shelved = [c.shelve(ref) for c, ref in zip(batch.captures, refs, strict=True)]
+    return DecodedBatch(shelved, batch.quarantined, batch.duplicate_of, batch.encodings)
+
+
 @task(name="decode-and-split-lines", cache_policy=NO_CACHE)
-def decode_captures(batch: ReadingBatch, limits: ReadConfig) -> DecodedBatch:
-    """Decode a batch of captures to numbered lines with matching keys; quarantine what cannot be read."""
-    decoded = decode_new(batch.captures, limits)
+def decode_captures(batch: ReadingBatch, limits: ReadConfig, shelf_dir: str) -> DecodedBatch:
+    """Decode a batch of captures to numbered lines with matching keys; quarantine what cannot be read.
+
+    The lines go to a shelf file; the flow process receives light captures that read them back when needed.
+    """
+    decoded = shelve_decoded(decode_new(batch.captures, limits), shelf_dir)
     get_run_logger().info(
         "decoded %d captures (%d lines); %d quarantined",
-        len(decoded.captures), sum(len(c.lines) for c in decoded.captures), len(decoded.quarantined),
+        len(decoded.captures), sum(len(c.line_numbers) for c in decoded.captures), len(decoded.quarantined),
     )  # fmt: skip
     return decoded

@@ -24,7 +24,7 @@ from prefect.cache_policies import NO_CACHE
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import LCSseq
 
-from tasks.capture import Capture
+from tasks.capture import Capture, lines_of
 from tasks.config import MatchConfig
 
 U32 = npt.NDArray[np.uint32]
@@ -82,16 +82,15 @@ class ShingleBatch:
 
 def line_frame(captures: Sequence[Capture], first: int) -> pl.DataFrame:
     """One row per non-blank line: capture, index in its lines, line number, key, blank-separated capture."""
-    counts = np.fromiter((len(c.lines) for c in captures), dtype=np.int64, count=len(captures))
+    counts = np.fromiter((len(c.line_numbers) for c in captures), dtype=np.int64, count=len(captures))
     joinable = np.fromiter((c.blank_separated() for c in captures), dtype=np.bool_, count=len(captures))
-    lines = [line for capture in captures for line in capture.lines]
-    total = len(lines)
+    total = int(counts.sum())
     return pl.DataFrame(
         {
             "capture": np.repeat(np.arange(first, first + len(captures), dtype=np.uint32), counts),
             "line": (np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)).astype(np.uint32),
-            "line_no": np.fromiter((line.line_no for line in lines), dtype=np.int64, count=total),
-            "key": pl.Series([line.key for line in lines], dtype=pl.String),
+            "line_no": _concat([np.frombuffer(c.line_numbers, dtype=np.int64) for c in captures], np.int64),
+            "key": pl.Series([line.key for held in lines_of(captures) for line in held], dtype=pl.String),
             "joinable": np.repeat(joinable, counts),
         }
     )
@@ -178,11 +177,24 @@ def part_rows(batches: Sequence[ShingleBatch], part: int, unit_text: U32) -> tup
 
 
 def text_keys(captures: Sequence[Capture], capture: U32, line: U32, lines: U32) -> list[str]:
-    """The keys of units given by capture, first line and line count, rebuilt from the captures."""
-    keys = []
-    for c, i, n in zip(capture.tolist(), line.tolist(), lines.tolist(), strict=True):
-        held = captures[c].lines
-        keys.append(held[i].key if n == 1 else " ".join(unit.key for unit in held[i : i + n]))
+    """The keys of units given by capture, first line and line count, read from the captures.
+
+    Capture by capture, _CAPTURE_BATCH at a time: the lines of a shelved capture are read
+    again for this, and all of them at once would be the whole run's text.
+    """
+    keys = [""] * len(capture)
+    order = np.argsort(capture, kind="stable")
+    needed, count = _runs(capture[order])
+    ends = np.cumsum(count)
+    for low in range(0, len(needed), _CAPTURE_BATCH):
+        chunk = needed[low : low + _CAPTURE_BATCH].tolist()
+        held = dict(zip(chunk, lines_of([captures[c] for c in chunk]), strict=True))
+        rows = order[ends[low] - count[low] : ends[low + len(chunk) - 1]]
+        for r, c, i, n in zip(
+            rows.tolist(), capture[rows].tolist(), line[rows].tolist(), lines[rows].tolist(), strict=True
+        ):
+            text = held[c]
+            keys[r] = text[i].key if n == 1 else " ".join(unit.key for unit in text[i : i + n])
     return keys
 
 

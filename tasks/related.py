@@ -19,7 +19,7 @@ import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.capture import Capture, make_capture
+from tasks.capture import Capture, lines_of, make_capture
 from tasks.config import MatchConfig
 from tasks.decode import CaptureError, decode_capture, numbered_lines
 from tasks.normalize import tokenize
@@ -32,6 +32,7 @@ ANCHORS_PER_PARAGRAPH = 2
 # one shared anchor is mostly chance (measured: 27 candidates for 5 new articles).
 _MIN_ANCHOR_HITS = 2
 STORED_PREFIX = "stored-"
+_CAPTURES_AT_ONCE = 10_000  # shelved captures whose lines are read together
 
 
 @dataclass(frozen=True)
@@ -76,7 +77,10 @@ def candidate_articles(captures: Sequence[Capture], anchors: pl.DataFrame, cfg: 
     wire copy) are skipped as grouping skips such shingles."""
     if anchors.height == 0 or not captures:
         return set()
-    shingles = {s for c in captures for line in c.lines for s in line_shingles(line.key, cfg)}
+    shingles: set[str] = set()
+    for low in range(0, len(captures), _CAPTURES_AT_ONCE):
+        for lines in lines_of(captures[low : low + _CAPTURES_AT_ONCE]):
+            shingles.update(s for line in lines for s in line_shingles(line.key, cfg))
     hits = anchors.filter(pl.col("anchor").is_in(list(shingles)))
     rare = hits.filter(pl.col("article_id").n_unique().over("anchor") <= cfg.max_shingle_captures)
     counts = rare.group_by("article_id").len()

@@ -30,8 +30,7 @@ from tasks.layout import (
 
 # Short lines found in captures of this many different articles of one run are
 # site furniture ("Story continues below", a site's name), whatever the regex knows.
-FURNITURE_ARTICLES = 3
-FURNITURE_MAX_WORDS = 8
+FURNITURE_ARTICLES = 3  # of lines no longer than tasks.capture.FURNITURE_MAX_WORDS
 _FURNITURE: ContextVar[frozenset[str]] = ContextVar("furniture", default=frozenset())
 
 # A byline this far down a capture with no partner closes its article rather
@@ -96,12 +95,8 @@ def site_furniture(captures: Sequence[Capture], groups: Sequence[Sequence[int]])
     """Short lines that recur in captures of several articles."""
     articles_with: dict[str, int] = {}
     for members in groups:
-        keys = {
-            line.key
-            for i in members
-            for line, n in zip(captures[i].lines, captures[i].line_token_counts(), strict=True)
-            if n <= FURNITURE_MAX_WORDS
-        }
+        # Found when the capture was decoded, in the decoding task: no line is read again here.
+        keys = set().union(*(captures[i].short_keys() for i in members))
         for key in keys:
             articles_with[key] = articles_with.get(key, 0) + 1
     return frozenset(k for k, n in articles_with.items() if n >= FURNITURE_ARTICLES)

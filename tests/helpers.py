@@ -11,7 +11,7 @@ from pathlib import Path
 import polars as pl
 
 from tasks.articles import batch_articles, build_batch
-from tasks.build import plan_changes
+from tasks.build import concat_rows, plan_changes
 from tasks.checks import find_problems
 from tasks.config import ArchiveParams
 from tasks.decode import decode_new, merge_decoded, reading_batches
@@ -70,13 +70,14 @@ def run_stages(raw_dir: Path, out_dir: Path, params: ArchiveParams | None = None
         captures = everything(related)
         groups = group_new_captures(captures, params.match, related.article_of)
         furniture = site_furniture(captures, groups)
-        articles = [
-            article
-            for part in batch_articles(captures, groups, size)
-            for article in build_batch(part, furniture, params.roles, params.quotes, params.match, related.article_of)
-        ]
-        changes = plan_changes(state, raw, batch, articles, related, run_at=run_at)
-        problems = find_problems(changes, captures, articles)
+        rows = concat_rows(
+            [
+                build_batch(part, furniture, params.roles, params.quotes, params.match, related.article_of)
+                for part in batch_articles(captures, groups, size)
+            ]
+        )
+        changes = plan_changes(state, raw, batch, rows, related, run_at=run_at)
+        problems = find_problems(changes, captures, rows)
         assert not problems, problems
         if any(changes.values()):
             publish(out_dir, state.manifest, changes, f"{run_at:%Y%m%dT%H%M%S%f}")

@@ -9,8 +9,7 @@ import polars as pl
 import pytest
 
 from tasks.articles import batch_articles, build_batch
-from tasks.assemble import Article
-from tasks.build import Changes, plan_changes
+from tasks.build import ArticleRows, Changes, concat_rows, plan_changes
 from tasks.capture import Capture
 from tasks.checks import find_problems
 from tasks.config import ArchiveParams
@@ -22,7 +21,7 @@ from tasks.roles import site_furniture
 from tasks.state import read_state
 from tests.helpers import RUN_AT, SEED_NAMES, SEEDS
 
-Planned = tuple[Changes, list[Capture], list[Article]]
+Planned = tuple[Changes, list[Capture], ArticleRows]
 
 
 @pytest.fixture(scope="module")
@@ -40,12 +39,13 @@ def planned(tmp_path_factory: pytest.TempPathFactory) -> Planned:
     captures = everything(related)
     groups = group_new_captures(captures, params.match, related.article_of)
     furniture = site_furniture(captures, groups)
-    articles = [
-        a
-        for part in batch_articles(captures, groups, 100)
-        for a in build_batch(part, furniture, params.roles, params.quotes, params.match, {})
-    ]
-    return plan_changes(state, found, batch, articles, related, run_at=RUN_AT), captures, articles
+    rows = concat_rows(
+        [
+            build_batch(part, furniture, params.roles, params.quotes, params.match, {})
+            for part in batch_articles(captures, groups, 100)
+        ]
+    )
+    return plan_changes(state, found, batch, rows, related, run_at=RUN_AT), captures, rows
 
 
 def edited(changes: Changes, table: str, edit: Callable[[pl.DataFrame], pl.DataFrame]) -> Changes:
@@ -95,9 +95,9 @@ def test_the_seeds_output_passes(planned: Planned) -> None:
 def test_broken_output_is_refused_with_the_reason(
     planned: Planned, table: str, edit: Callable[[pl.DataFrame], pl.DataFrame], problem: str
 ) -> None:
-    changes, captures, articles = planned
+    changes, captures, rows = planned
     broken = first_bucket(changes, table, edit) if table != "authors" else edited(changes, table, edit)
     if table == "segments":  # the edited bucket must hold the capture named in the message
         only = pl.col("source_id") == next(c.source_id for c in captures if c.uri.startswith("000_"))
         broken = edited(changes, table, lambda f: pl.concat([f.filter(~only), edit(f.filter(only))]))
-    assert problem in find_problems(broken, captures, articles)
+    assert problem in find_problems(broken, captures, rows)

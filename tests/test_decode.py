@@ -6,20 +6,23 @@ from pathlib import Path
 
 import pytest
 
-from tasks.capture import make_capture
+from tasks.capture import Capture, keep_words_of, lines_of, make_capture
 from tasks.config import ReadConfig
 from tasks.decode import (
     CaptureError,
+    DecodedBatch,
     decode_capture,
     decode_new,
     merge_decoded,
     numbered_lines,
     reading_batches,
+    shelve_decoded,
     split_lines,
 )
 from tasks.discover import hash_capture, list_capture_paths
 from tasks.ids import source_id_of
 from tasks.normalize import normalize_key, tokenize
+from tasks.shelf import SCRATCH, scratch_folder, write_shelf
 
 TEXT = "“Quote” – it’s here\r\nsecond line\rthird"
 
@@ -67,16 +70,43 @@ def test_key_folds_quotes_dashes_case_and_space() -> None:
     assert tokenize(normalize_key("It’s a test, isn't it?")) == ["it", "s", "a", "test", "isn", "t", "it"]
 
 
+def fields(capture: Capture) -> tuple[object, ...]:
+    return capture.source_id, capture.uri, capture.sha256, capture.n_lines, list(capture.line_numbers), capture.lines
+
+
 def test_a_capture_travels_to_another_process_whole_and_without_its_words() -> None:
     lines, n = numbered_lines("Title here\n\nIt’s the first paragraph, with “quotes”.\nA comment.")
     capture = make_capture("s1", "a.txt", "ab" * 32, lines, n)
     capture.keep_words()
     copy = pickle.loads(pickle.dumps(capture))
-    assert copy == capture
-    assert copy.lines == capture.lines
-    assert copy._words == []  # derived again where needed, never shipped
+    assert fields(copy) == fields(capture)
+    assert list(copy.line_numbers) == [1, 3, 4]
+    assert copy._words is None  # derived again where needed, never shipped
     assert copy.tokens == capture.tokens == tuple(w for line in lines for w in tokenize(line.key))
     assert copy.line_tokens() == [tuple(tokenize(line.key)) for line in lines]
+
+
+def test_a_shelved_capture_travels_light_and_reads_its_lines_back(tmp_path: Path) -> None:
+    odd = "Zürich\u2028 caf\u00e9 \udce9 “x” — end"  # a line separator, a lone surrogate from damaged bytes
+    texts = [f"Line {i} of a long capture, with some words in it and {odd}." for i in range(200)]
+    held = []
+    for number in (1, 5):
+        lines, n = numbered_lines("\n\n".join(texts[:number]) + f"\n\nTail {number}.")
+        held.append(make_capture(f"s{number}", f"c{number}.txt", "ab" * 32, lines, n))
+    batch = shelve_decoded(DecodedBatch(held, {}, {}, {"c1.txt": "utf-8", "c5.txt": "utf-8"}), str(tmp_path))
+    assert len(list(tmp_path.iterdir())) == 1  # one shelf file for the batch
+    for before, shelved in zip(held, batch.captures, strict=True):
+        travelled = pickle.loads(pickle.dumps(shelved))
+        assert len(pickle.dumps(shelved)) < 600  # no text travels with it
+        assert fields(travelled) == fields(before)
+        assert travelled.short_keys() == before.short_keys()
+        assert travelled.blank_separated() == before.blank_separated()
+    assert lines_of([*reversed(batch.captures), held[0]]) == [held[1].lines, held[0].lines, held[0].lines]
+    keep_words_of(batch.captures)
+    assert batch.captures[1].tokens == held[1].tokens
+    for path in tmp_path.iterdir():
+        path.unlink()
+    assert batch.captures[1].lines == held[1].lines  # pinned: its batch reads the shelf once
 
 
 def test_identical_files_in_different_batches_are_decoded_once(tmp_path: Path) -> None:
@@ -89,3 +119,14 @@ def test_identical_files_in_different_batches_are_decoded_once(tmp_path: Path) -
     merged = merge_decoded([settled, *(decode_new(b.captures, ReadConfig()) for b in batches)])
     assert [c.uri for c in merged.captures] == ["a.txt", "b.txt"]
     assert merged.duplicate_of == settled.duplicate_of
+
+
+def test_the_scratch_folder_starts_empty_and_is_removed_after_the_run(tmp_path: Path) -> None:
+    leftover = tmp_path / SCRATCH / "killed-run" / "lines-0.shelf"
+    leftover.parent.mkdir(parents=True)
+    leftover.write_bytes(b"lines of a run that was killed")
+    with scratch_folder(str(tmp_path)) as folder:
+        assert not leftover.exists()
+        assert list(Path(folder).iterdir()) == []
+        write_shelf(folder, [b"a"])
+    assert not (tmp_path / SCRATCH).exists()
