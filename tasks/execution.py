@@ -7,6 +7,7 @@ the batch stages to it.
 
 from __future__ import annotations
 
+import ctypes
 import os
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -22,6 +23,21 @@ from tasks.config import ExecutionConfig
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+def hand_back_freed_memory() -> None:
+    """Return the heap's free pages to the system (glibc's malloc_trim; elsewhere nothing).
+
+    A stage that builds many short-lived strings leaves the heap fragmented: after grouping
+    9,917 captures the flow process kept 164 MB it no longer used, 49 MB after a trim.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    trim = getattr(libc, "malloc_trim", None)
+    if trim is not None:
+        trim(0)
 
 
 def worker_count(cfg: ExecutionConfig) -> int:

@@ -2,9 +2,12 @@ from __future__ import annotations
 
 import codecs
 import pickle
+import unicodedata
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tasks.capture import Capture, keep_words_of, lines_of, make_capture
 from tasks.config import ReadConfig
@@ -21,6 +24,7 @@ from tasks.decode import (
 )
 from tasks.discover import hash_capture, list_capture_paths
 from tasks.ids import source_id_of
+from tasks.normalize import _FOLD as FOLD
 from tasks.normalize import normalize_key, tokenize
 from tasks.shelf import SCRATCH, scratch_folder, write_shelf
 
@@ -130,3 +134,17 @@ def test_the_scratch_folder_starts_empty_and_is_removed_after_the_run(tmp_path: 
         assert list(Path(folder).iterdir()) == []
         write_shelf(folder, [b"a"])
     assert not (tmp_path / SCRATCH).exists()
+
+
+def reference_key(text: str) -> str:
+    """The key as the README defines it, written the plain way."""
+    return " ".join(unicodedata.normalize("NFKC", text).translate(FOLD).casefold().split())
+
+
+ALPHABET = [*"aZ `'-.\t\u00e9\u0130\u00df\ufb01\uff21\u2028", '"', *map(chr, FOLD)]
+
+
+@given(st.text(alphabet=st.sampled_from(ALPHABET)))
+def test_the_fast_key_is_the_key_the_readme_defines(text: str) -> None:
+    assert normalize_key(text) == reference_key(text)
+    assert normalize_key(text + "\u00e9") == reference_key(text + "\u00e9")  # the non-ASCII path too
