@@ -73,7 +73,8 @@ class Capture:
         return self._lines_from(read_entries([self._shelf])[0])
 
     def _lines_from(self, entry: bytes) -> tuple[Line, ...]:
-        texts, keys = unpack(entry, len(self.line_numbers))
+        assert self._shelf is not None
+        texts, keys = unpack(entry, self._shelf.keys_length, len(self.line_numbers))
         return tuple(map(Line._make, zip(self.line_numbers, texts, keys, strict=True)))
 
     def shelve(self, ref: ShelfRef) -> Capture:
@@ -82,7 +83,7 @@ class Capture:
             self.source_id, self.uri, self.sha256, self.n_lines, self.line_numbers, None, ref, self.short_keys()
         )
 
-    def shelf_entry(self) -> bytes:
+    def shelf_entry(self) -> tuple[bytes, int]:
         return pack([line.text for line in self.lines], [line.key for line in self.lines])
 
     def short_keys(self) -> frozenset[str]:
@@ -145,6 +146,16 @@ def lines_of(captures: Sequence[Capture]) -> list[tuple[Line, ...]]:
     found: list[tuple[Line, ...]] = [c._held or () for c in captures]
     for i, entry in zip(shelved, entries, strict=True):
         found[i] = captures[i]._lines_from(entry)
+    return found
+
+
+def joined_keys(captures: Sequence[Capture]) -> list[str]:
+    """The keys of each capture's lines joined by LF (never in a key): split them in polars."""
+    shelved = [i for i, c in enumerate(captures) if c._held is None]
+    entries = read_entries([captures[i]._shelf for i in shelved], keys_only=True)  # type: ignore[misc]
+    found = ["\n".join(line.key for line in c._held) if c._held is not None else "" for c in captures]
+    for i, entry in zip(shelved, entries, strict=True):
+        found[i] = entry.decode()
     return found
 
 

@@ -24,7 +24,7 @@ from prefect.cache_policies import NO_CACHE
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import LCSseq
 
-from tasks.capture import Capture, lines_of
+from tasks.capture import Capture, joined_keys
 from tasks.config import MatchConfig
 from tasks.execution import hand_back_freed_memory
 
@@ -91,7 +91,7 @@ def line_frame(captures: Sequence[Capture], first: int) -> pl.DataFrame:
             "capture": np.repeat(np.arange(first, first + len(captures), dtype=np.uint32), counts),
             "line": (np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)).astype(np.uint32),
             "line_no": _concat([np.frombuffer(c.line_numbers, dtype=np.int64) for c in captures], np.int64),
-            "key": pl.Series([line.key for held in lines_of(captures) for line in held], dtype=pl.String),
+            "key": _split_keys(captures),
             "joinable": np.repeat(joinable, counts),
         }
     )
@@ -177,26 +177,44 @@ def part_rows(batches: Sequence[ShingleBatch], part: int, unit_text: U32) -> tup
     return unit_text[units], shingles
 
 
+def _split_keys(captures: Sequence[Capture]) -> pl.Series:
+    """The key of every line of the captures, in order: split in polars, no Python string per line."""
+    with_lines = [c for c in captures if len(c.line_numbers)]  # "" would split into one empty key
+    joined = pl.Series("key", joined_keys(with_lines), dtype=pl.String)
+    return joined.str.split("\n").explode()
+
+
 def text_keys(captures: Sequence[Capture], capture: U32, line: U32, lines: U32) -> list[str]:
     """The keys of units given by capture, first line and line count, read from the captures.
 
-    Capture by capture, _CAPTURE_BATCH at a time: the lines of a shelved capture are read
-    again for this, and all of them at once would be the whole run's text.
+    _CAPTURE_BATCH captures at a time: the keys of shelved captures are read again for
+    this, and all of them at once would be most of the run's text.
     """
-    keys = [""] * len(capture)
-    order = np.argsort(capture, kind="stable")
-    needed, count = _runs(capture[order])
-    ends = np.cumsum(count)
+    units = pl.DataFrame({"row": np.arange(len(capture), dtype=np.int64), "capture": capture, "line": line})
+    units = units.with_columns(pl.Series("lines", lines))
+    needed, _ = _runs(capture)
+    parts = []
     for low in range(0, len(needed), _CAPTURE_BATCH):
-        chunk = needed[low : low + _CAPTURE_BATCH].tolist()
-        held = dict(zip(chunk, lines_of([captures[c] for c in chunk]), strict=True))
-        rows = order[ends[low] - count[low] : ends[low + len(chunk) - 1]]
-        for r, c, i, n in zip(
-            rows.tolist(), capture[rows].tolist(), line[rows].tolist(), lines[rows].tolist(), strict=True
-        ):
-            text = held[c]
-            keys[r] = text[i].key if n == 1 else " ".join(unit.key for unit in text[i : i + n])
-    return keys
+        chunk = needed[low : low + _CAPTURE_BATCH]
+        held = [captures[c] for c in chunk.tolist()]
+        counts = np.fromiter((len(c.line_numbers) for c in held), dtype=np.int64, count=len(held))
+        keys = pl.DataFrame(
+            {
+                "capture": np.repeat(chunk, counts),
+                "line": (np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)).astype(np.uint32),
+                "key": _split_keys(held),
+            }
+        )
+        wanted = units.filter(pl.col("capture").is_between(chunk[0], chunk[-1]))
+        parts.append(
+            wanted.with_columns(pl.int_ranges("line", pl.col("line") + pl.col("lines"), dtype=pl.UInt32).alias("line"))
+            .explode("line")
+            .join(keys, on=["capture", "line"], how="left", maintain_order="left")
+            .group_by("row", maintain_order=True)
+            .agg(pl.col("key").str.join(" "))
+        )
+    found = pl.concat([pl.DataFrame(schema={"row": pl.Int64, "key": pl.String}), *parts]).sort("row")
+    return found["key"].to_list()
 
 
 def _shingle_keys(keys: pl.Series, units: U32, cfg: MatchConfig) -> tuple[I64, ShingleBatch]:

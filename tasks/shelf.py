@@ -5,9 +5,10 @@ light captures (names, hashes, line numbers, where their lines lie). The flow pr
 and the article tasks read lines back when they need them, so no process holds the
 text of a whole run: in a 100,000-capture run it was 2.8 GB of the flow process's 5.8.
 
-A capture's lines are stored as one UTF-8 string: its texts, then its keys, joined by
+A capture's lines are stored as UTF-8: its keys joined by LF, then its texts joined by
 LF. Neither holds an LF (captures are split on it, keys collapse white space), so
-splitting gives them back; that is about four times faster than unpickling them.
+splitting gives them back, about four times faster than unpickling them; and grouping,
+which needs only the keys, reads and splits only those (in polars).
 """
 
 from __future__ import annotations
@@ -24,42 +25,43 @@ _ENCODING, _ERRORS = "utf-8", "surrogatepass"  # text decoded with a fallback ma
 
 
 class ShelfRef(NamedTuple):
-    """Where one capture's lines lie: a shelf file and a byte range in it."""
+    """Where one capture's lines lie: a shelf file, a byte range in it, and how much of it is keys."""
 
     path: str
     offset: int
     length: int
+    keys_length: int
 
 
-def pack(texts: Sequence[str], keys: Sequence[str]) -> bytes:
-    """One capture's lines as shelf bytes."""
-    return "\n".join([*texts, *keys]).encode(_ENCODING, _ERRORS)
+def pack(texts: Sequence[str], keys: Sequence[str]) -> tuple[bytes, int]:
+    """One capture's lines as shelf bytes, and how many of them are its keys."""
+    keys_part = "\n".join(keys).encode(_ENCODING, _ERRORS)
+    return keys_part + "\n".join(texts).encode(_ENCODING, _ERRORS), len(keys_part)
 
 
-def unpack(data: bytes, n: int) -> tuple[list[str], list[str]]:
+def unpack(data: bytes, keys_length: int, n: int) -> tuple[list[str], list[str]]:
     """Texts and keys of a capture of `n` non-blank lines, from its shelf bytes."""
-    if n == 0:
-        return [], []
-    parts = data.decode(_ENCODING, _ERRORS).split("\n")
-    if len(parts) != 2 * n:
-        raise ValueError(f"a shelf entry holds {len(parts)} parts where {2 * n} were written")
-    return parts[:n], parts[n:]
+    texts = data[keys_length:].decode(_ENCODING, _ERRORS).split("\n")
+    keys = data[:keys_length].decode(_ENCODING, _ERRORS).split("\n")
+    if len(texts) != n or len(keys) != n:
+        raise ValueError(f"a shelf entry holds {len(texts)} texts and {len(keys)} keys where {n} were written")
+    return texts, keys
 
 
-def write_shelf(folder: str, entries: Sequence[bytes]) -> list[ShelfRef]:
-    """Write the entries to a new shelf file in `folder`; where each lies."""
+def write_shelf(folder: str, entries: Sequence[tuple[bytes, int]]) -> list[ShelfRef]:
+    """Write the entries (from `pack`) to a new shelf file in `folder`; where each lies."""
     path = str(Path(folder) / f"lines-{uuid.uuid4().hex}.shelf")
     refs, offset = [], 0
-    for entry in entries:
-        refs.append(ShelfRef(path, offset, len(entry)))
+    for entry, keys_length in entries:
+        refs.append(ShelfRef(path, offset, len(entry), keys_length))
         offset += len(entry)
     with Path(path).open("wb") as out:
-        out.write(b"".join(entries))
+        out.write(b"".join(entry for entry, _ in entries))
     return refs
 
 
-def read_entries(refs: Sequence[ShelfRef]) -> list[bytes]:
-    """The bytes of each ref, in order; each file is opened once and read in one span."""
+def read_entries(refs: Sequence[ShelfRef], *, keys_only: bool = False) -> list[bytes]:
+    """The bytes of each ref (or of its keys only), in order; each file is opened once and read in one span."""
     found: list[bytes] = [b""] * len(refs)
     by_path: dict[str, list[int]] = {}
     for i, ref in enumerate(refs):
@@ -72,7 +74,8 @@ def read_entries(refs: Sequence[ShelfRef]) -> list[bytes]:
             span = memoryview(shelf.read(end - start))
         for i in indices:
             ref = refs[i]
-            found[i] = bytes(span[ref.offset - start : ref.offset - start + ref.length])
+            size = ref.keys_length if keys_only else ref.length
+            found[i] = bytes(span[ref.offset - start : ref.offset - start + size])
     return found
 
 

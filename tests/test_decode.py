@@ -26,7 +26,7 @@ from tasks.discover import hash_capture, list_capture_paths
 from tasks.ids import source_id_of
 from tasks.normalize import _FOLD as FOLD
 from tasks.normalize import normalize_key, tokenize
-from tasks.shelf import SCRATCH, scratch_folder, write_shelf
+from tasks.shelf import SCRATCH, pack, scratch_folder, write_shelf
 
 TEXT = "“Quote” – it’s here\r\nsecond line\rthird"
 
@@ -132,7 +132,7 @@ def test_the_scratch_folder_starts_empty_and_is_removed_after_the_run(tmp_path: 
     with scratch_folder(str(tmp_path)) as folder:
         assert not leftover.exists()
         assert list(Path(folder).iterdir()) == []
-        write_shelf(folder, [b"a"])
+        write_shelf(folder, [pack(["A line."], ["a line."])])
     assert not (tmp_path / SCRATCH).exists()
 
 

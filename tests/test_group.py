@@ -5,14 +5,16 @@ from __future__ import annotations
 import itertools
 import random
 from collections import Counter, defaultdict
+from pathlib import Path
 
 import numpy as np
+from polars.testing import assert_frame_equal
 from rapidfuzz import fuzz
 
 from tasks.capture import Capture, make_capture
 from tasks.config import MatchConfig
-from tasks.decode import decode_capture, numbered_lines
-from tasks.group import components, containment_pairs, group_captures, shingle_hashes
+from tasks.decode import DecodedBatch, decode_capture, numbered_lines, shelve_decoded
+from tasks.group import components, containment_pairs, group_captures, shingle_hashes, text_keys
 from tasks.normalize import tokenize
 from tasks.synth.article import make_article
 from tasks.synth.render import render_article
@@ -195,6 +197,19 @@ def test_containment_is_that_of_the_reference() -> None:
         expected = reference_containment(caps, cfg)
         assert got.keys() == expected.keys()
         assert all(abs(got[pair] - expected[pair]) < 1e-9 for pair in expected)
+
+
+def test_shelved_captures_give_the_containment_of_held_ones(tmp_path: Path) -> None:
+    caps = synthetic_captures(30, seed=5) + odd_captures()
+    # Two shelf files, like two decoding batches; a held capture among them, like an earlier one read again.
+    first = shelve_decoded(DecodedBatch(caps[:20], {}, {}, {}), str(tmp_path)).captures
+    second = shelve_decoded(DecodedBatch(caps[21:], {}, {}, {}), str(tmp_path)).captures
+    mixed = [*first, caps[20], *second]
+    for cfg in (MatchConfig(), MatchConfig(min_line_words=2, max_shingle_captures=3)):
+        assert_frame_equal(containment_pairs(mixed, cfg), containment_pairs(caps, cfg))
+    units = (np.array([3, 0, 3, 40], np.uint32), np.array([0, 1, 2, 0], np.uint32), np.array([2, 1, 1, 3], np.uint32))
+    expected = [" ".join(line.key for line in caps[c].lines[i : i + n]) for c, i, n in zip(*units, strict=True)]
+    assert text_keys(mixed, *units) == text_keys(caps, *units) == expected
 
 
 def test_shingle_hashes_hash_each_window_of_words() -> None:
