@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tasks.capture import Capture, keep_words_of, lines_of, make_capture
+from tasks.capture import FURNITURE_MAX_WORDS, Capture, keep_words_of, lines_of, make_capture
 from tasks.config import ReadConfig
 from tasks.decode import (
     CaptureError,
@@ -148,3 +148,11 @@ ALPHABET = [*"aZ `'-.\t\u00e9\u0130\u00df\ufb01\uff21\u2028", '"', *map(chr, FOL
 def test_the_fast_key_is_the_key_the_readme_defines(text: str) -> None:
     assert normalize_key(text) == reference_key(text)
     assert normalize_key(text + "\u00e9") == reference_key(text + "\u00e9")  # the non-ASCII path too
+
+
+@given(st.lists(st.text(alphabet=st.sampled_from([*"ab_1 .-'\u00e9\u2028", '"']), max_size=40), min_size=1))
+def test_short_lines_are_those_of_at_most_furniture_max_words(texts: list[str]) -> None:
+    texts = [t for t in texts if t.strip()] or ["x"]
+    lines, n = numbered_lines("\n".join(texts))
+    capture = make_capture("s", "s.txt", "ab" * 32, lines, n)
+    assert capture.short_keys() == {line.key for line in lines if len(tokenize(line.key)) <= FURNITURE_MAX_WORDS}
