@@ -12,7 +12,7 @@ from dataclasses import replace
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.assemble import assemble_all
+from tasks.assemble import Article, assemble_all
 from tasks.build import ArticleRows, article_rows
 from tasks.capture import Capture, keep_words_of
 from tasks.config import MatchConfig, QuoteConfig, RolesConfig
@@ -59,14 +59,18 @@ def build_batch(
     stored_article_of: dict[str, str],
 ) -> ArticleRows:  # fmt: skip
     """The rows of the batch's articles, with the anchors that will find them again."""
-    keep_words_of(batch.captures)  # roles, alignment and assembly ask for them again and again
+    keep_words_of(batch.captures)  # roles, alignment, assembly and quote linking ask for them again and again
     labeled = label_all(batch.captures, batch.groups, roles, furniture)
     return article_rows(
-        [
-            replace(linked, anchors=paragraph_anchors([normalize_key(p) for p in linked.paragraphs], match))
-            for linked in (link_article_quotes(a, quotes) for a in assemble_all(labeled, roles, stored_article_of))
-        ]
+        [_anchored(link_article_quotes(a, quotes), match) for a in assemble_all(labeled, roles, stored_article_of)]
     )
+
+
+def _anchored(article: Article, match: MatchConfig) -> Article:
+    if article.keys is None:
+        return replace(article, anchors=paragraph_anchors([normalize_key(p) for p in article.paragraphs], match))
+    keys = article.keys
+    return replace(article, anchors=paragraph_anchors(keys.paragraph_keys, match, keys.paragraph_words), keys=None)
 
 
 @task(name="find-site-furniture", cache_policy=NO_CACHE)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from rapidfuzz import fuzz
@@ -15,9 +16,12 @@ from tasks.ids import article_id_of, comment_id_of
 from tasks.roles import LabeledCapture, Role
 
 
-@dataclass(frozen=True)
-class Unit:
-    """A stretch of lines of one capture with one role: a paragraph, or a single line."""
+class Unit(NamedTuple):
+    """A stretch of lines of one capture with one role: a paragraph, or a single line.
+
+    Named tuples, this and the rows below: an article batch builds one per line, and a
+    tuple is built in C (a frozen dataclass sets each field through object.__setattr__).
+    """
 
     source_id: str
     line_start: int
@@ -29,8 +33,7 @@ class Unit:
     last: int
 
 
-@dataclass(frozen=True)
-class SegmentRow:
+class SegmentRow(NamedTuple):
     source_id: str
     line_start: int
     line_end: int
@@ -39,8 +42,7 @@ class SegmentRow:
     duplicate: bool
 
 
-@dataclass(frozen=True)
-class CommentRow:
+class CommentRow(NamedTuple):
     comment_no: int
     comment_id: str
     text: str
@@ -63,6 +65,20 @@ class Article:
     segments: tuple[SegmentRow, ...]
     source_ids: tuple[str, ...]
     anchors: tuple[str, ...] = ()  # the index entries that find it again (tasks/related.py)
+    keys: ArticleKeys | None = None  # for quote linking and anchors; never stored
+
+
+class ArticleKeys(NamedTuple):
+    """The matching keys of an article's paragraphs and comments, with their words.
+
+    Kept from its captures' lines, not derived again from the texts: quote linking
+    and anchors would otherwise normalize and tokenize every paragraph and comment twice more.
+    """
+
+    paragraph_keys: tuple[str, ...]
+    paragraph_words: tuple[tuple[str, ...], ...]
+    comment_keys: tuple[str, ...]
+    comment_words: tuple[tuple[str, ...], ...]
 
 
 def units_of(labeled: LabeledCapture) -> list[Unit]:
@@ -113,25 +129,31 @@ def assemble_article(
     singles = _merge_single_facts(group, order, units, segments)
     captions = _merge_captions(order, units, paragraphs, segments)
     comment_units = _merge_comments(order, units, segments)
-    para_texts = [text for text, _ in paragraphs.texts]
     comments = _comment_rows(article_id, comment_units)
+    capture_of = {lc.capture.source_id: lc.capture for lc in group}
+    keys = ArticleKeys(
+        tuple(key for _, key, _ in paragraphs.texts), tuple(words for _, _, words in paragraphs.texts),
+        tuple(u.key for u in comment_units),
+        tuple(capture_of[u.source_id].words_of_lines(u.first, u.last) for u in comment_units),
+    )  # fmt: skip
     return Article(
         article_id=article_id,
         title=singles.get("title"),
         subtitle=singles.get("subtitle"),
         author=next((lc.author for lc in (group[i] for i in order) if lc.author), None),
         author_bio=singles.get("author_bio"),
-        paragraphs=tuple(para_texts),
+        paragraphs=tuple(text for text, _, _ in paragraphs.texts),
         captions=tuple(captions),
         comments=tuple(comments),
         segments=tuple(sorted(segments, key=lambda s: (s.source_id, s.line_start))),
         source_ids=tuple(group[i].capture.source_id for i in order),
+        keys=keys,
     )
 
 
 @dataclass
 class _Paragraphs:
-    texts: list[tuple[str, str]]  # (text, key) in reading order
+    texts: list[tuple[str, str, tuple[str, ...]]]  # (text, key, words) in reading order
     where: dict[tuple[str, int], int]  # (source_id, unit first line index) -> paragraph slot
 
 
@@ -141,14 +163,14 @@ def _merge_paragraphs(
 ) -> _Paragraphs:  # fmt: skip
     """The pivot's paragraphs; another capture's body unit the pivot lacks is inserted in order."""
     pivot = order[0]
-    slots: list[tuple[float, str, str]] = []  # (position, text, key)
+    pivot_cap = group[pivot].capture
+    slots: list[tuple[float, str, str, tuple[str, ...]]] = []  # (position, text, key, words)
     where: dict[tuple[str, int], float] = {}
     for unit in units[pivot]:
         if unit.role == "body":
             where[(unit.source_id, unit.first)] = float(len(slots))
-            slots.append((float(len(slots)), unit.text, unit.key))
+            slots.append((float(len(slots)), unit.text, unit.key, pivot_cap.words_of_lines(unit.first, unit.last)))
             segments.append(SegmentRow(unit.source_id, unit.line_start, unit.line_end, "body", None, False))
-    pivot_cap = group[pivot].capture
     pivot_body = np.array([r == "body" for r in group[pivot].roles], dtype=bool)
     pivot_line_slot = _line_slots(group[pivot], units[pivot], where)
     for i in order[1:]:
@@ -163,14 +185,14 @@ def _merge_paragraphs(
             slot_of_token[run.a_start : run.a_start + run.size] = pivot_line_slot[theirs]
         coverage = line_coverage(cap, held)
         last_slot = -1.0
-        token_line = np.asarray(cap.token_line, dtype=np.int64)
+        # A line's words are consecutive in token order: a unit's words are one slice.
+        word_start = np.searchsorted(cap.token_line, np.arange(len(cap.lines) + 1)).tolist()
         for unit in units[i]:
             if unit.role != "body":
                 continue
-            lines = range(unit.first, unit.last + 1)
-            score = float(np.mean([coverage[k] for k in lines]))
+            score = float(coverage[unit.first : unit.last + 1].mean())
             if score >= cfg.shared_coverage:
-                mapped = slot_of_token[(token_line >= unit.first) & (token_line <= unit.last)]
+                mapped = slot_of_token[word_start[unit.first] : word_start[unit.last + 1]]
                 mapped = mapped[mapped >= 0]
                 last_slot = float(mapped.max()) if len(mapped) else last_slot
                 where[(unit.source_id, unit.first)] = last_slot
@@ -180,12 +202,12 @@ def _merge_paragraphs(
             else:
                 last_slot += 1e-3  # after the last shared paragraph, before the next
                 where[(unit.source_id, unit.first)] = last_slot
-                slots.append((last_slot, unit.text, unit.key))
+                slots.append((last_slot, unit.text, unit.key, cap.words_of_lines(unit.first, unit.last)))
                 segments.append(SegmentRow(unit.source_id, unit.line_start, unit.line_end, "body", None, False))
     ordered = sorted(slots, key=lambda s: s[0])
-    rank = {pos: no for no, (pos, _, _) in enumerate(ordered)}
+    rank = {pos: no for no, (pos, _, _, _) in enumerate(ordered)}
     final_where = {k: _rank_at_or_before(rank, v) for k, v in where.items()}
-    return _Paragraphs([(t, k) for _, t, k in ordered], final_where)
+    return _Paragraphs([(t, k, w) for _, t, k, w in ordered], final_where)
 
 
 def _line_slots(labeled: LabeledCapture, units: list[Unit], where: dict[tuple[str, int], float]) -> np.ndarray:

@@ -6,7 +6,11 @@ import re
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
+
+import numpy as np
+import numpy.typing as npt
 
 from tasks.decode import Line
 from tasks.normalize import tokenize
@@ -28,7 +32,7 @@ _LONGER_THAN_FURNITURE = re.compile(rf"(?:\W*\w+\b){{{FURNITURE_MAX_WORDS + 1}}}
 class _Words:
     per_line: list[tuple[str, ...]]
     words: tuple[str, ...]
-    owner: tuple[int, ...]  # index into `lines` of each word
+    owner: npt.NDArray[np.int64]  # index into `lines` of each word (an array: the stages index with it)
 
 
 class Capture:
@@ -102,8 +106,8 @@ class Capture:
         return self._layout().words
 
     @property
-    def token_line(self) -> tuple[int, ...]:
-        """The index into `lines` of each word."""
+    def token_line(self) -> npt.NDArray[np.int64]:
+        """The index into `lines` of each word (read-only)."""
         return self._layout().owner
 
     def keep_words(self) -> None:
@@ -116,9 +120,10 @@ class Capture:
         if self._words is not None:
             return self._words
         per_line = [tuple(tokenize(line.key)) for line in self.lines]
-        words = tuple(w for line_words in per_line for w in line_words)
-        owner = tuple(i for i, line_words in enumerate(per_line) for _ in line_words)
-        self._words = _Words(per_line, words, owner)
+        counts = np.fromiter(map(len, per_line), dtype=np.int64, count=len(per_line))
+        owner = np.repeat(np.arange(len(per_line), dtype=np.int64), counts)
+        owner.flags.writeable = False  # shared by every stage that asks
+        self._words = _Words(per_line, tuple(chain.from_iterable(per_line)), owner)
         return self._words
 
     def blank_separated(self, chosen: list[int] | None = None) -> bool:
@@ -135,6 +140,11 @@ class Capture:
         if self._words is not None:
             return self._words.per_line
         return [tuple(tokenize(line.key)) for line in self.lines]
+
+    def words_of_lines(self, first: int, last: int) -> tuple[str, ...]:
+        """The words of lines `first` to `last` (indices into `lines`): those of their keys joined by a space."""
+        per_line = self._layout().per_line
+        return per_line[first] if first == last else tuple(chain.from_iterable(per_line[first : last + 1]))
 
     def line_token_counts(self) -> list[int]:
         """How many words each line has."""

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import heapq
 import re
+from bisect import bisect_left
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -31,36 +32,43 @@ class QuoteLink:
     score: float
 
 
-def quoted_passages(key: str, key_words: list[str], *, min_words: int) -> list[tuple[str, set[str]]]:
+def quoted_passages(key: str, key_words: Sequence[str], *, min_words: int) -> list[tuple[str, set[str]]]:
     """Text a comment may quote, with its words: each passage in quote marks, and the whole comment.
 
     `key_words` are the comment's words, tokenized once for all the uses of them.
     """
     quoted = dict.fromkeys(m.group(1).strip(" .,;:") for m in _QUOTED.finditer(key))
     quoted.pop(key, None)
-    passages = [(p, words) for p in quoted if len(words := tokenize(p)) >= min_words]
+    passages: list[tuple[str, Sequence[str]]] = [(p, w) for p in quoted if len(w := tokenize(p)) >= min_words]
     if len(key_words) >= min_words:
         passages.append((key, key_words))
-    return [(p, set(words)) for p, words in passages]
+    return [(p, set(w)) for p, w in passages]
 
 
-def link_quotes(paragraph_keys: Sequence[str], comment_keys: Sequence[str], cfg: QuoteConfig) -> list[QuoteLink]:
-    """The earliest line each comment quotes: paragraphs come first, then comments in thread order."""
-    targets = list(paragraph_keys) + list(comment_keys)
-    target_tokens = [tokenize(key) for key in targets]
-    target_words = [set(tokens) for tokens in target_tokens]
-    holders: dict[str, list[int]] = {}  # word -> targets holding it, in order
+def link_quotes(
+    paragraph_keys: Sequence[str], comment_keys: Sequence[str], cfg: QuoteConfig,
+    tokens: Sequence[Sequence[str]] | None = None,
+) -> list[QuoteLink]:  # fmt: skip
+    """The earliest line each comment quotes: paragraphs come first, then comments in thread order.
+
+    `tokens`: the words of the paragraphs, then of the comments, when the caller has them.
+    """
+    targets = [*paragraph_keys, *comment_keys]
+    target_tokens = [tokenize(key) for key in targets] if tokens is None else tokens
+    target_words = [set(words) for words in target_tokens]
+    holders: defaultdict[str, list[int]] = defaultdict(list)  # word -> targets holding it, in order
     for index, words in enumerate(target_words):
         for word in words:
-            holders.setdefault(word, []).append(index)
+            holders[word].append(index)
     pairs: list[tuple[int, int, str]] = []  # (comment_no, target index, passage)
     for comment_no, key in enumerate(comment_keys):
         limit = len(paragraph_keys) + comment_no
         for passage, words in quoted_passages(key, target_tokens[limit], min_words=cfg.min_quote_words):
+            need = _MIN_WORD_OVERLAP * len(words)
             pairs.extend(
                 (comment_no, target, passage)
                 for target in _holding_rare_words(words, holders, limit)
-                if len(passage) <= len(targets[target]) and _overlap(words, target_words[target])
+                if len(passage) <= len(targets[target]) and len(words & target_words[target]) >= need
             )
     if not pairs:
         return []
@@ -81,7 +89,7 @@ def link_quotes(paragraph_keys: Sequence[str], comment_keys: Sequence[str], cfg:
     ]
 
 
-def _holding_rare_words(words: set[str], holders: dict[str, list[int]], limit: int) -> list[int]:
+def _holding_rare_words(words: set[str], holders: defaultdict[str, list[int]], limit: int) -> list[int]:
     """Targets before `limit` that hold one of the passage's two rarest words.
 
     A passage that is 80% inside a line shares one of any two of its words with it
@@ -89,26 +97,28 @@ def _holding_rare_words(words: set[str], holders: dict[str, list[int]], limit: i
     """
     # Ties go to the word first in sort order: a set's order changes with PYTHONHASHSEED, and
     # with it which lines a comment was found to quote (1 of 14,011 links at 9,917 captures).
-    rarest = heapq.nsmallest(2, words, key=lambda w: (len(holders.get(w, ())), w))
+    # (holders, word) pairs built and sorted in C: no Python key function per word.
+    ranked = sorted(zip(map(len, map(holders.__getitem__, words)), words, strict=True))
     found: set[int] = set()
-    for word in rarest:
-        found.update(t for t in holders.get(word, ()) if t < limit)
+    for _, word in ranked[:2]:
+        held = holders[word]  # ascending: the targets before `limit` are a prefix
+        found.update(held[: bisect_left(held, limit)])
     return sorted(found)
-
-
-def _overlap(words: set[str], target: set[str]) -> bool:
-    return len(words & target) >= _MIN_WORD_OVERLAP * len(words)
 
 
 def link_article_quotes(article: Article, cfg: QuoteConfig) -> Article:
     """The article with `quotes_paragraph_no` / `quotes_comment_id` filled in."""
-    links = link_quotes(
-        [normalize_key(p) for p in article.paragraphs], [normalize_key(c.text) for c in article.comments], cfg
-    )
+    if article.keys is not None:
+        keys = article.keys
+        links = link_quotes(keys.paragraph_keys, keys.comment_keys, cfg, [*keys.paragraph_words, *keys.comment_words])
+    else:
+        links = link_quotes(
+            [normalize_key(p) for p in article.paragraphs], [normalize_key(c.text) for c in article.comments], cfg
+        )
     comments = list(article.comments)
     for link in links:
         quoted = comments[link.quoted_comment_no].comment_id if link.quoted_comment_no is not None else None
-        comments[link.comment_no] = replace(
-            comments[link.comment_no], quotes_paragraph_no=link.paragraph_no, quotes_comment_id=quoted
+        comments[link.comment_no] = comments[link.comment_no]._replace(
+            quotes_paragraph_no=link.paragraph_no, quotes_comment_id=quoted
         )
     return replace(article, comments=tuple(comments))

@@ -50,25 +50,28 @@ def everything(related: Related) -> list[Capture]:
     return [*related.new, *related.captures]
 
 
-def line_shingles(key: str, cfg: MatchConfig) -> list[str]:
-    """Word shingles of a long line (the same features grouping uses)."""
-    words = tokenize(key)
+def line_shingles(key: str, cfg: MatchConfig, words: Sequence[str] | None = None) -> list[str]:
+    """Word shingles of a long line (the same features grouping uses); `words`: the key's, when known."""
+    words = tokenize(key) if words is None else words
     if len(words) < cfg.min_line_words:
         return []
     k = min(cfg.shingle_words, len(words))
     return [" ".join(words[i : i + k]) for i in range(len(words) - k + 1)]
 
 
-def _stable_rank(shingle: str) -> tuple[int, str]:
-    # CRC-32, not hash(): the same in every process and run, so a rerun picks the same anchors.
-    return zlib.crc32(shingle.encode()), shingle
+def paragraph_anchors(
+    paragraph_keys: Sequence[str], cfg: MatchConfig, words: Sequence[Sequence[str]] | None = None
+) -> tuple[str, ...]:
+    """The few shingles of each paragraph with the smallest stable hash: the article's index entries.
 
-
-def paragraph_anchors(paragraph_keys: Sequence[str], cfg: MatchConfig) -> tuple[str, ...]:
-    """The few shingles of each paragraph with the smallest stable hash: the article's index entries."""
+    `words`: each paragraph's words, when the caller has them.
+    """
     anchors: set[str] = set()
-    for key in paragraph_keys:
-        anchors.update(heapq.nsmallest(ANCHORS_PER_PARAGRAPH, set(line_shingles(key, cfg)), key=_stable_rank))
+    for index, key in enumerate(paragraph_keys):
+        shingles = set(line_shingles(key, cfg, None if words is None else words[index]))
+        # CRC-32, not hash(): the same in every process and run, so a rerun picks the same anchors.
+        ranked = heapq.nsmallest(ANCHORS_PER_PARAGRAPH, [(zlib.crc32(s.encode()), s) for s in shingles])
+        anchors.update(s for _, s in ranked)
     return tuple(sorted(anchors))
 
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from tasks import layout
 from tasks.align import echoed_lines
 from tasks.capture import Capture, make_capture
 from tasks.config import RolesConfig
@@ -187,3 +190,16 @@ def test_echoed_lines_find_lines_repeating_an_earlier_run_of_words() -> None:
                           "one two three four five six", "two three four five six seven eight"))  # fmt: skip
     assert np.flatnonzero(echoed_lines(page, min_run=7)).tolist() == [1, 3]
     assert np.flatnonzero(echoed_lines(page, min_run=8)).tolist() == []
+
+
+_LINE_ENDS = st.text(alphabet=st.sampled_from([*"ab (). !?'\"", "\u201d", "\u2019", "\n"]), max_size=60)
+
+
+@given(_LINE_ENDS)
+def test_line_end_shortcuts_agree_with_searching_the_whole_line(text: str) -> None:
+    # ends_sentence and the credit test look at a line's last characters only.
+    assert layout.ends_sentence(text) == bool(layout._SENTENCE_END.search(text))
+    credited = bool(
+        layout.CAPTION_HINT.search(text) or layout._CREDIT.search(text)
+    ) and not layout._SENTENCE_END.search(text)
+    assert layout.is_credited_caption(text, text) == credited
