@@ -16,6 +16,7 @@ from tasks.assemble import Article, assemble_all
 from tasks.build import ArticleRows, article_rows
 from tasks.capture import Capture, keep_words_of
 from tasks.config import MatchConfig, QuoteConfig, RolesConfig
+from tasks.execution import gc_paused
 from tasks.normalize import normalize_key
 from tasks.quotes import link_article_quotes
 from tasks.related import paragraph_anchors
@@ -87,7 +88,8 @@ def build_articles(
     stored_article_of: dict[str, str],
 ) -> ArticleRows:  # fmt: skip
     """Give every line of a batch of articles its role, merge each article's captures, link quoting comments."""
-    rows = build_batch(batch, furniture, roles, quotes, match, stored_article_of)
+    with gc_paused():
+        rows = build_batch(batch, furniture, roles, quotes, match, stored_article_of)
     get_run_logger().info(
         "%d articles from %d captures: %d paragraphs, %d comments",
         rows.articles.height, len(batch.captures), rows.paragraphs.height, rows.comments.height,

@@ -246,7 +246,10 @@ def decode_captures(batch: ReadingBatch, limits: ReadConfig, shelf_dir: str) -> 
 
     The lines go to a shelf file; the flow process receives light captures that read them back when needed.
     """
-    decoded = shelve_decoded(decode_new(batch.captures, limits), shelf_dir)
+    from tasks.execution import gc_paused
+
+    with gc_paused():
+        decoded = shelve_decoded(decode_new(batch.captures, limits), shelf_dir)
     get_run_logger().info(
         "decoded %d captures (%d lines); %d quarantined",
         len(decoded.captures), sum(len(c.line_numbers) for c in decoded.captures), len(decoded.quarantined),
