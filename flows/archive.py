@@ -12,7 +12,7 @@ from tasks.build import build_changes, concat_rows, summarize_run
 from tasks.checks import check_changes
 from tasks.config import ArchiveParams
 from tasks.decode import decode_captures, merge_decoded, reading_batches
-from tasks.discover import discover_captures
+from tasks.discover import count_files, discover_captures
 from tasks.execution import batch_runner
 from tasks.group import group_articles
 from tasks.related import everything, load_related
@@ -39,6 +39,8 @@ def archive(params: ArchiveParams = ArchiveParams()) -> dict[str, int]:  # noqa:
     with lock, batch_runner(params.execution) as runner, scratch_folder(params.out_dir) as shelf_dir:
         stage = StageProgress(total=STAGES, runner=runner)
         state = stage.run(open_archive, params.out_dir)
+        if count_files(params.raw_dir) - state.known.height > batch_size:  # surely several batches to decode
+            runner.start_workers()  # they start while discovery hashes the captures
         raw = stage.run(discover_captures, params.raw_dir, state.fingerprints())
         to_read, settled = reading_batches(raw, state.archived_shas(), batch_size)
         batch = merge_decoded([settled, *stage.map(decode_captures, to_read, limits=params.read, shelf_dir=shelf_dir)])

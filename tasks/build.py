@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass
 from datetime import datetime
 from operator import itemgetter
+from typing import NamedTuple
 
 import polars as pl
 from prefect import get_run_logger, task
@@ -28,8 +28,7 @@ BUCKET_KEY: dict[str, pl.Expr] = {
 } | {t: pl.col("article_id") for t in ("articles", "paragraphs", "captions", "comments", "segments", "_anchors")}
 
 
-@dataclass(frozen=True)
-class SourceRow:
+class SourceRow(NamedTuple):
     """What `sources` says of one capture."""
 
     source_id: str
@@ -235,7 +234,7 @@ def plan_changes(
 
 def _new_source_frame(rows: list[SourceRow], run_at: datetime) -> pl.DataFrame:
     schema = {k: v for k, v in TABLES["sources"].items() if k != "ingested_at"}
-    frame = pl.DataFrame([asdict(r) for r in rows], schema=schema) if rows else pl.DataFrame(schema=schema)
+    frame = pl.DataFrame(_columns(SourceRow._fields, rows), schema=schema)  # a dict per row took seconds at 100,000
     return frame.with_columns(pl.lit(run_at, dtype=TABLES["sources"]["ingested_at"]).alias("ingested_at"))
 
 

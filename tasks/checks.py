@@ -75,13 +75,13 @@ def _coverage_problems(segments: pl.DataFrame | None, captures: Sequence[Capture
         return []
     read = [c for c in captures if not c.source_id.startswith(STORED_PREFIX)]
     counts = np.fromiter((len(c.line_numbers) for c in read), dtype=np.int64, count=len(read))
-    numbers = [np.frombuffer(c.line_numbers, np.int64) for c in read]
+    numbers = np.frombuffer(b"".join([c.line_numbers for c in read]), np.int64)  # one copy, not one array per capture
     lines = pl.DataFrame(
         {
             "source_id": pl.Series([c.source_id for c in read], dtype=pl.String).gather(
                 np.repeat(np.arange(len(read)), counts)
             ),
-            "line_no": np.concatenate([np.zeros(0, np.int64), *numbers]),
+            "line_no": numbers,
         },
         schema={"source_id": pl.String, "line_no": pl.Int64},
     )

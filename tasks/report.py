@@ -29,6 +29,7 @@ MAX_QUARANTINE_ROWS = 1000
 # The summary lists this many quarantined captures; the table artifact has the rest.
 MAX_LISTED = 20
 LABELS = {"captures": "captures read"}
+PROGRESS_EVERY_SECONDS = 5.0  # how often a batch stage moves the progress artifact on
 
 
 class StageProgress:
@@ -60,8 +61,13 @@ class StageProgress:
         started = self._starting(stage.name)
         base = 100 * self.done / self.total
 
+        published = [time.monotonic()]
+
         def batch_done(n: int) -> None:
-            if len(batches) > 1:
+            # Every few seconds, not every batch: each update is a request the server must serve
+            # while the workers want both cores. The stage's end is published anyway.
+            if len(batches) > 1 and n < len(batches) and time.monotonic() - published[0] >= PROGRESS_EVERY_SECONDS:
+                published[0] = time.monotonic()
                 note = f"Stage {self.done + 1} of {self.total}: {stage.name}, {n} of {len(batches)} batches done"
                 self._artifact_id = self._publish(self._artifact_id, base + 100 * n / len(batches) / self.total, note)
 

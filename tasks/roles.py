@@ -79,6 +79,18 @@ class GroupAlignment:
         return mask
 
 
+class LabeledGroup(list["LabeledCapture"]):
+    """The labeled captures of one article, with the alignment that labeled them: assembly uses it again."""
+
+    alignment: GroupAlignment | None = None
+
+
+def _labeled_group(labeled: list[LabeledCapture], alignment: GroupAlignment) -> LabeledGroup:
+    group = LabeledGroup(labeled)
+    group.alignment = alignment
+    return group
+
+
 def align_group(captures: Sequence[Capture], *, min_run: int) -> GroupAlignment:
     """Align every pair of the group's captures (groups hold a handful)."""
     return GroupAlignment(
@@ -119,7 +131,7 @@ def label_all(
         _FURNITURE.reset(token)
 
 
-def label_group(captures: Sequence[Capture], cfg: RolesConfig) -> list[LabeledCapture]:
+def label_group(captures: Sequence[Capture], cfg: RolesConfig) -> LabeledGroup:
     """Roles for every line of every capture of one article.
 
     Captures with a byline after shared text ("metadata captures") fix where the
@@ -135,7 +147,7 @@ def label_group(captures: Sequence[Capture], cfg: RolesConfig) -> list[LabeledCa
     bylines = [_find_byline(c) for c in captures]
     meta = [i for i in range(n) if _closes_article(bylines[i], shared_any[i])]
     if not meta:
-        return _label_threads(captures, alignment, shared_any, cfg)
+        return _labeled_group(_label_threads(captures, alignment, shared_any, cfg), alignment)
     labeled: dict[int, LabeledCapture] = {}
     for i in meta:
         others = [j for j in range(n) if j != i and j not in meta]
@@ -148,7 +160,7 @@ def label_group(captures: Sequence[Capture], cfg: RolesConfig) -> list[LabeledCa
             continue
         masks = [alignment.covered(i, m, len(captures[i].tokens), _role_token_mask(labeled[m], "body")) for m in meta]
         labeled[i] = _label_plain_capture(captures[i], _shared(captures[i], masks, cfg), cfg)
-    return [labeled[i] for i in range(n)]
+    return _labeled_group([labeled[i] for i in range(n)], alignment)
 
 
 def _label_threads(
