@@ -82,7 +82,8 @@ def _damaged_utf8_or_cp1252(data: bytes) -> tuple[str, str]:
     """UTF-8 with a few broken bytes keeps its text; anything else reads as Windows-1252."""
     replaced = data.decode("utf-8", errors="replace")
     broken = replaced.count("\ufffd")
-    well_formed = sum(1 for ch in replaced if ord(ch) > 0x7F) - broken
+    non_ascii = len(replaced) - len(replaced.encode("ascii", errors="ignore"))  # counted in C, not per character
+    well_formed = non_ascii - broken
     if well_formed > broken:  # more valid multi-byte characters than invalid bytes: damaged UTF-8
         return replaced, f"utf-8 ({broken} invalid bytes replaced)"
     return data.decode("cp1252", errors=_LATIN1_FALLBACK), "cp1252"
