@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple, cast
 
 import numpy as np
 from rapidfuzz.distance import Indel
@@ -10,8 +10,7 @@ from rapidfuzz.distance import Indel
 from tasks.capture import Capture
 
 
-@dataclass(frozen=True)
-class MatchedRun:
+class MatchedRun(NamedTuple):
     """Tokens a[a_start:a_start+size] equal b[b_start:b_start+size]."""
 
     a_start: int
@@ -27,10 +26,12 @@ def align_tokens(a: Capture, b: Capture, *, min_run: int) -> list[MatchedRun]:
     """
     if not a.tokens or not b.tokens:
         return []
+    # as_list(): plain tuples made in C, not an Opcode object per edit
+    opcodes = cast(list[tuple[str, int, int, int, int]], Indel.opcodes(a.tokens, b.tokens).as_list())
     return [
-        MatchedRun(op.src_start, op.dest_start, op.src_end - op.src_start)
-        for op in Indel.opcodes(a.tokens, b.tokens)
-        if op.tag == "equal" and op.src_end - op.src_start >= min_run
+        MatchedRun(src_start, dest_start, src_end - src_start)
+        for tag, src_start, src_end, dest_start, _ in opcodes
+        if tag == "equal" and src_end - src_start >= min_run
     ]
 
 

@@ -190,7 +190,11 @@ def _merge_paragraphs(
         for unit in units[i]:
             if unit.role != "body":
                 continue
-            score = float(coverage[unit.first : unit.last + 1].mean())
+            # A lone line's share as it is; a wrapped paragraph's mean (sum / count is what mean() does).
+            if unit.first == unit.last:
+                score = float(coverage[unit.first])
+            else:
+                score = float(coverage[unit.first : unit.last + 1].sum()) / (unit.last - unit.first + 1)
             if score >= cfg.shared_coverage:
                 mapped = slot_of_token[word_start[unit.first] : word_start[unit.last + 1]]
                 mapped = mapped[mapped >= 0]

@@ -37,9 +37,10 @@ CAPTION_HINT = re.compile(r"\b(photo|photograph|image|picture|credit|getty|reute
 # A caption's closing credit: "(AP)", "(Photo: Staff photo)", "(official White House photo)".
 _CREDIT = re.compile(r"\([^()]{2,40}\)$")
 _SENTENCE_END = re.compile(r"[.!?][\"'\u201d\u2019)]?$|[\"\u201d]$")
-# Both match only the last characters of a line: searching those alone spares scanning it whole.
-_SENTENCE_END_CHARS = 2
-_CREDIT_CHARS = 42
+# Both match only the last characters of a line (`$` may stand before a final newline, hence
+# one more): searching those alone spares scanning the line whole.
+_SENTENCE_END_CHARS = 3
+_CREDIT_CHARS = 43
 _OPEN_ENDED = ("?", "!", "...", "\u2026")
 
 MAX_BYLINE_CHARS = 120

@@ -56,9 +56,11 @@ def link_quotes(
     targets = [*paragraph_keys, *comment_keys]
     target_tokens = [tokenize(key) for key in targets] if tokens is None else tokens
     target_words = [set(words) for words in target_tokens]
-    holders: defaultdict[str, list[int]] = defaultdict(list)  # word -> targets holding it, in order
+    # word -> targets holding it, in order; only for the comments' words: a passage's words are its comment's.
+    quotable = set().union(*target_words[len(paragraph_keys) :])
+    holders: defaultdict[str, list[int]] = defaultdict(list)
     for index, words in enumerate(target_words):
-        for word in words:
+        for word in words & quotable:
             holders[word].append(index)
     pairs: list[tuple[int, int, str]] = []  # (comment_no, target index, passage)
     for comment_no, key in enumerate(comment_keys):

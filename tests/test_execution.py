@@ -14,6 +14,7 @@ from tasks.articles import batch_articles
 from tasks.capture import make_capture
 from tasks.config import ArchiveParams, ExecutionConfig
 from tasks.decode import numbered_lines
+from tasks.discover import count_files
 from tasks.execution import make_task_runner, split_evenly
 from tasks.schema import TABLES
 from tasks.synth import write_corpus
@@ -91,3 +92,13 @@ def test_the_flow_on_two_workers_gives_the_tables_of_the_default_run(corpus: Pat
     spread = tmp_path / runner
     archive(ArchiveParams(raw_dir=str(corpus), out_dir=str(spread), execution=two_workers))
     assert_same_archive(read_archive(spread), read_archive(default))
+
+
+def test_count_files_guesses_the_run_size_without_reading(tmp_path: Path) -> None:
+    # The flow starts its workers early when this many files are more than the archive knows.
+    (tmp_path / "day1").mkdir()
+    (tmp_path / ".hidden").mkdir()
+    for name in ("a.txt", "day1/b.txt", "day1/c.txt", ".hidden/d.txt", "day1/.e.txt"):
+        (tmp_path / name).write_text("text", encoding="utf-8")
+    assert count_files(str(tmp_path)) == 3
+    assert count_files(str(tmp_path / "missing")) == 0
