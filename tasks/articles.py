@@ -17,7 +17,6 @@ from tasks.build import ArticleRows, article_rows
 from tasks.capture import Capture, keep_words_of
 from tasks.config import MatchConfig, QuoteConfig, RolesConfig
 from tasks.execution import gc_paused
-from tasks.normalize import normalize_key
 from tasks.quotes import link_article_quotes
 from tasks.related import paragraph_anchors
 from tasks.roles import label_all, site_furniture
@@ -68,10 +67,8 @@ def build_batch(
 
 
 def _anchored(article: Article, match: MatchConfig) -> Article:
-    if article.keys is None:
-        return replace(article, anchors=paragraph_anchors([normalize_key(p) for p in article.paragraphs], match))
     keys = article.keys
-    return replace(article, anchors=paragraph_anchors(keys.paragraph_keys, match, keys.paragraph_words), keys=None)
+    return replace(article, anchors=paragraph_anchors(keys.paragraph_keys, match, keys.paragraph_words))
 
 
 @task(name="find-site-furniture", cache_policy=NO_CACHE)

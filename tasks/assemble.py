@@ -64,8 +64,8 @@ class Article:
     comments: tuple[CommentRow, ...]
     segments: tuple[SegmentRow, ...]
     source_ids: tuple[str, ...]
+    keys: ArticleKeys  # for quote linking and anchors; never stored
     anchors: tuple[str, ...] = ()  # the index entries that find it again (tasks/related.py)
-    keys: ArticleKeys | None = None  # for quote linking and anchors; never stored
 
 
 class ArticleKeys(NamedTuple):

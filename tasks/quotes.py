@@ -12,7 +12,7 @@ from rapidfuzz import fuzz, process
 
 from tasks.assemble import Article
 from tasks.config import QuoteConfig
-from tasks.normalize import normalize_key, tokenize
+from tasks.normalize import tokenize
 
 # Keys fold every double quote mark to '"'; single quotes double as apostrophes.
 _QUOTED = re.compile(r'"([^"]+)"')
@@ -110,13 +110,8 @@ def _holding_rare_words(words: set[str], holders: defaultdict[str, list[int]], l
 
 def link_article_quotes(article: Article, cfg: QuoteConfig) -> Article:
     """The article with `quotes_paragraph_no` / `quotes_comment_id` filled in."""
-    if article.keys is not None:
-        keys = article.keys
-        links = link_quotes(keys.paragraph_keys, keys.comment_keys, cfg, [*keys.paragraph_words, *keys.comment_words])
-    else:
-        links = link_quotes(
-            [normalize_key(p) for p in article.paragraphs], [normalize_key(c.text) for c in article.comments], cfg
-        )
+    keys = article.keys  # kept from the captures' lines: nothing is normalized or tokenized again
+    links = link_quotes(keys.paragraph_keys, keys.comment_keys, cfg, [*keys.paragraph_words, *keys.comment_words])
     comments = list(article.comments)
     for link in links:
         quoted = comments[link.quoted_comment_no].comment_id if link.quoted_comment_no is not None else None
