@@ -337,17 +337,40 @@ def deployment_run_ids(stack: Stack) -> set[str]:
     return {run["id"] for run in stack.api.post("/flow_runs/filter", json=body).json()}
 
 
-def view_started_run(page: Page, stack: Stack, runs_before: set[str]) -> str:
-    """Open the page of the run the button just started; returns the run's id.
+UI_ATTEMPTS = 3
+
+
+def start_run_from_the_ui(page: Page, stack: Stack, click: Callable[[], None]) -> str:
+    """Click what starts a run, open the page of the run it started; returns the run's id.
 
     The run is found through the API, not through the "View run" toast: the toast lives a few seconds and on a
-    loaded machine the submit's reply can come after it would have gone (CI once missed it for 30 s).
+    loaded machine the submit's reply can come after it would have gone (CI once missed it for 30 s). Prefect's
+    UI does not retry a request its API refuses (SQLite busy on a loaded machine): a click answered with an error
+    toast is made again, as a person would, at most UI_ATTEMPTS times in all.
     """
-    started = wait_for(lambda: deployment_run_ids(stack) - runs_before, 120, "the run the UI's button started")
-    assert len(started) == 1, f"one click started {len(started)} runs"
-    run_id = started.pop()
-    page.goto(f"{stack.ui_url}/runs/flow-run/{run_id}")
-    return run_id
+    errors = page.locator(".p-toast__icon--error")
+    refusals: list[str] = []
+    for _ in range(UI_ATTEMPTS):
+        runs_before = deployment_run_ids(stack)
+        errors_before = errors.count()
+        click()
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            started = deployment_run_ids(stack) - runs_before
+            if started:
+                assert len(started) == 1, f"one click started {len(started)} runs"
+                run_id = started.pop()
+                page.goto(f"{stack.ui_url}/runs/flow-run/{run_id}")
+                return run_id
+            if errors.count() > errors_before:
+                refusals.append(" | ".join(page.locator(".p-toast__message").all_inner_texts()))
+                break
+            time.sleep(0.5)
+        else:
+            page.screenshot(path=SCREENSHOTS / "no-run-started.png")
+            toasts = page.locator(".p-toast__message").all_inner_texts()
+            raise AssertionError(f"no run 120 s after the click; toasts: {toasts}\n{log_tail(stack.log)}")
+    raise AssertionError(f"the UI's run request failed {UI_ATTEMPTS} times: {refusals}\n{log_tail(stack.log)}")
 
 
 def check_finished_run_page(page: Page, stack: Stack, run_id: str, shots: str) -> None:
@@ -381,9 +404,16 @@ def test_quick_run_from_the_ui_archives_the_seeds(stack: Stack, page: Page) -> N
     page.screenshot(path=SCREENSHOTS / "1-deployment-run-menu.png")
     if os.environ.get("NEWSARCHIVE_UPDATE_DOCS_SCREENSHOT"):
         shutil.copy(SCREENSHOTS / "1-deployment-run-menu.png", DOCS_SCREENSHOT)
-    runs_before = deployment_run_ids(stack)
-    page.get_by_text("Quick run", exact=True).click()
-    run_id = view_started_run(page, stack, runs_before)
+    clicks = 0
+
+    def quick_run() -> None:
+        nonlocal clicks
+        if clicks:  # the menu closed with the click before
+            open_run_menu(page, stack)
+        clicks += 1
+        page.get_by_text("Quick run", exact=True).click()
+
+    run_id = start_run_from_the_ui(page, stack, quick_run)
     check_finished_run_page(page, stack, run_id, "2-quick")
     assert_matches_gold(stack.out_dir)
 
@@ -398,9 +428,7 @@ def test_custom_run_from_the_ui_writes_where_the_form_says(stack: Stack, page: P
     expect(archive_dir).to_have_value(str(stack.out_dir))
     archive_dir.fill(str(out))
     page.screenshot(path=SCREENSHOTS / "3-custom-run-form.png")
-    runs_before = deployment_run_ids(stack)
-    page.get_by_role("button", name="Submit").click()
-    run_id = view_started_run(page, stack, runs_before)
+    run_id = start_run_from_the_ui(page, stack, page.get_by_role("button", name="Submit").click)
     check_finished_run_page(page, stack, run_id, "4-custom")
     assert_matches_gold(out)
 
@@ -415,6 +443,7 @@ def test_the_form_refuses_a_bad_value_and_names_the_field(stack: Stack, page: Pa
     page.get_by_role("button", name="Submit").click()
     refusal = page.get_by_text("Validation failed for field 'params.match.shingle_words'").last  # toasts come in twos
     expect(refusal).to_contain_text("1 is less than the minimum of 2")
+    expect(page.locator(".p-toast__icon--error").first).to_be_visible()  # as start_run_from_the_ui tells refusals
     page.screenshot(path=SCREENSHOTS / "5-custom-run-refused.png")
     assert page.url.split("?")[0].endswith("/run")  # still on the form
     assert stack.api.post("/flow_runs/count", json={}).json() == runs_before
