@@ -28,18 +28,25 @@ class RawCapture:
 def list_capture_paths(raw_dir: Path) -> list[tuple[str, Path, str | None]]:
     """Every file below raw_dir as (uri, path, problem), sorted by uri; hidden names are skipped.
 
-    Links are not followed out of raw_dir, nor into a loop.
+    Links are not followed out of raw_dir, nor into a loop. Directory entries say what they
+    are without a system call per file (os.walk plus Path.is_symlink took 1.5 s for 100,000).
     """
     root = raw_dir.resolve()
+    prefix = len(str(root)) + 1  # uri: the entry's path after "root/" (POSIX separators)
     found: list[tuple[str, Path, str | None]] = []
-    for folder, dirs, files in os.walk(root, followlinks=False):
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-        for name in files + [d for d in dirs if (Path(folder) / d).is_symlink()]:
-            if name.startswith("."):
-                continue
-            path = Path(folder) / name
-            uri = path.relative_to(root).as_posix()
-            found.append((uri, path, _link_problem(path, root)))
+    folders = [root]
+    while folders:
+        folder = folders.pop()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                if entry.is_dir(follow_symlinks=False):
+                    folders.append(Path(entry.path))
+                    continue
+                path = Path(entry.path)
+                problem = _link_problem(path, root) if entry.is_symlink() else None
+                found.append((entry.path[prefix:], path, problem))
     return sorted(found)
 
 
@@ -73,19 +80,20 @@ def fingerprint(path: Path) -> tuple[int, datetime] | None:
         stat = path.stat()
     except OSError:
         return None
-    return stat.st_size, datetime.fromtimestamp(stat.st_mtime_ns // 1000 / 1e6, UTC)
+    return stat.st_size, _modified_at(stat.st_mtime_ns)
+
+
+def _modified_at(mtime_ns: int) -> datetime:
+    return datetime.fromtimestamp(mtime_ns // 1000 / 1e6, UTC)
 
 
 def hash_capture(uri: str, path: Path, problem: str | None) -> RawCapture:
     """Read one capture and hash it, or record why it cannot be read."""
     if problem is not None:
         return RawCapture(uri, path, 0, None, problem)
-    seen = fingerprint(path)
-    modified_at = seen[1] if seen else None
     try:
-        if path.is_dir():
-            raise IsADirectoryError(path)
         with path.open("rb") as handle:  # streamed: a 50 MB capture is not held twice
+            stat = os.fstat(handle.fileno())  # the file read, not a second look at its name
             digest = hashlib.file_digest(handle, "sha256").hexdigest()
             size = handle.tell()
     except IsADirectoryError:
@@ -96,7 +104,7 @@ def hash_capture(uri: str, path: Path, problem: str | None) -> RawCapture:
         return RawCapture(uri, path, 0, None, "no permission to read the file")
     except OSError as err:
         return RawCapture(uri, path, 0, None, f"cannot read the file: {err.strerror or err}")
-    return RawCapture(uri, path, size, digest, None, modified_at)
+    return RawCapture(uri, path, size, digest, None, _modified_at(stat.st_mtime_ns))
 
 
 def new_captures(raw_dir: Path, known: Mapping[str, tuple[int, datetime]]) -> tuple[list[RawCapture], int]:
@@ -105,13 +113,14 @@ def new_captures(raw_dir: Path, known: Mapping[str, tuple[int, datetime]]) -> tu
     `known` maps uri to the (size, modified time) an earlier run archived it
     with: such a file is neither read nor hashed again.
     """
-    found: list[RawCapture] = []
+    to_hash: list[tuple[str, Path, str | None]] = []
     unchanged = 0
     for uri, path, problem in list_capture_paths(raw_dir):
         if problem is None and uri in known and fingerprint(path) == known[uri]:
             unchanged += 1
-            continue
-        found.append(hash_capture(uri, path, problem))
+        else:
+            to_hash.append((uri, path, problem))
+    found = [hash_capture(uri, path, problem) for uri, path, problem in to_hash]
     return found, unchanged
 
 
