@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from tasks.decode import Line
-from tasks.normalize import tokenize
+from tasks.normalize import tokenize_lines
 from tasks.shelf import ShelfRef, pack, read_entries, unpack
 
 # Body lines are hard-wrapped paragraphs (to be joined) when at least this share
@@ -119,7 +119,7 @@ class Capture:
     def _layout(self) -> _Words:
         if self._words is not None:
             return self._words
-        per_line = [tuple(tokenize(line.key)) for line in self.lines]
+        per_line = tokenize_lines([line.key for line in self.lines])
         counts = np.fromiter(map(len, per_line), dtype=np.int64, count=len(per_line))
         owner = np.repeat(np.arange(len(per_line), dtype=np.int64), counts)
         owner.flags.writeable = False  # shared by every stage that asks
@@ -139,7 +139,7 @@ class Capture:
         """The words of each line."""
         if self._words is not None:
             return self._words.per_line
-        return [tuple(tokenize(line.key)) for line in self.lines]
+        return tokenize_lines([line.key for line in self.lines])
 
     def words_of_lines(self, first: int, last: int) -> tuple[str, ...]:
         """The words of lines `first` to `last` (indices into `lines`): those of their keys joined by a space."""

@@ -41,3 +41,18 @@ def normalize_key(text: str) -> str:
 def tokenize(key: str) -> list[str]:
     """Words of a key; punctuation is dropped so reflowed text still lines up."""
     return _WORD.findall(key)
+
+
+# `\w` over ASCII is letters, digits and "_": every other ASCII byte becomes a space,
+# except the "\n" that separates keys (never inside one).
+_ASCII_NON_WORD_TO_SPACE = bytes(c if chr(c).isalnum() or chr(c) in "_\n" else 32 for c in range(256))
+
+
+def tokenize_lines(keys: list[str]) -> list[tuple[str, ...]]:
+    """tokenize() of each key, as tuples. When all the keys are ASCII they are split at once
+    with a byte table: half the time of one regex per line (about 60 lines a capture)."""
+    joined = "\n".join(keys)
+    if not keys or not joined.isascii():
+        return [tuple(_WORD.findall(key)) for key in keys]
+    split = joined.encode().translate(_ASCII_NON_WORD_TO_SPACE).decode().split("\n")
+    return [tuple(line.split()) for line in split]

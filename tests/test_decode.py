@@ -25,7 +25,7 @@ from tasks.decode import (
 from tasks.discover import hash_capture, list_capture_paths
 from tasks.ids import source_id_of
 from tasks.normalize import _FOLD as FOLD
-from tasks.normalize import normalize_key, tokenize
+from tasks.normalize import normalize_key, tokenize, tokenize_lines
 from tasks.shelf import SCRATCH, pack, scratch_folder, write_shelf
 
 TEXT = "“Quote” – it’s here\r\nsecond line\rthird"
@@ -72,6 +72,13 @@ def test_nul_bytes_are_dropped() -> None:
 def test_key_folds_quotes_dashes_case_and_space() -> None:
     assert normalize_key("“It’s”  —  OK\u00a0") == normalize_key('"it\'s" - ok')
     assert tokenize(normalize_key("It’s a test, isn't it?")) == ["it", "s", "a", "test", "isn", "t", "it"]
+
+
+@given(st.lists(st.text(alphabet=st.characters(max_codepoint=0x17F, exclude_characters="\n"), max_size=40)))
+def test_tokenizing_lines_at_once_gives_the_words_of_each(keys: list[str]) -> None:
+    assert tokenize_lines(keys) == [tuple(tokenize(key)) for key in keys]
+    ascii_keys = [key.encode("ascii", "replace").decode() for key in keys]  # the byte-table path
+    assert tokenize_lines(ascii_keys) == [tuple(tokenize(key)) for key in ascii_keys]
 
 
 def fields(capture: Capture) -> tuple[object, ...]:
