@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 from bisect import bisect_left
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from itertools import chain
 
 from rapidfuzz import fuzz, process
 
@@ -56,22 +57,29 @@ def link_quotes(
     targets = [*paragraph_keys, *comment_keys]
     target_tokens = [tokenize(key) for key in targets] if tokens is None else tokens
     target_words = [set(words) for words in target_tokens]
-    # word -> targets holding it, in order; only for the comments' words: a passage's words are its comment's.
-    quotable = set().union(*target_words[len(paragraph_keys) :])
+    # How many targets hold each word, counted in C; the two rarest words of each passage.
+    counts = Counter(chain.from_iterable(target_words))
+    passages = [
+        (comment_no, passage, words, _rarest_two(words, counts))
+        for comment_no, key in enumerate(comment_keys)
+        for passage, words in quoted_passages(
+            key, target_tokens[len(paragraph_keys) + comment_no], min_words=cfg.min_quote_words
+        )
+    ]
+    # word -> targets holding it, in order: only for those rarest words (an index of every comment word cost 4x).
+    needed = set().union(*(rarest for *_, rarest in passages))
     holders: defaultdict[str, list[int]] = defaultdict(list)
     for index, words in enumerate(target_words):
-        for word in words & quotable:
+        for word in words & needed:
             holders[word].append(index)
     pairs: list[tuple[int, int, str]] = []  # (comment_no, target index, passage)
-    for comment_no, key in enumerate(comment_keys):
-        limit = len(paragraph_keys) + comment_no
-        for passage, words in quoted_passages(key, target_tokens[limit], min_words=cfg.min_quote_words):
-            need = _MIN_WORD_OVERLAP * len(words)
-            pairs.extend(
-                (comment_no, target, passage)
-                for target in _holding_rare_words(words, holders, limit)
-                if len(passage) <= len(targets[target]) and len(words & target_words[target]) >= need
-            )
+    for comment_no, passage, words, rarest in passages:
+        need = _MIN_WORD_OVERLAP * len(words)
+        pairs.extend(
+            (comment_no, target, passage)
+            for target in _holding(rarest, holders, len(paragraph_keys) + comment_no)
+            if len(passage) <= len(targets[target]) and len(words & target_words[target]) >= need
+        )
     if not pairs:
         return []
     # An article has tens of candidate pairs: starting threads for them cost more than scoring
@@ -91,18 +99,22 @@ def link_quotes(
     ]
 
 
-def _holding_rare_words(words: set[str], holders: defaultdict[str, list[int]], limit: int) -> list[int]:
-    """Targets before `limit` that hold one of the passage's two rarest words.
+def _rarest_two(words: set[str], counts: Counter[str]) -> tuple[str, ...]:
+    """The passage's two words that the fewest targets hold.
 
     A passage that is 80% inside a line shares one of any two of its words with it
     unless both fall in its missing 20%; the rarest two prune most lines at once.
     """
     # Ties go to the word first in sort order: a set's order changes with PYTHONHASHSEED, and
     # with it which lines a comment was found to quote (1 of 14,011 links at 9,917 captures).
-    # (holders, word) pairs built and sorted in C: no Python key function per word.
-    ranked = sorted(zip(map(len, map(holders.__getitem__, words)), words, strict=True))
+    # (count, word) pairs built and sorted in C: no Python key function per word.
+    return tuple(word for _, word in sorted(zip(map(counts.__getitem__, words), words, strict=True))[:2])
+
+
+def _holding(rarest: tuple[str, ...], holders: defaultdict[str, list[int]], limit: int) -> list[int]:
+    """Targets before `limit` that hold one of the words."""
     found: set[int] = set()
-    for _, word in ranked[:2]:
+    for word in rarest:
         held = holders[word]  # ascending: the targets before `limit` are a prefix
         found.update(held[: bisect_left(held, limit)])
     return sorted(found)
