@@ -6,7 +6,7 @@ import unicodedata
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from tasks.capture import FURNITURE_MAX_WORDS, Capture, keep_words_of, lines_of, make_capture
@@ -79,6 +79,15 @@ def test_tokenizing_lines_at_once_gives_the_words_of_each(keys: list[str]) -> No
     assert tokenize_lines(keys) == [tuple(tokenize(key)) for key in keys]
     ascii_keys = [key.encode("ascii", "replace").decode() for key in keys]  # the byte-table path
     assert tokenize_lines(ascii_keys) == [tuple(tokenize(key)) for key in ascii_keys]
+
+
+@given(st.lists(st.text(alphabet=st.characters(max_codepoint=0x3000, exclude_characters="\r\n\x00"), max_size=30)))
+def test_numbered_lines_key_every_line_as_normalize_key_does(raw: list[str]) -> None:
+    assume(any(line.strip() for line in raw))
+    for ascii_only in (False, True):  # the path for captures all ASCII, and the other
+        text = "\n".join(line.encode("ascii", "replace").decode() if ascii_only else line for line in raw)
+        lines, _ = numbered_lines(text)
+        assert [line.key for line in lines] == [normalize_key(line) for line in split_lines(text) if line.strip()]
 
 
 def fields(capture: Capture) -> tuple[object, ...]:
