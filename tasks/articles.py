@@ -14,7 +14,7 @@ from prefect.cache_policies import NO_CACHE
 
 from tasks.assemble import Article, assemble_all
 from tasks.build import ArticleRows, article_rows
-from tasks.capture import Capture, keep_words_of
+from tasks.capture import Capture, keep_words_of, release_words_of
 from tasks.config import MatchConfig, QuoteConfig, RolesConfig
 from tasks.execution import gc_paused
 from tasks.quotes import link_article_quotes
@@ -60,10 +60,15 @@ def build_batch(
 ) -> ArticleRows:  # fmt: skip
     """The rows of the batch's articles, with the anchors that will find them again."""
     keep_words_of(batch.captures)  # roles, alignment, assembly and quote linking ask for them again and again
-    labeled = label_all(batch.captures, batch.groups, roles, furniture)
-    return article_rows(
-        [_anchored(link_article_quotes(a, quotes), match) for a in assemble_all(labeled, roles, stored_article_of)]
-    )
+    try:
+        labeled = label_all(batch.captures, batch.groups, roles, furniture)
+        return article_rows(
+            [_anchored(link_article_quotes(a, quotes), match) for a in assemble_all(labeled, roles, stored_article_of)]
+        )
+    finally:
+        # Freed now, not walked by the cycle collector when gc_paused() ends: the first collection after a
+        # pause visits every object made during it that is still alive (0.46 s for 9,917 captures' words).
+        release_words_of(batch.captures)
 
 
 def _anchored(article: Article, match: MatchConfig) -> Article:
