@@ -13,6 +13,7 @@ which needs only the keys, reads and splits only those (in polars).
 
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 from collections.abc import Iterator, Sequence
@@ -60,23 +61,55 @@ def write_shelf(folder: str, entries: Sequence[tuple[bytes, int]]) -> list[Shelf
     return refs
 
 
+# Entries closer than this in a shelf file are read in one call (the bytes between them read for nothing).
+_READ_GAP = 1 << 16
+
+
 def read_entries(refs: Sequence[ShelfRef], *, keys_only: bool = False) -> list[bytes]:
-    """The bytes of each ref (or of its keys only), in order; each file is opened once and read in one span."""
+    """The bytes of each ref (or of its keys only), in order; each file is opened once.
+
+    Entries near one another are read together. An article batch wants a few captures
+    from every shelf file: reading from its first entry to its last, as this once did,
+    read every shelf whole for each batch (10 s of a 100,000-capture run).
+    """
     found: list[bytes] = [b""] * len(refs)
     by_path: dict[str, list[int]] = {}
     for i, ref in enumerate(refs):
         by_path.setdefault(ref.path, []).append(i)
     for path, indices in by_path.items():
-        start = min(refs[i].offset for i in indices)
-        end = max(refs[i].offset + refs[i].length for i in indices)
-        with Path(path).open("rb") as shelf:
-            shelf.seek(start)
-            span = memoryview(shelf.read(end - start))
-        for i in indices:
-            ref = refs[i]
-            size = ref.keys_length if keys_only else ref.length
-            found[i] = bytes(span[ref.offset - start : ref.offset - start + size])
+        indices.sort(key=lambda i: refs[i].offset)
+        sizes = {i: refs[i].keys_length if keys_only else refs[i].length for i in indices}
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            first = 0
+            while first < len(indices):
+                start = refs[indices[first]].offset
+                end = start + sizes[indices[first]]
+                last = first + 1
+                while last < len(indices) and refs[indices[last]].offset - end <= _READ_GAP:
+                    end = max(end, refs[indices[last]].offset + sizes[indices[last]])
+                    last += 1
+                span = memoryview(_read_span(fd, start, end - start, path))
+                for i in indices[first:last]:
+                    offset = refs[i].offset - start
+                    found[i] = bytes(span[offset : offset + sizes[i]])
+                first = last
+        finally:
+            os.close(fd)
     return found
+
+
+def _read_span(fd: int, start: int, size: int, path: str) -> bytes:
+    """`size` bytes at `start` (pread returns at most about 2 GB a call)."""
+    parts: list[bytes] = []
+    while size > 0:
+        part = os.pread(fd, size, start)
+        if not part:
+            raise ValueError(f"shelf file {Path(path).name} ends before an entry written to it")
+        parts.append(part)
+        start += len(part)
+        size -= len(part)
+    return parts[0] if len(parts) == 1 else b"".join(parts)
 
 
 @contextmanager

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import codecs
 import pickle
+import tempfile
 import unicodedata
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from tasks.discover import hash_capture, list_capture_paths
 from tasks.ids import source_id_of
 from tasks.normalize import _FOLD as FOLD
 from tasks.normalize import normalize_key, tokenize, tokenize_lines
-from tasks.shelf import SCRATCH, pack, scratch_folder, write_shelf
+from tasks.shelf import SCRATCH, pack, read_entries, scratch_folder, write_shelf
 
 TEXT = "“Quote” – it’s here\r\nsecond line\rthird"
 
@@ -127,6 +128,23 @@ def test_a_shelved_capture_travels_light_and_reads_its_lines_back(tmp_path: Path
     for path in tmp_path.iterdir():
         path.unlink()
     assert batch.captures[1].lines == held[1].lines  # pinned: its batch reads the shelf once
+
+
+@given(
+    st.lists(st.integers(min_value=0, max_value=40_000), min_size=1, max_size=40),
+    st.lists(st.integers(min_value=0, max_value=39), max_size=60),
+)
+def test_shelf_entries_read_back_whatever_their_order_and_distance(sizes: list[int], picks: list[int]) -> None:
+    """Entries far apart are read apart, near ones together; each one comes back whole, in the order asked."""
+    entries = [pack([f"Text {i} " + "x" * size], [f"text {i} " + "y" * (size // 2)]) for i, size in enumerate(sizes)]
+    with tempfile.TemporaryDirectory() as folder:
+        refs = write_shelf(folder, entries)
+        asked = [refs[i % len(refs)] for i in picks]
+        for keys_only in (False, True):
+            found = read_entries(asked, keys_only=keys_only)
+            for ref, data in zip(asked, found, strict=True):
+                entry, keys_length = entries[refs.index(ref)]
+                assert data == (entry[:keys_length] if keys_only else entry)
 
 
 def test_identical_files_in_different_batches_are_decoded_once(tmp_path: Path) -> None:
