@@ -59,7 +59,7 @@ def _ascii_words(keys: list[str]) -> list[str]:
 def tokenize_lines(keys: list[str]) -> list[tuple[str, ...]]:
     """tokenize() of each key, as tuples. ASCII keys are split at once with a byte table:
     half the time of one regex per line (about 60 lines a capture); the regex is left
-    to the few keys that are not ASCII (one line in twenty in the synthetic corpora)."""
+    to the few keys that are not ASCII (their quotes and dashes folded, one key in forty in the synthetic corpora)."""
     words = [tuple(line.split()) for line in _ascii_words(keys)]
     for i, key in enumerate(keys):
         if not key.isascii():
