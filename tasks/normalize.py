@@ -27,6 +27,30 @@ _WORD = re.compile(r"\w+")
 _FOLD_PAIRS = tuple((chr(code), str(to or "")) for code, to in _FOLD.items())
 
 
+# The folds that NFKC leaves alone and that give a character, not white space or nothing: curly
+# quotes and most dashes. A line whose only non-ASCII characters are these has as its key the
+# line with them folded, lowered (see keys_of_collapsed).
+_PLAIN_FOLDS = tuple(
+    (variant, form) for variant, form in _FOLD_PAIRS
+    if not variant.isascii() and form.strip() and unicodedata.normalize("NFKC", variant) == variant
+)  # fmt: skip
+
+
+def keys_of_collapsed(texts: list[str]) -> list[str | None]:
+    """normalize_key() of lines whose white space is already collapsed, each line that is ASCII once its
+    curly quotes and dashes are folded; None for the others (accents, other scripts: normalize_key them)."""
+    folded = "\n".join(texts).replace("`", "'")
+    for variant, form in _PLAIN_FOLDS:
+        if variant in folded:
+            folded = folded.replace(variant, form)
+    keys: list[str | None] = list(folded.lower().split("\n"))
+    if not folded.isascii():  # lower() would make some letters ASCII (the Kelvin sign): test before it
+        for i, line in enumerate(folded.split("\n")):
+            if not line.isascii():
+                keys[i] = None
+    return keys
+
+
 def normalize_key(text: str) -> str:
     """NFKC, casefold, one form of quotes and dashes, collapsed white space."""
     if text.isascii():  # NFKC changes no ASCII, casefold is lower(), and "`" is the only ASCII to fold

@@ -97,6 +97,15 @@ def test_numbered_lines_are_each_line_collapsed_and_keyed_as_normalize_key_does(
         assert count == len(every)
 
 
+@given(st.lists(st.text(alphabet=st.sampled_from([*"aZ `'-.\t\u212a\u0130\u00e9\u0301\u00a0", *map(chr, FOLD)]))))
+def test_lines_of_ascii_and_folded_quotes_are_keyed_as_normalize_key_does(raw: list[str]) -> None:
+    """The whole-capture path for lines that are ASCII once their quotes and dashes are folded."""
+    text = "\n".join(raw)
+    expected = [normalize_key(line) for line in split_lines(text) if line.strip()]
+    if expected:
+        assert [line.key for line in numbered_lines(text)[0]] == expected
+
+
 def fields(capture: Capture) -> tuple[object, ...]:
     return capture.source_id, capture.uri, capture.sha256, capture.n_lines, list(capture.line_numbers), capture.lines
 
