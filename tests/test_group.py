@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import itertools
 import random
+import zlib
 from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 from rapidfuzz import fuzz
 
@@ -15,7 +18,8 @@ from tasks.capture import Capture, make_capture
 from tasks.config import MatchConfig
 from tasks.decode import DecodedBatch, decode_capture, numbered_lines, shelve_decoded
 from tasks.group import components, containment_pairs, group_captures, shingle_hashes, text_keys
-from tasks.normalize import tokenize
+from tasks.normalize import normalize_key, tokenize
+from tasks.related import ANCHORS_PER_PARAGRAPH, line_shingles, paragraph_anchors
 from tasks.synth.article import make_article
 from tasks.synth.render import render_article
 from tasks.synth.world import make_world
@@ -246,3 +250,24 @@ def test_components_are_those_of_union_find() -> None:
             low, high = sorted((_root(parent, x), _root(parent, y)))
             parent[high] = low
         assert components(n, a, b).tolist() == [_root(parent, i) for i in range(n)]
+
+
+@given(st.lists(st.sampled_from(["the", "war", "putin", "said", "a", "1", "x_y"]), max_size=20), st.integers(2, 6))
+def test_line_shingles_are_the_windows_of_k_words(words: list[str], k: int) -> None:
+    cfg = MatchConfig(shingle_words=k, min_line_words=2)
+    key = " ".join(words)
+    window = min(k, len(words))
+    expected = [" ".join(words[i : i + window]) for i in range(len(words) - window + 1)] if len(words) >= 2 else []
+    assert line_shingles(key, cfg) == expected
+
+
+def test_paragraph_anchors_are_the_shingles_of_smallest_crc32() -> None:
+    cfg = MatchConfig()
+    paragraphs = [normalize_key(line.text) for line in gold_lines(SEED_NAMES[0]) if line.role == "body"]
+    expected: set[str] = set()
+    for key in paragraphs:
+        ranked = sorted((zlib.crc32(s.encode()), s) for s in set(line_shingles(key, cfg)))
+        expected.update(s for _, s in ranked[:ANCHORS_PER_PARAGRAPH])
+    anchors = paragraph_anchors(paragraphs, cfg)
+    assert anchors == tuple(sorted(expected))
+    assert len(anchors) == ANCHORS_PER_PARAGRAPH * len(paragraphs)
