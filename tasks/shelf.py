@@ -109,7 +109,7 @@ def _read_span(fd: int, start: int, size: int, path: str) -> bytes:
         parts.append(part)
         start += len(part)
         size -= len(part)
-    return parts[0] if len(parts) == 1 else b"".join(parts)
+    return b"".join(parts)  # one part: that part itself, not a copy
 
 
 @contextmanager
