@@ -16,7 +16,7 @@ from tasks.assemble import Article, assemble_all
 from tasks.build import ArticleRows, article_rows
 from tasks.capture import Capture, keep_words_of, release_words_of
 from tasks.config import MatchConfig, QuoteConfig, RolesConfig
-from tasks.execution import gc_paused
+from tasks.execution import Sealed, gc_paused
 from tasks.quotes import link_article_quotes
 from tasks.related import paragraph_anchors
 from tasks.roles import label_all, site_furniture
@@ -88,7 +88,7 @@ def find_site_furniture(captures: list[Capture], groups: list[list[int]]) -> fro
 def build_articles(
     batch: ArticleBatch, furniture: frozenset[str], roles: RolesConfig, quotes: QuoteConfig, match: MatchConfig,
     stored_article_of: dict[str, str],
-) -> ArticleRows:  # fmt: skip
+) -> Sealed[ArticleRows]:  # fmt: skip
     """Give every line of a batch of articles its role, merge each article's captures, link quoting comments."""
     with gc_paused():
         rows = build_batch(batch, furniture, roles, quotes, match, stored_article_of)
@@ -96,4 +96,4 @@ def build_articles(
         "%d articles from %d captures: %d paragraphs, %d comments",
         rows.articles.height, len(batch.captures), rows.paragraphs.height, rows.comments.height,
     )  # fmt: skip
-    return rows
+    return Sealed(rows)

@@ -14,6 +14,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from tasks.config import ReadConfig
+from tasks.execution import Sealed, gc_paused, split_evenly
 from tasks.normalize import keys_of_collapsed, normalize_key
 
 if TYPE_CHECKING:
@@ -180,8 +181,6 @@ def reading_batches(
     raw: Sequence[RawCapture], archived: Mapping[str, str], size: int
 ) -> tuple[list[ReadingBatch], DecodedBatch]:
     """Batches of at most `size` captures to decode, and the files settled without decoding."""
-    from tasks.execution import split_evenly
-
     to_decode, settled = settle_before_reading(raw, archived)
     return [ReadingBatch(part) for part in split_evenly(to_decode, size)], settled
 
@@ -242,17 +241,15 @@ def shelve_decoded(batch: DecodedBatch, shelf_dir: str) -> DecodedBatch:
 
 
 @task(name="decode-and-split-lines", cache_policy=NO_CACHE)
-def decode_captures(batch: ReadingBatch, limits: ReadConfig, shelf_dir: str) -> DecodedBatch:
+def decode_captures(batch: ReadingBatch, limits: ReadConfig, shelf_dir: str) -> Sealed[DecodedBatch]:
     """Decode a batch of captures to numbered lines with matching keys; quarantine what cannot be read.
 
     The lines go to a shelf file; the flow process receives light captures that read them back when needed.
     """
-    from tasks.execution import gc_paused
-
     with gc_paused():
         decoded = shelve_decoded(decode_new(batch.captures, limits), shelf_dir)
     get_run_logger().info(
         "decoded %d captures (%d lines); %d quarantined",
         len(decoded.captures), sum(len(c.line_numbers) for c in decoded.captures), len(decoded.quarantined),
     )  # fmt: skip
-    return decoded
+    return Sealed(decoded)

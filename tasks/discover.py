@@ -12,6 +12,8 @@ from pathlib import Path
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from tasks.execution import Sealed
+
 
 @dataclass(frozen=True)
 class RawCapture:
@@ -125,7 +127,7 @@ def new_captures(raw_dir: Path, known: Mapping[str, tuple[int, datetime]]) -> tu
 
 
 @task(name="discover-and-hash", retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
-def discover_captures(raw_dir: str, known: Mapping[str, tuple[int, datetime]]) -> list[RawCapture]:
+def discover_captures(raw_dir: str, known: Mapping[str, tuple[int, datetime]]) -> Sealed[list[RawCapture]]:
     """List the raw directory and hash every capture (sha256) not archived unchanged before."""
     root = Path(raw_dir)
     if not root.is_dir():
@@ -136,4 +138,4 @@ def discover_captures(raw_dir: str, known: Mapping[str, tuple[int, datetime]]) -
         "%s: %d new or changed captures, %d unchanged since an earlier run, %d unreadable",
         raw_dir, len(found), unchanged, unreadable,
     )  # fmt: skip
-    return found
+    return Sealed(found)

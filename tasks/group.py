@@ -29,7 +29,7 @@ from rapidfuzz.distance import LCSseq
 
 from tasks.capture import Capture, joined_keys
 from tasks.config import MatchConfig
-from tasks.execution import hand_back_freed_memory
+from tasks.execution import Sealed, hand_back_freed_memory
 
 U32 = npt.NDArray[np.uint32]
 U64 = npt.NDArray[np.uint64]
@@ -573,9 +573,11 @@ def group_new_captures(
 
 
 @task(name="group-captures-by-article", cache_policy=NO_CACHE)
-def group_articles(captures: list[Capture], cfg: MatchConfig, stored_article_of: dict[str, str]) -> list[list[int]]:
+def group_articles(
+    captures: list[Capture], cfg: MatchConfig, stored_article_of: dict[str, str]
+) -> Sealed[list[list[int]]]:
     """Find which captures hold the same article; earlier captures of a stored article stay together."""
     groups = group_new_captures(captures, cfg, stored_article_of)
     hand_back_freed_memory()  # the keys read back and scored are gone: most of the stage's peak
     get_run_logger().info("%d captures form %d articles", len(captures), len(groups))
-    return groups
+    return Sealed(groups)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping, Sequence
-from typing import Any, ParamSpec, TypeVar, cast
+from typing import Any, ParamSpec, TypeVar, cast, overload
 from uuid import UUID
 
 import polars as pl
@@ -16,7 +16,7 @@ from prefect.tasks import Task
 from prefect.utilities.annotations import quote
 
 from tasks.config import ArchiveParams, ExecutionConfig
-from tasks.execution import BatchRunner
+from tasks.execution import BatchRunner, Sealed
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -45,8 +45,12 @@ class StageProgress:
         self.seconds: dict[str, float] = {}  # task name -> seconds, in run order
         self._artifact_id: UUID | None = self._publish(None, 0.0, f"Starting: {total} stages")
 
-    def run(self, stage: Task[P, R], *args: P.args, **kwargs: P.kwargs) -> R:
-        """Call one stage's task; the progress artifact names it while it runs."""
+    @overload
+    def run(self, stage: Task[P, Sealed[R]], *args: P.args, **kwargs: P.kwargs) -> R: ...
+    @overload
+    def run(self, stage: Task[P, R], *args: P.args, **kwargs: P.kwargs) -> R: ...
+    def run(self, stage: Task[P, Any], *args: P.args, **kwargs: P.kwargs) -> Any:
+        """Call one stage's task (its result unsealed); the progress artifact names it while it runs."""
         started = self._starting(stage.name)
         # quote(): Prefect would otherwise walk every element of large inputs (all
         # captures, all articles) looking for futures; measured 80 s of 96 s on 100 captures.
@@ -54,9 +58,9 @@ class StageProgress:
         quoted_kwargs = {k: quote(v) for k, v in kwargs.items()}
         result = stage(*quoted_args, **quoted_kwargs)  # type: ignore[arg-type]
         self._finished(stage.name, started)
-        return result
+        return result.value if isinstance(result, Sealed) else result
 
-    def map(self, stage: Task[..., R], batches: Sequence[Any], **common: Any) -> list[R]:
+    def map(self, stage: Task[..., Sealed[R]], batches: Sequence[Any], **common: Any) -> list[R]:
         """Run one stage's task on every batch (on the task runner when there are several), results in order."""
         started = self._starting(stage.name)
         base = 100 * self.done / self.total

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import polars as pl
@@ -15,7 +16,7 @@ from tasks.capture import make_capture
 from tasks.config import ArchiveParams, ExecutionConfig
 from tasks.decode import numbered_lines
 from tasks.discover import count_files
-from tasks.execution import make_task_runner, split_evenly
+from tasks.execution import Sealed, make_task_runner, split_evenly
 from tasks.schema import TABLES
 from tasks.synth import write_corpus
 from tasks.write import read_archive
@@ -102,3 +103,19 @@ def test_count_files_guesses_the_run_size_without_reading(tmp_path: Path) -> Non
         (tmp_path / name).write_text("text", encoding="utf-8")
     assert count_files(str(tmp_path)) == 3
     assert count_files(str(tmp_path / "missing")) == 0
+
+
+def test_a_sealed_result_unpickles_its_value_only_when_read() -> None:
+    value = {"frame": pl.DataFrame({"a": [1, 2]}), "names": ["x", "y"]}
+    sealed = Sealed(value)
+    assert sealed.value is value  # in the process that made it, nothing is copied
+
+    copy = pickle.loads(pickle.dumps(sealed))
+    assert copy._pickled is not None  # travelled as bytes, still packed
+    first = copy.value
+    assert copy._pickled is None
+    assert copy.value is first  # unpacked once
+    assert first["names"] == value["names"]
+    assert_frame_equal(first["frame"], value["frame"])
+    # A value read before it travels again goes on whole.
+    assert pickle.loads(pickle.dumps(copy)).value["names"] == ["x", "y"]
