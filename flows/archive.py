@@ -13,7 +13,7 @@ from tasks.checks import check_changes
 from tasks.config import ArchiveParams
 from tasks.decode import decode_captures, merge_decoded, reading_batches
 from tasks.discover import count_files, discover_captures
-from tasks.execution import batch_runner
+from tasks.execution import batch_runner, gc_paused
 from tasks.group import group_articles
 from tasks.related import everything, load_related
 from tasks.report import StageProgress, publish_run_report
@@ -36,7 +36,8 @@ def archive(params: ArchiveParams = ArchiveParams()) -> dict[str, int]:  # noqa:
     batch_size = params.execution.batch_captures
     lock = archive_lock(Path(params.out_dir), wait_seconds=params.lock_wait_seconds, on_wait=print)
     # Decoded lines wait in the archive's scratch folder, not in this process (tasks/shelf.py).
-    with lock, batch_runner(params.execution) as runner, scratch_folder(params.out_dir) as shelf_dir:
+    # The collector is paused as in the batch tasks: this process holds every capture of the run.
+    with lock, gc_paused(), batch_runner(params.execution) as runner, scratch_folder(params.out_dir) as shelf_dir:
         stage = StageProgress(total=STAGES, runner=runner)
         state = stage.run(open_archive, params.out_dir)
         if count_files(params.raw_dir) - state.known.height > batch_size:  # surely several batches to decode
