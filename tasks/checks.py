@@ -69,6 +69,31 @@ def find_problems(
     return problems
 
 
+def _covered_once(segments: pl.DataFrame, read: Sequence[Capture], counts: np.ndarray, numbers: np.ndarray) -> bool:
+    """Whether the lines the segments cover are exactly the captures' lines, each once.
+
+    Each line as one number, (capture index << 32) + line number: the captures' lines come
+    in that order already, so the sorted covered lines must equal them. Joins and counts on
+    (source_id, line_no) took 2 s for the 11 million lines of 100,187 captures.
+    """
+    expected = np.repeat(np.arange(len(read), dtype=np.uint64), counts) << np.uint64(32)
+    expected |= numbers.astype(np.uint64)
+    index = pl.DataFrame(
+        {"source_id": pl.Series([c.source_id for c in read], dtype=pl.String), "capture": np.arange(len(read))},
+        schema={"source_id": pl.String, "capture": pl.UInt64},
+    )
+    covered = (
+        segments.join(index, on="source_id")  # the segments of captures read this run
+        .select("capture", pl.int_ranges("line_start", pl.col("line_end") + 1, dtype=pl.UInt64).alias("line_no"))
+        .explode("line_no")
+        .filter(pl.col("line_no") < 1 << 32)  # a line number that would spill into the next capture's is wrong anyway
+        .select((pl.col("capture") * (1 << 32) + pl.col("line_no")).sort())
+        .to_series()
+        .to_numpy()
+    )
+    return len(covered) == len(expected) and bool(np.array_equal(covered, expected))
+
+
 def _coverage_problems(segments: pl.DataFrame | None, captures: Sequence[Capture]) -> list[str]:
     """Every non-blank line of every capture read this run lies in exactly one segment."""
     if segments is None:
@@ -76,6 +101,9 @@ def _coverage_problems(segments: pl.DataFrame | None, captures: Sequence[Capture
     read = [c for c in captures if not c.source_id.startswith(STORED_PREFIX)]
     counts = np.fromiter((len(c.line_numbers) for c in read), dtype=np.int64, count=len(read))
     numbers = np.frombuffer(b"".join([c.line_numbers for c in read]), np.int64)  # one copy, not one array per capture
+    if _covered_once(segments, read, counts, numbers):
+        return []
+    # Something is wrong: find which captures, by their names (slower; only a failing run gets here).
     lines = pl.DataFrame(
         {
             "source_id": pl.Series([c.source_id for c in read], dtype=pl.String).gather(

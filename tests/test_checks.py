@@ -90,6 +90,16 @@ def test_the_seeds_output_passes(planned: Planned) -> None:
             lambda f: f.filter(pl.col("line_start") != pl.col("line_start").max()),
             "segments: the lines of 000_a1bb77ff0534570e.txt are not covered exactly once",
         ),
+        (  # a segment running on past the capture's last line
+            "segments",
+            lambda f: f.with_columns(
+                pl.when(pl.col("line_end") == pl.col("line_end").max())
+                .then(pl.col("line_end") + 10_000)
+                .otherwise(pl.col("line_end"))
+                .alias("line_end")
+            ),
+            "segments: the lines of 000_a1bb77ff0534570e.txt are not covered exactly once",
+        ),
     ],
 )
 def test_broken_output_is_refused_with_the_reason(
