@@ -92,8 +92,8 @@ class Sealed(Generic[T]):
     Prefect walks a task's result to link each item to its state: 1.2 s for the 100,187
     captures discovery returns. Across processes it travels as one pickled bytes object,
     unpickled when `value` is first read: Prefect's process pool unpickles every result
-    twice (once in a callback that only checks that it can), which cost the flow process
-    3.5 CPU-s at 100,000 captures, taken from the workers' two cores.
+    twice (once in a callback that only checks that it can): about 3 CPU-s of the flow
+    process at 100,000 captures, taken from the workers' two cores.
     """
 
     __slots__ = ("_pickled", "_value")
