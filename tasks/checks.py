@@ -34,10 +34,9 @@ def find_problems(
     """Broken references, ids that are not unique, lines of the written articles' captures not covered once."""
     written = set(rows.members["source_id"].to_list())
     captures = [c for c in captures if c.source_id in written]
-    author_ids = rows.articles["author_id"].drop_nulls().to_list()
-    # Only the id columns: concatenating whole tables copied every text of a large run once more.
+    # Only the id columns, from buckets laid end to end without copying (rechunking would copy every text).
     tables = {
-        t: pl.concat([f.select(_ID_COLUMNS[t]) for f in bs.values()]) if bs else None
+        t: pl.concat(list(bs.values()), rechunk=False).select(_ID_COLUMNS[t]) if bs else None
         for t, bs in changes.items()
         if t in _ID_COLUMNS
     }
@@ -45,28 +44,35 @@ def find_problems(
     article_rows = tables.get("articles")
     if article_rows is None:
         return problems
-    article_ids = set(article_rows["article_id"])
-    if article_rows["article_id"].n_unique() != article_rows.height:
+    article_ids = article_rows["article_id"]
+    if article_ids.n_unique() != article_rows.height:
         problems.append("articles: article_id is not unique")
+    # Membership in polars, not Python sets: the 3.9 million segments of 100,187 captures took 1 s as a set.
     for table in ("paragraphs", "captions", "comments", "segments"):
         frame = tables.get(table)
-        if frame is not None and not set(frame["article_id"].drop_nulls()) <= article_ids:
+        if frame is not None and not _all_in(frame["article_id"], article_ids):
             problems.append(f"{table}: rows point at an article that does not exist")
     authors = tables.get("authors")
     # Authors are rewritten with their articles: each author of this run's articles is among the changes.
-    if not set(author_ids) <= (set(authors["author_id"]) if authors is not None else set()):
+    author_ids = authors["author_id"] if authors is not None else pl.Series(dtype=pl.String)
+    if not _all_in(rows.articles["author_id"], author_ids):
         problems.append("articles: author_id points at an author that does not exist")
     comments = tables.get("comments")
     if comments is not None:
         if comments["comment_id"].n_unique() != comments.height:
             problems.append("comments: comment_id is not unique")
-        if not set(comments["quotes_comment_id"].drop_nulls()) <= set(comments["comment_id"]):
+        if not _all_in(comments["quotes_comment_id"], comments["comment_id"]):
             problems.append("comments: quotes_comment_id points at a comment that does not exist")
     sources = tables.get("sources")
     if sources is not None and sources["source_id"].n_unique() != sources.height:
         problems.append("sources: source_id is not unique")
     problems += _coverage_problems(tables.get("segments"), captures)
     return problems
+
+
+def _all_in(references: pl.Series, ids: pl.Series) -> bool:
+    """Whether every reference that is not null is one of the ids."""
+    return bool(references.drop_nulls().is_in(ids.implode()).all())
 
 
 def _covered_once(segments: pl.DataFrame, read: Sequence[Capture], counts: np.ndarray, numbers: np.ndarray) -> bool:
