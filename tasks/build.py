@@ -229,7 +229,11 @@ def plan_changes(
     fresh["segments"] = _keep_stand_in_segments(state, fresh["segments"], related, rows)
     fresh["_anchors"] = rows.anchors
     replaced_sources = set(sources["source_id"].to_list())
-    return {table: _merge_buckets(state, table, frame, touched, replaced_sources) for table, frame in fresh.items()}
+    touched_buckets = _buckets_of(touched)
+    return {
+        table: _merge_buckets(state, table, frame, touched, touched_buckets, replaced_sources)
+        for table, frame in fresh.items()
+    }
 
 
 def _new_source_frame(rows: list[SourceRow], run_at: datetime) -> pl.DataFrame:
@@ -258,11 +262,12 @@ def _buckets_of(ids: Iterable[str]) -> set[int]:
 
 
 def _merge_buckets(
-    state: ArchiveState, table: str, fresh: pl.DataFrame, touched: set[str], replaced_sources: set[str]
-) -> dict[int, pl.DataFrame]:
+    state: ArchiveState, table: str, fresh: pl.DataFrame, touched: set[str], touched_buckets: set[int],
+    replaced_sources: set[str],
+) -> dict[int, pl.DataFrame]:  # fmt: skip
     """Each changed bucket: its stored rows without the touched ones, plus the fresh rows."""
     fresh = fresh.with_columns(BUCKET_KEY[table].pipe(bucket_expr).alias("_bucket"))
-    buckets = set(fresh["_bucket"].to_list()) | (_buckets_of(touched) if table != "authors" else set())
+    buckets = set(fresh["_bucket"].unique().to_list()) | (touched_buckets if table != "authors" else set())
     stored = read_buckets(state.root, state.manifest, table, buckets)
     if table == "sources":
         stale = pl.col("source_id").is_in(list(replaced_sources))
@@ -273,12 +278,15 @@ def _merge_buckets(
         stale = pl.col("article_id").is_in(list(touched))
     kept = stored.filter(~stale).with_columns(BUCKET_KEY[table].pipe(bucket_expr).alias("_bucket"))
     merged = pl.concat([kept, fresh], how="vertical_relaxed")
-    parts = merged.partition_by("_bucket", as_dict=True, include_key=False)
+    # Conformed and sorted once, then split: conforming each of 64 buckets apart took 0.8 s at 100,187 captures.
+    if table in TABLES:
+        merged = conform(table, merged, carry=("_bucket",))
+    parts = merged.partition_by("_bucket", as_dict=True, include_key=False, maintain_order=True)
     empty = merged.clear().drop("_bucket")
     out = {}
     for bucket in sorted(buckets):
         part = parts.get((bucket,), empty)
-        out[bucket] = conform(table, part) if table in TABLES else part.sort(part.columns)
+        out[bucket] = part if table in TABLES else part.sort(part.columns)
     return out
 
 

@@ -47,9 +47,9 @@ SORT_KEYS: dict[str, list[str]] = {
 ROLES = ("title", "subtitle", "byline", "author_bio", "body", "caption", "comment", "boilerplate")
 
 
-def conform(table: str, frame: pl.DataFrame) -> pl.DataFrame:
-    """Cast to the declared schema and order (inferred schemas drift)."""
+def conform(table: str, frame: pl.DataFrame, *, carry: tuple[str, ...] = ()) -> pl.DataFrame:
+    """Cast to the declared schema and order (inferred schemas drift); `carry` columns stay, at the end."""
     schema = TABLES[table]
     missing = [c for c in schema if c not in frame.columns]
     frame = frame.with_columns(pl.lit(None, dtype=schema[c]).alias(c) for c in missing)
-    return frame.select(pl.col(c).cast(dtype) for c, dtype in schema.items()).sort(SORT_KEYS[table])
+    return frame.select(*(pl.col(c).cast(dtype) for c, dtype in schema.items()), *carry).sort(SORT_KEYS[table])
