@@ -16,6 +16,7 @@ import json
 import os
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -33,6 +34,7 @@ MANIFEST = "_manifest.json"
 JOURNAL = "_journal.json"
 LOCK = ".lock"
 PENDING_SUFFIX = ".pending"
+_WRITERS = 4  # files written at once: a core each, and a file being fsynced waits on the disk, not a core
 INDEX_TABLES: dict[str, dict[str, pl.DataType]] = {
     "_anchors": {"article_id": pl.String(), "anchor": pl.String()},
 }
@@ -140,6 +142,7 @@ def publish(root: Path, manifest: Manifest, changes: dict[str, dict[int, pl.Data
     """Replace the changed buckets of each table at once; returns the new manifest."""
     steps: list[list[str]] = []  # ["rename", pending, final] or ["delete", file]
     files = {t: dict(bs) for t, bs in manifest.files.items()}
+    to_write: list[tuple[Path, pl.DataFrame]] = []
     for table in sorted(changes, key=PUBLISH_ORDER.index):
         for bucket, frame in sorted(changes[table].items()):
             old = files.setdefault(table, {}).pop(bucket, None)
@@ -148,10 +151,15 @@ def publish(root: Path, manifest: Manifest, changes: dict[str, dict[int, pl.Data
             if frame.height:
                 final = f"{table}/bucket={bucket:02d}/part-{run_id}.parquet"
                 pending = f"{table}/bucket={bucket:02d}/.part-{run_id}.parquet{PENDING_SUFFIX}"
-                _write_pending(root / pending, frame)
+                to_write.append((root / pending, frame))
                 rename = [["rename", pending, final]]
                 files[table][bucket] = final
             steps += rename + delete if table in _PARENTS else delete + rename
+    # Files written side by side: encoding, compressing and fsync let go of the GIL
+    # (the 512 files of 100,187 captures took 2.7 s one after another).
+    with ThreadPoolExecutor(max_workers=_WRITERS) as pool:
+        for _ in pool.map(lambda item: _write_pending(*item), to_write):
+            pass  # a failed write raises here, before the commit point
     new = Manifest(manifest.version + 1, files)
     _write_json_atomically(root / JOURNAL, {"steps": steps, "manifest": new.to_json()})  # the commit point
     _apply(root, json.loads((root / JOURNAL).read_text(encoding="utf-8")))
