@@ -71,6 +71,7 @@ class Texts:
     line: U32  # the index in its lines of the unit's first line,
     lines: U32  # and how many lines the unit joins
     chars: I64  # characters of the text
+    keys: pl.Series  # the text itself where it is long (null where short): what scoring compares
     occurrences: pl.DataFrame  # text, capture, count: how many units of each capture are each long text; by text
     unit_text: U32  # the text of each unit, numbered as unit_texts read them
 
@@ -260,10 +261,12 @@ def _batch_units(captures: Sequence[Capture], first: int) -> pl.DataFrame:
     )
 
 
-def _shingle_rows(keys: pl.Series, rows: pl.Series, cfg: MatchConfig) -> tuple[U32, I64, ShingleBatch]:
+def _shingle_rows(keys: pl.Series, rows: pl.Series, cfg: MatchConfig) -> tuple[U32, I64, ShingleBatch, pl.Series]:
+    """Unit rows tokenized, their words, shingles, and the keys of the long ones (null for the others)."""
     unit_rows = rows.to_numpy().astype(np.uint32)
     n_words, shingled = _shingle_keys(keys, unit_rows, cfg)
-    return unit_rows, n_words, shingled
+    long_keys = keys.zip_with(pl.Series(n_words >= cfg.min_line_words), pl.Series([None], dtype=pl.String))
+    return unit_rows, n_words, shingled, long_keys
 
 
 def unit_texts(captures: Sequence[Capture], cfg: MatchConfig) -> tuple[Texts, list[ShingleBatch]]:
@@ -275,7 +278,7 @@ def unit_texts(captures: Sequence[Capture], cfg: MatchConfig) -> tuple[Texts, li
     """
     seen = pl.Series("h1", [], dtype=pl.UInt64)
     batches: list[pl.DataFrame] = []
-    shingling: list[Future[tuple[U32, I64, ShingleBatch]]] = []  # unit rows tokenized, their words and shingles
+    shingling: list[Future[tuple[U32, I64, ShingleBatch, pl.Series]]] = []  # see _shingle_rows
     firsts = range(0, len(captures), _CAPTURE_BATCH)
     # Polars and numpy let go of the GIL: the next batches' units are found, and earlier batches'
     # new texts shingled, while this thread sorts out which texts are new. Grouping 100,187
@@ -297,8 +300,11 @@ def unit_texts(captures: Sequence[Capture], cfg: MatchConfig) -> tuple[Texts, li
                 shingling.append(pool.submit(_shingle_rows, some["key"], some["row"], cfg))
             batches.append(units.drop("key"))
         done = [future.result() for future in shingling]
-    tokenized = [(rows, n_words) for rows, n_words, _ in done]
-    shingled = [rows_shingled for _, _, rows_shingled in done]
+    tokenized = [(rows, n_words) for rows, n_words, _, _ in done]
+    shingled = [rows_shingled for _, _, rows_shingled, _ in done]
+    # Long keys kept from here for scoring: reading them back from the shelves took 1.2 s at 100,187 captures.
+    long_keys = pl.concat([pl.Series(dtype=pl.String), *(keys for *_, keys in done)], rechunk=False)
+    del done
     units = pl.concat([pl.DataFrame(schema=_UNITS), *batches])
     del batches
     # Units by text, then capture (np.lexsort took 0.9 s at 100,187 captures).
@@ -312,14 +318,22 @@ def unit_texts(captures: Sequence[Capture], cfg: MatchConfig) -> tuple[Texts, li
     first_unit = order[starts]
     capture, line, lines = (units[c].to_numpy() for c in ("capture", "line", "lines"))
     words_of = np.full(len(order), -1, np.int64)
+    key_at = np.full(len(order), -1, np.int64)  # where each tokenized unit's key lies in long_keys
+    at = 0
     for rows, n_words in tokenized:
         words_of[rows] = n_words
+        key_at[rows] = np.arange(at, at + len(rows))
+        at += len(rows)
     missed = first_unit[words_of[first_unit] < 0]  # a second text whose first hash was seen: never, or nearly
     if len(missed):
         keys = pl.Series(text_keys(captures, capture[missed], line[missed], lines[missed]), dtype=pl.String)
         words_of[missed], rows_shingled = _shingle_keys(keys, missed.astype(np.uint32), cfg)
         shingled.append(rows_shingled)
+        long_keys = pl.concat([long_keys, keys], rechunk=False)
+        key_at[missed] = np.arange(at, at + len(missed))
     long = words_of[first_unit] >= cfg.min_line_words
+    text_key = long_keys.gather(key_at[first_unit])  # null for short texts (but missed ones): none is paired
+    del long_keys
     # Count each run of one text in one capture.
     sorted_text, sorted_capture = text[order], capture[order]
     runs = np.flatnonzero(starts | np.concatenate([[True], sorted_capture[1:] != sorted_capture[:-1]]))
@@ -333,6 +347,7 @@ def unit_texts(captures: Sequence[Capture], cfg: MatchConfig) -> tuple[Texts, li
         line=line[first_unit],
         lines=lines[first_unit],
         chars=units["chars"].to_numpy()[first_unit].astype(np.int64),
+        keys=text_key,
         occurrences=occurrences,
         unit_text=text,
     )
@@ -437,9 +452,7 @@ def candidate_text_pairs(texts: Texts, shingled: Sequence[ShingleBatch], cfg: Ma
 _REFLOWED_LENGTH_RATIO = 0.8
 
 
-def score_text_pairs(
-    captures: Sequence[Capture], texts: Texts, pairs: pl.DataFrame, cutoff: float
-) -> npt.NDArray[np.float64]:
+def score_text_pairs(texts: Texts, pairs: pl.DataFrame, cutoff: float) -> npt.NDArray[np.float64]:
     """Score candidate text pairs in batched rapidfuzz calls: ratio, or partial_ratio where reflowed.
 
     A text paired with itself scores 100 without being compared. partial_ratio is the
@@ -454,7 +467,7 @@ def score_text_pairs(
     reflowed = shorter < _REFLOWED_LENGTH_RATIO * np.maximum(texts.chars[a], texts.chars[b])
     differ = a != b
     ids, _ = _runs(np.concatenate([a[differ], b[differ]]))
-    keys = text_keys(captures, texts.capture[ids], texts.line[ids], texts.lines[ids])
+    keys = texts.keys.gather(ids).to_list()
 
     def keys_of(index: I64) -> tuple[list[str], list[str]]:
         return [keys[i] for i in np.searchsorted(ids, a[index])], [keys[i] for i in np.searchsorted(ids, b[index])]
@@ -505,7 +518,7 @@ def containment_pairs(captures: Sequence[Capture], cfg: MatchConfig) -> pl.DataF
     texts, shingled = unit_texts(captures, cfg)
     pairs = candidate_text_pairs(texts, shingled, cfg)
     del shingled  # the largest arrays: 34 million rows at 100,187 captures
-    scores = score_text_pairs(captures, texts, pairs, cfg.line_score_cutoff)
+    scores = score_text_pairs(texts, pairs, cfg.line_score_cutoff)
     held = held_chars(texts, pairs.filter(pl.Series(scores >= cfg.line_score_cutoff)))
     occ = texts.occurrences
     long_chars = np.bincount(
