@@ -82,12 +82,19 @@ def link_quotes(
         )
     if not pairs:
         return []
-    # An article has tens of candidate pairs: starting threads for them cost more than scoring
-    # them (1.6 ms per article); batches of articles already run one per core.
-    scores = process.cpdist(
-        [p for _, _, p in pairs], [targets[t] for _, t, _ in pairs],
-        scorer=fuzz.partial_ratio, processor=None, workers=1 if len(pairs) < _PAIRS_PER_THREAD else -1,
-    )  # fmt: skip
+    # A passage the line holds word for word scores 100 without rapidfuzz: 85 % of the candidate
+    # pairs of 9,917 synthetic captures, and 98 % of partial_ratio's time (it slides along the line).
+    scores = [100.0 if passage in targets[target] else -1.0 for _, target, passage in pairs]
+    fuzzy = [i for i, score in enumerate(scores) if score < 0]
+    if fuzzy:
+        # An article has tens of candidate pairs: starting threads for them cost more than scoring
+        # them (1.6 ms per article); batches of articles already run one per core.
+        found = process.cpdist(
+            [pairs[i][2] for i in fuzzy], [targets[pairs[i][1]] for i in fuzzy],
+            scorer=fuzz.partial_ratio, processor=None, workers=1 if len(fuzzy) < _PAIRS_PER_THREAD else -1,
+        )  # fmt: skip
+        for i, score in zip(fuzzy, found.tolist(), strict=True):
+            scores[i] = score
     best: dict[int, tuple[int, float]] = {}
     for (comment_no, target, _), score in zip(pairs, scores, strict=True):
         if score >= cfg.score_cutoff and (comment_no not in best or target < best[comment_no][0]):

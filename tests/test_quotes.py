@@ -1,0 +1,52 @@
+"""Quote links: a passage found word for word is linked without rapidfuzz, others through partial_ratio."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+from rapidfuzz import fuzz
+
+from tasks.config import QuoteConfig
+from tasks.quotes import link_quotes
+
+PARAGRAPHS = [
+    "the minister said the harbour tunnel would open to traffic before the end of next spring",
+    "engineers found water seeping through the northern wall during the final inspection last week",
+    "residents of the old quarter have waited eleven years for the crossing to be finished",
+]
+
+
+def test_a_passage_held_word_for_word_links_with_a_full_score() -> None:
+    comments = ['as he put it "engineers found water seeping through the northern wall" and nobody blinked']
+    [link] = link_quotes(PARAGRAPHS, comments, QuoteConfig())
+    assert (link.comment_no, link.paragraph_no, link.quoted_comment_no, link.score) == (0, 1, None, 100.0)
+
+
+def test_a_passage_with_a_typo_still_links_through_partial_ratio() -> None:
+    comments = ['"residents of the old quartre have waited eleven years for the crossing" says it all']
+    [link] = link_quotes(PARAGRAPHS, comments, QuoteConfig())
+    assert link.paragraph_no == 2
+    assert QuoteConfig().score_cutoff <= link.score < 100.0
+
+
+def test_the_earliest_line_wins_whether_it_matched_word_for_word_or_not() -> None:
+    """The passage is inside comment 0 word for word, and in paragraph 0 with one letter changed."""
+    passage = "the minister said the harbour tunnel would open to traffic"
+    comments = [f"I heard that {passage} and more", f'"{passage}"']
+    links = link_quotes([PARAGRAPHS[0].replace("harbour", "harbor")], comments, QuoteConfig())
+    assert [(link.comment_no, link.paragraph_no, link.quoted_comment_no) for link in links] == [(1, 0, None)]
+
+
+def test_a_comment_quoting_an_earlier_comment_word_for_word_links_to_it() -> None:
+    first = "my grandmother crossed the bay by ferry every single morning for forty years"
+    comments = [first, f'"{first[:60]}" what a life']
+    links = link_quotes(PARAGRAPHS, comments, QuoteConfig())
+    assert [(link.comment_no, link.paragraph_no, link.quoted_comment_no) for link in links] == [(1, None, 0)]
+
+
+@given(st.text(min_size=1, max_size=300), st.data())
+def test_partial_ratio_scores_any_substring_100(line: str, data: st.DataObject) -> None:
+    """What the shortcut relies on: rapidfuzz scores a passage that the line holds as it is 100."""
+    start = data.draw(st.integers(0, len(line) - 1))
+    end = data.draw(st.integers(start + 1, len(line)))
+    assert fuzz.partial_ratio(line[start:end], line, processor=None) == 100.0
