@@ -1,13 +1,15 @@
-"""Quote links: a passage found word for word is linked without rapidfuzz, others through partial_ratio."""
+"""Quote links: word for word without rapidfuzz, others through partial_ratio; passages no line can hold skipped."""
 
 from __future__ import annotations
+
+from collections import Counter
 
 from hypothesis import given
 from hypothesis import strategies as st
 from rapidfuzz import fuzz
 
 from tasks.config import QuoteConfig
-from tasks.quotes import link_quotes
+from tasks.quotes import link_quotes, rarest_two
 
 PARAGRAPHS = [
     "the minister said the harbour tunnel would open to traffic before the end of next spring",
@@ -42,6 +44,13 @@ def test_a_comment_quoting_an_earlier_comment_word_for_word_links_to_it() -> Non
     comments = [first, f'"{first[:60]}" what a life']
     links = link_quotes(PARAGRAPHS, comments, QuoteConfig())
     assert [(link.comment_no, link.paragraph_no, link.quoted_comment_no) for link in links] == [(1, None, 0)]
+
+
+def test_a_passage_with_too_many_words_no_other_line_holds_is_not_looked_up() -> None:
+    """Held once: only by the comment itself. One word in five may be missing from a quoted line, not two."""
+    counts = Counter({"alpha": 3, "beta": 2, "gamma": 2, "delta": 4, "own": 1, "mine": 1})
+    assert rarest_two({"alpha", "beta", "gamma", "delta", "own"}, counts) == ("own", "beta")
+    assert rarest_two({"alpha", "beta", "gamma", "own", "mine"}, counts) == ()
 
 
 @given(st.text(min_size=1, max_size=300), st.data())
