@@ -71,7 +71,8 @@ class Texts:
     line: U32  # the index in its lines of the unit's first line,
     lines: U32  # and how many lines the unit joins
     chars: I64  # characters of the text
-    keys: pl.Series  # the text itself where it is long (null where short): what scoring compares
+    keys: pl.Series  # the keys of the units tokenized (a text's first unit, as a rule): what scoring compares
+    key_at: I64  # where each text's key is in `keys`
     occurrences: pl.DataFrame  # text, capture, count: how many units of each capture are each long text; by text
     unit_text: U32  # the text of each unit, numbered as unit_texts read them
 
@@ -261,12 +262,10 @@ def _batch_units(captures: Sequence[Capture], first: int) -> pl.DataFrame:
     )
 
 
-def _shingle_rows(keys: pl.Series, rows: pl.Series, cfg: MatchConfig) -> tuple[U32, I64, ShingleBatch, pl.Series]:
-    """Unit rows tokenized, their words, shingles, and the keys of the long ones (null for the others)."""
+def _shingle_rows(keys: pl.Series, rows: pl.Series, cfg: MatchConfig) -> tuple[U32, I64, ShingleBatch]:
     unit_rows = rows.to_numpy().astype(np.uint32)
     n_words, shingled = _shingle_keys(keys, unit_rows, cfg)
-    long_keys = keys.zip_with(pl.Series(n_words >= cfg.min_line_words), pl.Series([None], dtype=pl.String))
-    return unit_rows, n_words, shingled, long_keys
+    return unit_rows, n_words, shingled
 
 
 def unit_texts(captures: Sequence[Capture], cfg: MatchConfig) -> tuple[Texts, list[ShingleBatch]]:
@@ -278,7 +277,8 @@ def unit_texts(captures: Sequence[Capture], cfg: MatchConfig) -> tuple[Texts, li
     """
     seen = pl.Series("h1", [], dtype=pl.UInt64)
     batches: list[pl.DataFrame] = []
-    shingling: list[Future[tuple[U32, I64, ShingleBatch, pl.Series]]] = []  # see _shingle_rows
+    shingling: list[Future[tuple[U32, I64, ShingleBatch]]] = []  # unit rows tokenized, their words and shingles
+    shingled_keys: list[pl.Series] = []  # the keys of those rows, kept for scoring
     firsts = range(0, len(captures), _CAPTURE_BATCH)
     # Polars and numpy let go of the GIL: the next batches' units are found, and earlier batches'
     # new texts shingled, while this thread sorts out which texts are new. Grouping 100,187
@@ -298,13 +298,14 @@ def unit_texts(captures: Sequence[Capture], cfg: MatchConfig) -> tuple[Texts, li
             for low in range(0, fresh.height, _TEXT_BATCH):
                 some = fresh.slice(low, _TEXT_BATCH)
                 shingling.append(pool.submit(_shingle_rows, some["key"], some["row"], cfg))
+                shingled_keys.append(some["key"])
             batches.append(units.drop("key"))
         done = [future.result() for future in shingling]
-    tokenized = [(rows, n_words) for rows, n_words, _, _ in done]
-    shingled = [rows_shingled for _, _, rows_shingled, _ in done]
-    # Long keys kept from here for scoring: reading them back from the shelves took 1.2 s at 100,187 captures.
-    long_keys = pl.concat([pl.Series(dtype=pl.String), *(keys for *_, keys in done)], rechunk=False)
-    del done
+    tokenized = [(rows, n_words) for rows, n_words, _ in done]
+    shingled = [rows_shingled for _, _, rows_shingled in done]
+    # The keys stay, as the batches' slices, for scoring: reading them back from the shelves took
+    # 1.2 s at 100,187 captures (they hold 217 MB then, below the run's peak, which comes later).
+    keys_read = pl.concat([pl.Series(dtype=pl.String), *shingled_keys], rechunk=False)
     units = pl.concat([pl.DataFrame(schema=_UNITS), *batches])
     del batches
     # Units by text, then capture (np.lexsort took 0.9 s at 100,187 captures).
@@ -318,7 +319,7 @@ def unit_texts(captures: Sequence[Capture], cfg: MatchConfig) -> tuple[Texts, li
     first_unit = order[starts]
     capture, line, lines = (units[c].to_numpy() for c in ("capture", "line", "lines"))
     words_of = np.full(len(order), -1, np.int64)
-    key_at = np.full(len(order), -1, np.int64)  # where each tokenized unit's key lies in long_keys
+    key_at = np.full(len(order), -1, np.int64)  # where each tokenized unit's key lies in keys_read
     at = 0
     for rows, n_words in tokenized:
         words_of[rows] = n_words
@@ -329,11 +330,9 @@ def unit_texts(captures: Sequence[Capture], cfg: MatchConfig) -> tuple[Texts, li
         keys = pl.Series(text_keys(captures, capture[missed], line[missed], lines[missed]), dtype=pl.String)
         words_of[missed], rows_shingled = _shingle_keys(keys, missed.astype(np.uint32), cfg)
         shingled.append(rows_shingled)
-        long_keys = pl.concat([long_keys, keys], rechunk=False)
+        keys_read = pl.concat([keys_read, keys], rechunk=False)
         key_at[missed] = np.arange(at, at + len(missed))
     long = words_of[first_unit] >= cfg.min_line_words
-    text_key = long_keys.gather(key_at[first_unit])  # null for short texts (but missed ones): none is paired
-    del long_keys
     # Count each run of one text in one capture.
     sorted_text, sorted_capture = text[order], capture[order]
     runs = np.flatnonzero(starts | np.concatenate([[True], sorted_capture[1:] != sorted_capture[:-1]]))
@@ -347,7 +346,8 @@ def unit_texts(captures: Sequence[Capture], cfg: MatchConfig) -> tuple[Texts, li
         line=line[first_unit],
         lines=lines[first_unit],
         chars=units["chars"].to_numpy()[first_unit].astype(np.int64),
-        keys=text_key,
+        keys=keys_read,
+        key_at=key_at[first_unit],
         occurrences=occurrences,
         unit_text=text,
     )
@@ -467,7 +467,7 @@ def score_text_pairs(texts: Texts, pairs: pl.DataFrame, cutoff: float) -> npt.ND
     reflowed = shorter < _REFLOWED_LENGTH_RATIO * np.maximum(texts.chars[a], texts.chars[b])
     differ = a != b
     ids, _ = _runs(np.concatenate([a[differ], b[differ]]))
-    keys = texts.keys.gather(ids).to_list()
+    keys = texts.keys.gather(texts.key_at[ids]).to_list()
 
     def keys_of(index: I64) -> tuple[list[str], list[str]]:
         return [keys[i] for i in np.searchsorted(ids, a[index])], [keys[i] for i in np.searchsorted(ids, b[index])]
