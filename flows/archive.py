@@ -54,7 +54,7 @@ def archive(params: ArchiveParams = ArchiveParams()) -> dict[str, int]:  # noqa:
             furniture=furniture, roles=params.roles, quotes=params.quotes, match=params.match,
             stored_article_of=related.article_of,
         )  # fmt: skip
-        runner.close()  # the last batch stage: the workers' memory goes back before the tables are planned
+        runner.release()  # the last batch stage: the workers go, and their memory back, while tables are planned
         rows = concat_rows(built)
         changes = stage.run(build_changes, state, raw, batch, rows, related, run_at)
         stage.run(check_changes, changes, captures, rows)
