@@ -14,6 +14,9 @@ from prefect.cache_policies import NO_CACHE
 
 from tasks.execution import Sealed
 
+# Captures up to this size are read at once to be hashed (discovering 100,187 took 2.9 s streamed, 2.5 s so).
+_READ_WHOLE_BYTES = 1 << 20
+
 
 @dataclass(frozen=True)
 class RawCapture:
@@ -94,10 +97,14 @@ def hash_capture(uri: str, path: Path, problem: str | None) -> RawCapture:
     if problem is not None:
         return RawCapture(uri, path, 0, None, problem)
     try:
-        with path.open("rb") as handle:  # streamed: a 50 MB capture is not held twice
+        with path.open("rb") as handle:
             stat = os.fstat(handle.fileno())  # the file read, not a second look at its name
-            digest = hashlib.file_digest(handle, "sha256").hexdigest()
-            size = handle.tell()
+            if stat.st_size <= _READ_WHOLE_BYTES:  # one read, not file_digest's loop and 256 KiB buffer
+                data = handle.read()
+                digest, size = hashlib.sha256(data).hexdigest(), len(data)
+            else:  # streamed: a 50 MB capture is not held twice
+                digest = hashlib.file_digest(handle, "sha256").hexdigest()
+                size = handle.tell()
     except IsADirectoryError:
         return RawCapture(uri, path, 0, None, "a directory, not a capture file")
     except FileNotFoundError:
