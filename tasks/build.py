@@ -70,7 +70,8 @@ class ArticleRows:
 
     def article_of(self) -> dict[str, str]:
         """source_id -> article_id of every capture of these articles."""
-        return dict(zip(self.members["source_id"], self.members["article_id"], strict=True))
+        # Columns as lists first: iterating a polars Series value by value is slow (0.1 s for 100,187).
+        return dict(zip(self.members["source_id"].to_list(), self.members["article_id"].to_list(), strict=True))
 
 
 _ARTICLE_ROW = {
@@ -212,7 +213,7 @@ def plan_changes(
     """The new content of every bucket this run touches; untouched buckets are not read."""
     stored_ids = set(related.article_of.values())
     touched = rows.article_ids | stored_ids
-    known_article = dict(zip(state.known["source_id"], state.known["article_id"], strict=True))
+    known_article = dict(zip(state.known["source_id"].to_list(), state.known["article_id"].to_list(), strict=True))
     new_sources = _new_source_frame(source_rows(raw, batch, rows, known_article), run_at)
     old_sources = read_buckets(state.root, state.manifest, "sources", _buckets_of(touched)).filter(
         pl.col("article_id").is_in(list(touched)) & ~pl.col("source_id").is_in(new_sources["source_id"].implode())

@@ -32,7 +32,7 @@ class ArchiveState:
     def archived_shas(self) -> dict[str, str]:
         """sha256 -> source_id of every capture archived before."""
         done = self.known.filter(pl.col("status") == "archived")
-        return dict(zip(done["sha256"], done["source_id"], strict=True))
+        return dict(zip(done["sha256"].to_list(), done["source_id"].to_list(), strict=True))
 
 
 def read_state(root: Path) -> ArchiveState:
