@@ -65,11 +65,8 @@ _SHINGLE_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # odd, so no word's bits ar
 
 @dataclass(frozen=True)
 class Texts:
-    """The distinct unit texts of a run: one unit that holds each, and the captures that hold the long ones."""
+    """The distinct unit texts of a run: their keys and lengths, and the captures that hold the long ones."""
 
-    capture: U32  # the capture of that unit,
-    line: U32  # the index in its lines of the unit's first line,
-    lines: U32  # and how many lines the unit joins
     chars: I64  # characters of the text
     keys: pl.Series  # the keys of the units tokenized (a text's first unit, as a rule): what scoring compares
     key_at: I64  # where each text's key is in `keys`
@@ -342,9 +339,6 @@ def unit_texts(captures: Sequence[Capture], cfg: MatchConfig) -> tuple[Texts, li
         {"text": sorted_text[runs][kept], "capture": sorted_capture[runs][kept], "count": count[kept]}
     )
     texts = Texts(
-        capture=capture[first_unit],
-        line=line[first_unit],
-        lines=lines[first_unit],
         chars=units["chars"].to_numpy()[first_unit].astype(np.int64),
         keys=keys_read,
         key_at=key_at[first_unit],
