@@ -41,7 +41,7 @@ def test_the_earliest_line_wins_whether_it_matched_word_for_word_or_not() -> Non
 
 def test_a_comment_quoting_an_earlier_comment_word_for_word_links_to_it() -> None:
     first = "my grandmother crossed the bay by ferry every single morning for forty years"
-    comments = [first, f'"{first[:60]}" what a life']
+    comments = [first, f'"{first.removesuffix(" for forty years")}" what a life']
     links = link_quotes(PARAGRAPHS, comments, QuoteConfig())
     assert [(link.comment_no, link.paragraph_no, link.quoted_comment_no) for link in links] == [(1, None, 0)]
 
