@@ -14,7 +14,7 @@ import pickle
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import ExitStack, contextmanager
 from typing import Any, Generic, TypeVar
 
@@ -139,8 +139,10 @@ class BatchRunner:
     def __init__(self, cfg: ExecutionConfig) -> None:
         self.cfg = cfg
         self._runner: TaskRunner[Any] | None = None
-        self._stack = ExitStack()
-        self._closing: threading.Thread | None = None
+        self._stack = ExitStack()  # the task runner: may be left on another thread (release)
+        # Settings live in context variables: they are restored on the thread that set them.
+        self._settings = ExitStack()
+        self._closing: Future[None] | None = None
 
     def map(
         self, task: Task[..., Sealed[R]], batches: Sequence[Any], *, on_done: Callable[[int], None] | None = None,
@@ -192,7 +194,7 @@ class BatchRunner:
         if self._runner is None:
             url = temporary_server_url()
             if url is not None:  # workers report to this run's server instead of starting their own
-                self._stack.enter_context(temporary_settings({PREFECT_API_URL: url}))
+                self._settings.enter_context(temporary_settings({PREFECT_API_URL: url}))
             self._runner = self._stack.enter_context(make_task_runner(self.cfg))
         return self._runner
 
@@ -203,15 +205,29 @@ class BatchRunner:
         their memory first): the flow plans the tables meanwhile.
         """
         stack, self._stack, self._runner = self._stack, ExitStack(), None
-        self._closing = threading.Thread(target=stack.close, name="batch-runner-shutdown", daemon=True)
-        self._closing.start()
+        closing: Future[None] = Future()
+
+        def shut_down() -> None:
+            try:
+                stack.close()
+            except BaseException as err:  # handed to close(), on the flow's thread
+                closing.set_exception(err)
+            else:
+                closing.set_result(None)
+
+        threading.Thread(target=shut_down, name="batch-runner-shutdown", daemon=True).start()
+        self._closing = closing
 
     def close(self) -> None:
-        if self._closing is not None:
-            self._closing.join()
-            self._closing = None
-        self._stack.close()
-        self._runner = None
+        """Shut the task runner down (waiting for a release() under way) and restore the settings."""
+        closing, self._closing = self._closing, None
+        try:
+            self._stack.close()
+            self._runner = None
+            if closing is not None:
+                closing.result()
+        finally:
+            self._settings.close()
 
 
 def temporary_server_url() -> str | None:
