@@ -15,6 +15,7 @@ from tasks.config import ReadConfig
 from tasks.decode import (
     CaptureError,
     DecodedBatch,
+    collapse_white_space,
     decode_capture,
     decode_new,
     merge_decoded,
@@ -53,6 +54,17 @@ def test_undefined_cp1252_bytes_fall_back_to_latin1() -> None:
 def test_binary_data_is_refused(data: bytes) -> None:
     with pytest.raises(CaptureError, match="binary"):
         decode_capture(data)
+
+
+@pytest.mark.parametrize(("controls", "refused"), [(45, False), (55, True)])
+def test_binary_means_more_than_one_character_in_twenty_is_a_control(controls: int, refused: bool) -> None:
+    # Letters of two bytes in UTF-8: the share is of characters, not of bytes.
+    text = "é" * (1000 - controls) + "\x01" * controls
+    if refused:
+        with pytest.raises(CaptureError, match=f"binary data, not text \\({controls} control characters\\)"):
+            decode_capture(text.encode())
+    else:
+        assert decode_capture(text.encode()) == (text, "utf-8")
 
 
 def test_lines_are_numbered_from_one_with_cr_and_crlf_as_breaks() -> None:
@@ -95,6 +107,12 @@ def test_numbered_lines_are_each_line_collapsed_and_keyed_as_normalize_key_does(
         lines, count = numbered_lines(text)
         assert [tuple(line) for line in lines] == expected
         assert count == len(every)
+
+
+@given(st.lists(st.text(alphabet=st.sampled_from([*"ab \t\x0b\x0c\x1c\x85\u00a0\u2003\u2028\u3000"]), min_size=1)))
+def test_white_space_is_collapsed_as_split_and_join_do(lines: list[str]) -> None:
+    """Also when the whole text is tested at once and found to have nothing to collapse."""
+    assert collapse_white_space(lines) == [" ".join(line.split()) for line in lines]
 
 
 @given(st.lists(st.text(alphabet=st.sampled_from([*"aZ `'-.\t\u212a\u0130\u00e9\u0301\u00a0", *map(chr, FOLD)]))))
