@@ -37,7 +37,10 @@ def archive(params: ArchiveParams = ArchiveParams()) -> dict[str, int]:  # noqa:
     lock = archive_lock(Path(params.out_dir), wait_seconds=params.lock_wait_seconds, on_wait=print)
     # Decoded lines wait in the archive's scratch folder, not in this process (tasks/shelf.py).
     # The collector is paused as in the batch tasks: this process holds every capture of the run.
-    with lock, gc_paused(), batch_runner(params.execution) as runner, scratch_folder(params.out_dir) as shelf_dir:
+    with (
+        lock, gc_paused(freeze_survivors=True), batch_runner(params.execution) as runner,
+        scratch_folder(params.out_dir) as shelf_dir,
+    ):  # fmt: skip
         stage = StageProgress(total=STAGES, runner=runner)
         state = stage.run(open_archive, params.out_dir)
         if count_files(params.raw_dir) - state.known.height > batch_size:  # surely several batches to decode

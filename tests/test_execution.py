@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import pickle
+import weakref
 from pathlib import Path
 
 import polars as pl
@@ -16,7 +18,7 @@ from tasks.capture import make_capture
 from tasks.config import ArchiveParams, ExecutionConfig
 from tasks.decode import numbered_lines
 from tasks.discover import count_files
-from tasks.execution import Sealed, make_task_runner, split_evenly
+from tasks.execution import Sealed, gc_paused, make_task_runner, split_evenly
 from tasks.schema import TABLES
 from tasks.synth import write_corpus
 from tasks.write import read_archive
@@ -119,3 +121,28 @@ def test_a_sealed_result_unpickles_its_value_only_when_read() -> None:
     assert_frame_equal(first["frame"], value["frame"])
     # A value read before it travels again goes on whole.
     assert pickle.loads(pickle.dumps(copy)).value["names"] == ["x", "y"]
+
+
+class _Node:
+    partner: _Node
+
+
+def test_a_run_leaves_what_survives_it_out_of_collections_until_the_next_run() -> None:
+    try:
+        with gc_paused(freeze_survivors=True):
+            assert not gc.isenabled()
+            alive = [_Node() for _ in range(1000)]
+            garbage = _Node()
+            garbage.partner = garbage  # a cycle: only the collector frees it
+            collected = weakref.ref(garbage)
+            del garbage
+        assert gc.isenabled()
+        assert gc.get_freeze_count() >= len(alive)  # the first collection will not visit them
+        gc.collect()
+        assert collected() is not None
+        with gc_paused(freeze_survivors=True):
+            assert gc.get_freeze_count() == 0
+            gc.collect()
+            assert collected() is None
+    finally:
+        gc.unfreeze()
