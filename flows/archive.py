@@ -13,7 +13,7 @@ from tasks.checks import check_changes
 from tasks.config import ArchiveParams
 from tasks.decode import decode_captures, merge_decoded, reading_batches
 from tasks.discover import count_files, discover_captures
-from tasks.execution import batch_runner, gc_paused
+from tasks.execution import batch_runner, gc_paused, worker_count
 from tasks.group import group_articles
 from tasks.related import everything, load_related
 from tasks.report import StageProgress, publish_run_report
@@ -33,27 +33,30 @@ def archive(params: ArchiveParams = ArchiveParams()) -> dict[str, int]:  # noqa:
     runner `params.execution` names; the other stages see the whole run at once.
     """
     run_at = datetime.now(UTC)
-    batch_size = params.execution.batch_captures
+    execution = params.execution
     lock = archive_lock(Path(params.out_dir), wait_seconds=params.lock_wait_seconds, on_wait=print)
     # Decoded lines wait in the archive's scratch folder, not in this process (tasks/shelf.py).
     # The collector is paused as in the batch tasks: this process holds every capture of the run.
     with (
-        lock, gc_paused(freeze_survivors=True), batch_runner(params.execution) as runner,
+        lock, gc_paused(freeze_survivors=True), batch_runner(execution) as runner,
         scratch_folder(params.out_dir) as shelf_dir,
     ):  # fmt: skip
         stage = StageProgress(total=STAGES, runner=runner)
         state = stage.run(open_archive, params.out_dir)
-        if count_files(params.raw_dir) - state.known.height > batch_size:  # surely several batches to decode
+        smallest_batch = min(execution.batch_captures, execution.decode_batch_captures)
+        if count_files(params.raw_dir) - state.known.height > smallest_batch:  # surely several batches of a stage
             runner.start_workers()  # they start while discovery hashes the captures
         raw = stage.run(discover_captures, params.raw_dir, state.fingerprints())
-        to_read, settled = reading_batches(raw, state.archived_shas(), batch_size)
+        to_read, settled = reading_batches(
+            raw, state.archived_shas(), execution.decode_batch_captures, workers=worker_count(execution)
+        )
         batch = merge_decoded([settled, *stage.map(decode_captures, to_read, limits=params.read, shelf_dir=shelf_dir)])
         related = stage.run(load_related, params.raw_dir, state, batch.captures, params.match)
         captures = everything(related)
         groups = stage.run(group_articles, captures, params.match, related.article_of)
         furniture = stage.run(find_site_furniture, captures, groups)
         built = stage.map(
-            build_articles, batch_articles(captures, groups, batch_size),
+            build_articles, batch_articles(captures, groups, execution.batch_captures),
             furniture=furniture, roles=params.roles, quotes=params.quotes, match=params.match,
             stored_article_of=related.article_of,
         )  # fmt: skip

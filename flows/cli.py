@@ -31,8 +31,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     run.add_argument("--workers", type=int, default=0, help="worker processes or threads (default: one per core)")
     run.add_argument("--dask-address", default="", help="with --runner dask: an existing cluster's scheduler")
     run.add_argument(
+        "--decode-batch-captures", type=int, default=ExecutionConfig().decode_batch_captures, metavar="N",
+        help="captures per decoding task (default: %(default)s)",
+    )  # fmt: skip
+    run.add_argument(
         "--batch-captures", type=int, default=ExecutionConfig().batch_captures, metavar="N",
-        help="captures per batch task: fewer hold less memory per worker (default: %(default)s)",
+        help="captures per batch of articles: fewer hold less memory per worker (default: %(default)s)",
     )  # fmt: skip
     synth = commands.add_parser("synth", help="write a synthetic corpus of captures with gold labels")
     synth.add_argument("--articles", type=int, required=True, help="number of articles (1 to 4 captures each)")
@@ -79,7 +83,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         execution = ExecutionConfig(
             runner=args.runner, workers=args.workers, dask_address=args.dask_address,
-            batch_captures=args.batch_captures,
+            decode_batch_captures=args.decode_batch_captures, batch_captures=args.batch_captures,
         )  # fmt: skip
     except ValidationError as err:
         print(f"newsarchive: {err}", file=sys.stderr)

@@ -201,11 +201,11 @@ class ReadingBatch:
 
 
 def reading_batches(
-    raw: Sequence[RawCapture], archived: Mapping[str, str], size: int
+    raw: Sequence[RawCapture], archived: Mapping[str, str], size: int, *, workers: int = 1
 ) -> tuple[list[ReadingBatch], DecodedBatch]:
-    """Batches of at most `size` captures to decode, and the files settled without decoding."""
+    """Batches of at most `size` captures to decode (as many per worker), and the files settled without decoding."""
     to_decode, settled = settle_before_reading(raw, archived)
-    return [ReadingBatch(part) for part in split_evenly(to_decode, size)], settled
+    return [ReadingBatch(part) for part in split_evenly(to_decode, size, parts_multiple_of=workers)], settled
 
 
 def decode_new(raw: Sequence[RawCapture], limits: ReadConfig) -> DecodedBatch:

@@ -129,11 +129,17 @@ def _sealed(pickled: bytes) -> Sealed[Any]:
     return sealed
 
 
-def split_evenly(items: Sequence[T], size: int) -> list[list[T]]:
-    """Consecutive batches of at most `size` items, as even as that allows (no tiny last batch)."""
+def split_evenly(items: Sequence[T], size: int, *, parts_multiple_of: int = 1) -> list[list[T]]:
+    """Consecutive batches of at most `size` items, as even as that allows (no tiny last batch).
+
+    When there are several, as many as a multiple of `parts_multiple_of` where the items
+    allow: with one per worker, no worker is left with the last batch while the others wait.
+    """
     if not items:
         return []
     n = -(-len(items) // size)
+    if n > 1:
+        n = min(len(items), -(-n // parts_multiple_of) * parts_multiple_of)
     bounds = [round(i * len(items) / n) for i in range(n + 1)]
     return [list(items[bounds[i] : bounds[i + 1]]) for i in range(n)]
 

@@ -63,8 +63,8 @@ def run_stages(raw_dir: Path, out_dir: Path, params: ArchiveParams | None = None
     with archive_lock(out_dir, wait_seconds=60):
         state = read_state(out_dir)
         raw, _ = new_captures(raw_dir, state.fingerprints())
-        size = params.execution.batch_captures
-        to_read, settled = reading_batches(raw, state.archived_shas(), size)
+        execution = params.execution
+        to_read, settled = reading_batches(raw, state.archived_shas(), execution.decode_batch_captures)
         batch = merge_decoded([settled, *(decode_new(part.captures, params.read) for part in to_read)])
         related = find_related(raw_dir, state, batch.captures, params.match)
         captures = everything(related)
@@ -73,7 +73,7 @@ def run_stages(raw_dir: Path, out_dir: Path, params: ArchiveParams | None = None
         rows = concat_rows(
             [
                 build_batch(part, furniture, params.roles, params.quotes, params.match, related.article_of)
-                for part in batch_articles(captures, groups, size)
+                for part in batch_articles(captures, groups, execution.batch_captures)
             ]
         )
         changes = plan_changes(state, raw, batch, rows, related, run_at=run_at)

@@ -246,7 +246,11 @@ def test_the_schedule_fires_without_anyone_starting_a_run(stack: Stack) -> None:
         "max_scheduled_runs": 1,
         # One capture per batch: the scheduled run also decodes and labels on the default process pool.
         "parameters": {
-            "params": {"raw_dir": str(stack.raw_dir), "out_dir": str(out), "execution": {"batch_captures": 1}}
+            "params": {
+                "raw_dir": str(stack.raw_dir),
+                "out_dir": str(out),
+                "execution": {"decode_batch_captures": 1, "batch_captures": 1},
+            }
         },
     }
     created = stack.api.post(f"/deployments/{stack.deployment_id}/schedules", json=[schedule])

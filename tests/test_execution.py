@@ -53,6 +53,13 @@ def test_split_evenly_keeps_order_and_sizes_close() -> None:
     assert split_evenly([1], 4) == [[1]]
 
 
+def test_several_batches_come_in_a_multiple_of_the_workers() -> None:
+    assert [len(b) for b in split_evenly(list(range(10)), 4, parts_multiple_of=2)] == [2, 3, 3, 2]
+    assert [len(b) for b in split_evenly(list(range(9)), 3, parts_multiple_of=2)] == [2, 2, 3, 2]
+    assert [len(b) for b in split_evenly(list(range(3)), 5, parts_multiple_of=2)] == [3]  # one batch: no pool
+    assert [len(b) for b in split_evenly(list(range(3)), 1, parts_multiple_of=4)] == [1, 1, 1]  # at most one each
+
+
 def test_article_batches_never_split_an_article() -> None:
     lines, n = numbered_lines("one line of text")
     captures = [make_capture(str(i), str(i), str(i), lines, n) for i in range(7)]
@@ -78,7 +85,8 @@ def test_the_runner_parameter_picks_the_task_runner() -> None:
 
 def test_small_batches_give_the_archive_of_one_batch(corpus: Path) -> None:
     one = archive_tables(corpus)
-    small = ArchiveParams(raw_dir=str(corpus), out_dir="unused", execution=ExecutionConfig(batch_captures=7))
+    small_batches = ExecutionConfig(decode_batch_captures=7, batch_captures=7)
+    small = ArchiveParams(raw_dir=str(corpus), out_dir="unused", execution=small_batches)
     assert_same_archive(archive_tables(corpus, small), one)
 
 
@@ -91,7 +99,7 @@ def test_the_flow_on_two_workers_gives_the_tables_of_the_default_run(corpus: Pat
     default = tmp_path / "default"
     archive(ArchiveParams(raw_dir=str(corpus), out_dir=str(default)))
     # Batches of 10 captures: the corpus's ~70 captures make 7 decoding tasks and about as many article batches.
-    two_workers = ExecutionConfig(runner=runner, workers=2, batch_captures=10)
+    two_workers = ExecutionConfig(runner=runner, workers=2, decode_batch_captures=10, batch_captures=10)
     spread = tmp_path / runner
     archive(ArchiveParams(raw_dir=str(corpus), out_dir=str(spread), execution=two_workers))
     assert_same_archive(read_archive(spread), read_archive(default))

@@ -56,7 +56,7 @@ def test_command_prints_a_summary(raw_dir: Path, tmp_path: Path) -> None:
     done = subprocess.run(
         [
             sys.executable, "-m", "flows.cli", "run", "--raw-dir", str(raw_dir), "--out-dir", str(out),
-            "--batch-captures", "1",
+            "--decode-batch-captures", "1", "--batch-captures", "1",
         ],
         cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
     )  # fmt: skip
