@@ -8,7 +8,7 @@ from pathlib import Path
 from prefect import flow
 
 from tasks.articles import batch_articles, build_articles, find_site_furniture
-from tasks.build import build_changes, concat_rows, summarize_run
+from tasks.build import build_changes, gather_rows, summarize_run
 from tasks.checks import check_changes
 from tasks.config import ArchiveParams
 from tasks.decode import decode_captures, merge_decoded, reading_batches
@@ -34,6 +34,7 @@ def archive(params: ArchiveParams = ArchiveParams()) -> dict[str, int]:  # noqa:
     """
     run_at = datetime.now(UTC)
     execution = params.execution
+    workers = worker_count(execution)  # several batches of a stage come in a multiple of them
     lock = archive_lock(Path(params.out_dir), wait_seconds=params.lock_wait_seconds, on_wait=print)
     # Decoded lines wait in the archive's scratch folder, not in this process (tasks/shelf.py).
     # The collector is paused as in the batch tasks: this process holds every capture of the run.
@@ -47,21 +48,20 @@ def archive(params: ArchiveParams = ArchiveParams()) -> dict[str, int]:  # noqa:
         if count_files(params.raw_dir) - state.known.height > smallest_batch:  # surely several batches of a stage
             runner.start_workers()  # they start while discovery hashes the captures
         raw = stage.run(discover_captures, params.raw_dir, state.fingerprints())
-        to_read, settled = reading_batches(
-            raw, state.archived_shas(), execution.decode_batch_captures, workers=worker_count(execution)
-        )
+        to_read, settled = reading_batches(raw, state.archived_shas(), execution.decode_batch_captures, workers=workers)
         batch = merge_decoded([settled, *stage.map(decode_captures, to_read, limits=params.read, shelf_dir=shelf_dir)])
         related = stage.run(load_related, params.raw_dir, state, batch.captures, params.match)
         captures = everything(related)
         groups = stage.run(group_articles, captures, params.match, related.article_of)
         furniture = stage.run(find_site_furniture, captures, groups)
+        article_batches = batch_articles(captures, groups, execution.batch_captures, parts_multiple_of=workers)
         built = stage.map(
-            build_articles, batch_articles(captures, groups, execution.batch_captures),
+            build_articles, article_batches,
             furniture=furniture, roles=params.roles, quotes=params.quotes, match=params.match,
-            stored_article_of=related.article_of,
+            stored_article_of=related.article_of, shelf_dir=shelf_dir,
         )  # fmt: skip
         runner.release()  # the last batch stage: the workers go, and their memory back, while tables are planned
-        rows = concat_rows(built)
+        rows = gather_rows(built)
         changes = stage.run(build_changes, state, raw, batch, rows, related, run_at)
         stage.run(check_changes, changes, captures, rows)
         stage.run(commit_archive, changes, state, f"{run_at:%Y%m%dT%H%M%S%f}")

@@ -13,10 +13,10 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from tasks.assemble import Article, assemble_all
-from tasks.build import ArticleRows, article_rows
+from tasks.build import ArticleRows, ShelvedRows, article_rows
 from tasks.capture import Capture, keep_words_of, release_words_of
 from tasks.config import MatchConfig, QuoteConfig, RolesConfig
-from tasks.execution import Sealed, gc_paused
+from tasks.execution import Sealed, gc_paused, split_evenly
 from tasks.quotes import link_article_quotes
 from tasks.related import paragraph_anchors
 from tasks.roles import label_all, site_furniture
@@ -37,16 +37,22 @@ class ArticleBatch:
 
 
 def batch_articles(
-    captures: Sequence[Capture], groups: Sequence[Sequence[int]], max_captures: int
+    captures: Sequence[Capture], groups: Sequence[Sequence[int]], max_captures: int, *, parts_multiple_of: int = 1
 ) -> list[ArticleBatch]:
-    """Consecutive groups packed into batches of about `max_captures` captures (an article is never split)."""
+    """Consecutive groups packed into batches of about `max_captures` captures (an article is never split).
+
+    Several batches come as even as whole articles allow, and as many as a multiple of
+    `parts_multiple_of` (the workers): no worker is left with a last batch alone.
+    """
+    parts = len(split_evenly(range(sum(map(len, groups))), max_captures, parts_multiple_of=parts_multiple_of))
+    target = -(-sum(map(len, groups)) // parts) if parts else max_captures
     batches: list[ArticleBatch] = []
     members: list[Capture] = []
     local: list[tuple[int, ...]] = []
     for group in groups:
         local.append(tuple(range(len(members), len(members) + len(group))))
         members.extend(captures[i] for i in group)
-        if len(members) >= max_captures:
+        if len(members) >= target:
             batches.append(ArticleBatch(tuple(members), tuple(local)))
             members, local = [], []
     if local:
@@ -87,13 +93,16 @@ def find_site_furniture(captures: list[Capture], groups: list[list[int]]) -> fro
 @task(name="label-merge-and-link-articles", cache_policy=NO_CACHE)
 def build_articles(
     batch: ArticleBatch, furniture: frozenset[str], roles: RolesConfig, quotes: QuoteConfig, match: MatchConfig,
-    stored_article_of: dict[str, str],
-) -> Sealed[ArticleRows]:  # fmt: skip
-    """Give every line of a batch of articles its role, merge each article's captures, link quoting comments."""
+    stored_article_of: dict[str, str], shelf_dir: str,
+) -> Sealed[ShelvedRows]:  # fmt: skip
+    """Give every line of a batch of articles its role, merge each article's captures, link quoting comments.
+
+    The rows are left in the scratch folder `shelf_dir` for the flow to gather (tasks/build.py).
+    """
     with gc_paused():
         rows = build_batch(batch, furniture, roles, quotes, match, stored_article_of)
     get_run_logger().info(
         "%d articles from %d captures: %d paragraphs, %d comments",
         rows.articles.height, len(batch.captures), rows.paragraphs.height, rows.comments.height,
     )  # fmt: skip
-    return Sealed(rows)
+    return Sealed(ShelvedRows(rows, shelf_dir))

@@ -17,6 +17,7 @@ from tasks.discover import RawCapture
 from tasks.ids import author_id_of, source_id_of
 from tasks.related import STORED_PREFIX, Related
 from tasks.schema import TABLES, conform
+from tasks.shelf import read_frames, shelve_frames
 from tasks.state import ArchiveState
 from tasks.store import INDEX_TABLES, bucket_expr, bucket_of, read_buckets
 
@@ -128,6 +129,37 @@ def concat_rows(parts: Sequence[ArticleRows]) -> ArticleRows:
     if not parts:
         return article_rows([])
     return ArticleRows({name: pl.concat([p.frames()[name] for p in parts]) for name in ArticleRows.__slots__})
+
+
+class ShelvedRows:
+    """A batch's rows left in the run's scratch folder (Arrow IPC files): what an article batch task hands back.
+
+    The flow reads them once every batch is done and the workers are gone. Handed back
+    whole, they came through a pipe pickled, and the flow held each batch's rows while
+    the others ran: 1.2 GB more at the end of a 100,187-capture run's article batches.
+    """
+
+    __slots__ = ("counts", "files")
+
+    def __init__(self, rows: ArticleRows, folder: str) -> None:
+        self.files = shelve_frames(folder, rows.frames())
+        self.counts = {name: frame.height for name, frame in rows.frames().items()}
+
+    def rows(self) -> ArticleRows:
+        return ArticleRows(read_frames(self.files))
+
+
+def gather_rows(parts: Sequence[ShelvedRows]) -> ArticleRows:
+    """The rows of every batch, read back from the scratch folder, as one."""
+    if not parts:
+        return article_rows([])
+    # One scan per table over its files: polars reads them in parallel (0.7 s file by file, 0.2 s so).
+    return ArticleRows(
+        {
+            name: pl.scan_ipc([part.files[name] for part in parts], glob=False).collect()
+            for name in ArticleRows.__slots__
+        }
+    )
 
 
 def source_rows(

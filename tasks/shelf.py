@@ -1,4 +1,4 @@
-"""Where decoded lines wait between stages: files in the archive's scratch folder.
+"""Where decoded lines, and the rows of article batches, wait between stages: files in the archive's scratch folder.
 
 A decoding task writes the lines of its batch to one shelf file and hands on only
 light captures (names, hashes, line numbers, where their lines lie). The flow process
@@ -16,10 +16,12 @@ from __future__ import annotations
 import os
 import shutil
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import NamedTuple
+
+import polars as pl
 
 SCRATCH = ".scratch"  # in the archive's folder; only the run holding the archive's lock uses it
 _ENCODING, _ERRORS = "utf-8", "surrogatepass"  # text decoded with a fallback may hold lone surrogates
@@ -59,6 +61,20 @@ def write_shelf(folder: str, entries: Sequence[tuple[bytes, int]]) -> list[Shelf
     with Path(path).open("wb") as out:
         out.write(b"".join(entry for entry, _ in entries))
     return refs
+
+
+def shelve_frames(folder: str, frames: Mapping[str, pl.DataFrame]) -> dict[str, str]:
+    """Write each frame to an Arrow IPC file of its own in `folder`; the file of each name."""
+    stem = uuid.uuid4().hex
+    files = {name: str(Path(folder) / f"rows-{stem}-{name}.arrow") for name in frames}
+    for name, frame in frames.items():
+        frame.write_ipc(files[name], compression="uncompressed")  # read back once, at once: no use compressing
+    return files
+
+
+def read_frames(files: Mapping[str, str]) -> dict[str, pl.DataFrame]:
+    """The frames shelve_frames() wrote."""
+    return {name: pl.read_ipc(path) for name, path in files.items()}
 
 
 # Entries closer than this in a shelf file are read in one call (the bytes between them read for nothing).

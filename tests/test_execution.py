@@ -13,12 +13,15 @@ from polars.testing import assert_frame_equal
 from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 from prefect_dask.task_runners import DaskTaskRunner
 
-from tasks.articles import batch_articles
+from tasks.articles import batch_articles, build_batch
+from tasks.build import ShelvedRows, gather_rows
 from tasks.capture import make_capture
 from tasks.config import ArchiveParams, ExecutionConfig
-from tasks.decode import numbered_lines
-from tasks.discover import count_files
+from tasks.decode import decode_new, numbered_lines
+from tasks.discover import count_files, new_captures
 from tasks.execution import Sealed, gc_paused, make_task_runner, split_evenly
+from tasks.group import group_new_captures
+from tasks.roles import site_furniture
 from tasks.schema import TABLES
 from tasks.synth import write_corpus
 from tasks.write import read_archive
@@ -68,6 +71,12 @@ def test_article_batches_never_split_an_article() -> None:
     assert [[[c.source_id for c in (b.captures[i] for i in g)] for g in b.groups] for b in batches] == [
         [["0", "3"], ["1"]],
         [["2", "4", "5"]],
+        [["6"]],
+    ]
+    for_two_workers = batch_articles(captures, groups, max_captures=3, parts_multiple_of=2)  # aiming at 2 each
+    assert [[[c.source_id for c in (b.captures[i] for i in g)] for g in b.groups] for b in for_two_workers] == [
+        [["0", "3"]],
+        [["1"], ["2", "4", "5"]],
         [["6"]],
     ]
 
@@ -154,3 +163,23 @@ def test_a_run_leaves_what_survives_it_out_of_collections_until_the_next_run() -
             assert collected() is None
     finally:
         gc.unfreeze()
+
+
+def test_a_batch_of_articles_hands_back_its_rows_as_files_in_the_scratch_folder(corpus: Path, tmp_path: Path) -> None:
+    params = ArchiveParams(raw_dir=str(corpus), out_dir=str(tmp_path))
+    raw, _ = new_captures(corpus, {})
+    captures = decode_new(raw, params.read).captures
+    groups = group_new_captures(captures, params.match, {})
+    batch = batch_articles(captures, groups, max_captures=len(captures))[0]
+    rows = build_batch(batch, site_furniture(captures, groups), params.roles, params.quotes, params.match, {})
+    assert rows.segments.height > 0
+    assert rows.comments.height > 0
+
+    shelved = ShelvedRows(rows, str(tmp_path))
+    travelled = pickle.dumps(Sealed(shelved))
+    assert len(travelled) < 4_000  # names of files, not rows
+    assert {Path(f).parent for f in shelved.files.values()} == {tmp_path}
+    back = pickle.loads(travelled).value.rows()
+    for name, frame in rows.frames().items():
+        assert_frame_equal(back.frames()[name], frame)
+    assert gather_rows([shelved, shelved]).segments.height == 2 * rows.segments.height
