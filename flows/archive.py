@@ -40,7 +40,7 @@ def archive(params: ArchiveParams = ArchiveParams()) -> dict[str, int]:  # noqa:
     # The collector is paused as in the batch tasks: this process holds every capture of the run.
     with (
         lock, gc_paused(freeze_survivors=True), batch_runner(execution) as runner,
-        scratch_folder(params.out_dir) as shelf_dir,
+        scratch_folder(params.out_dir) as shelf,
     ):  # fmt: skip
         stage = StageProgress(total=STAGES, runner=runner)
         state = stage.run(open_archive, params.out_dir)
@@ -49,7 +49,7 @@ def archive(params: ArchiveParams = ArchiveParams()) -> dict[str, int]:  # noqa:
             runner.start_workers()  # they start while discovery hashes the captures
         raw = stage.run(discover_captures, params.raw_dir, state.fingerprints())
         to_read, settled = reading_batches(raw, state.archived_shas(), execution.decode_batch_captures, workers=workers)
-        batch = merge_decoded([settled, *stage.map(decode_captures, to_read, limits=params.read, shelf_dir=shelf_dir)])
+        batch = merge_decoded([settled, *stage.map(decode_captures, to_read, limits=params.read, shelf_dir=shelf.path)])
         related = stage.run(load_related, params.raw_dir, state, batch.captures, params.match)
         captures = everything(related)
         groups = stage.run(group_articles, captures, params.match, related.article_of)
@@ -58,10 +58,11 @@ def archive(params: ArchiveParams = ArchiveParams()) -> dict[str, int]:  # noqa:
         built = stage.map(
             build_articles, article_batches,
             furniture=furniture, roles=params.roles, quotes=params.quotes, match=params.match,
-            stored_article_of=related.article_of, shelf_dir=shelf_dir,
+            stored_article_of=related.article_of, shelf_dir=shelf.path,
         )  # fmt: skip
         runner.release()  # the last batch stage: the workers go, and their memory back, while tables are planned
         rows = gather_rows(built)
+        shelf.release()  # no stage reads the lines or rows left there again: removed while tables are planned
         changes = stage.run(build_changes, state, raw, batch, rows, related, run_at)
         stage.run(check_changes, changes, captures, rows)
         stage.run(commit_archive, changes, state, f"{run_at:%Y%m%dT%H%M%S%f}")

@@ -201,8 +201,18 @@ def test_the_scratch_folder_starts_empty_and_is_removed_after_the_run(tmp_path: 
     leftover.write_bytes(b"lines of a run that was killed")
     with scratch_folder(str(tmp_path)) as folder:
         assert not leftover.exists()
-        assert list(Path(folder).iterdir()) == []
-        write_shelf(folder, [pack(["A line."], ["a line."])])
+        assert list(Path(folder.path).iterdir()) == []
+        write_shelf(folder.path, [pack(["A line."], ["a line."])])
+    assert not (tmp_path / SCRATCH).exists()
+
+
+def test_a_scratch_folder_released_early_is_gone_by_the_end_of_the_run(tmp_path: Path) -> None:
+    with scratch_folder(str(tmp_path)) as folder:
+        write_shelf(folder.path, [pack(["A line."], ["a line."])])
+        folder.release()
+        folder.release()  # once is enough; a second call changes nothing
+        folder.wait()
+        assert not Path(folder.path).exists()
     assert not (tmp_path / SCRATCH).exists()
 
 
