@@ -16,7 +16,7 @@ from tasks.assemble import Article, assemble_all
 from tasks.build import ArticleRows, ShelvedRows, article_rows
 from tasks.capture import Capture, keep_words_of, release_words_of
 from tasks.config import MatchConfig, QuoteConfig, RolesConfig
-from tasks.execution import Sealed, gc_paused, split_evenly
+from tasks.execution import Sealed, batch_count, gc_paused
 from tasks.quotes import link_article_quotes
 from tasks.related import paragraph_anchors
 from tasks.roles import label_all, site_furniture
@@ -44,8 +44,9 @@ def batch_articles(
     Several batches come as even as whole articles allow, and as many as a multiple of
     `parts_multiple_of` (the workers): no worker is left with a last batch alone.
     """
-    parts = len(split_evenly(range(sum(map(len, groups))), max_captures, parts_multiple_of=parts_multiple_of))
-    target = -(-sum(map(len, groups)) // parts) if parts else max_captures
+    total = sum(map(len, groups))
+    parts = batch_count(total, max_captures, parts_multiple_of=parts_multiple_of)
+    target = -(-total // parts) if parts else max_captures
     batches: list[ArticleBatch] = []
     members: list[Capture] = []
     local: list[tuple[int, ...]] = []

@@ -17,7 +17,7 @@ from tasks.discover import RawCapture
 from tasks.ids import author_id_of, source_id_of
 from tasks.related import STORED_PREFIX, Related
 from tasks.schema import TABLES, conform
-from tasks.shelf import read_frames, shelve_frames
+from tasks.shelf import shelve_frames
 from tasks.state import ArchiveState
 from tasks.store import INDEX_TABLES, bucket_expr, bucket_of, read_buckets
 
@@ -139,14 +139,10 @@ class ShelvedRows:
     the others ran: 1.2 GB more at the end of a 100,187-capture run's article batches.
     """
 
-    __slots__ = ("counts", "files")
+    __slots__ = ("files",)
 
     def __init__(self, rows: ArticleRows, folder: str) -> None:
-        self.files = shelve_frames(folder, rows.frames())
-        self.counts = {name: frame.height for name, frame in rows.frames().items()}
-
-    def rows(self) -> ArticleRows:
-        return ArticleRows(read_frames(self.files))
+        self.files = shelve_frames(folder, rows.frames())  # table name -> file
 
 
 def gather_rows(parts: Sequence[ShelvedRows]) -> ArticleRows:

@@ -129,17 +129,20 @@ def _sealed(pickled: bytes) -> Sealed[Any]:
     return sealed
 
 
-def split_evenly(items: Sequence[T], size: int, *, parts_multiple_of: int = 1) -> list[list[T]]:
-    """Consecutive batches of at most `size` items, as even as that allows (no tiny last batch).
+def batch_count(items: int, size: int, *, parts_multiple_of: int = 1) -> int:
+    """How many batches of at most `size` of the items; when several, a multiple of `parts_multiple_of`
+    where the items allow: with one per worker, no worker is left with the last batch while the others wait."""
+    if items == 0:
+        return 0
+    n = -(-items // size)
+    return min(items, -(-n // parts_multiple_of) * parts_multiple_of) if n > 1 else n
 
-    When there are several, as many as a multiple of `parts_multiple_of` where the items
-    allow: with one per worker, no worker is left with the last batch while the others wait.
-    """
-    if not items:
+
+def split_evenly(items: Sequence[T], size: int, *, parts_multiple_of: int = 1) -> list[list[T]]:
+    """Consecutive batches of the items, `batch_count()` of them, as even as that allows (no tiny last batch)."""
+    n = batch_count(len(items), size, parts_multiple_of=parts_multiple_of)
+    if n == 0:
         return []
-    n = -(-len(items) // size)
-    if n > 1:
-        n = min(len(items), -(-n // parts_multiple_of) * parts_multiple_of)
     bounds = [round(i * len(items) / n) for i in range(n + 1)]
     return [list(items[bounds[i] : bounds[i + 1]]) for i in range(n)]
 

@@ -73,11 +73,6 @@ def shelve_frames(folder: str, frames: Mapping[str, pl.DataFrame]) -> dict[str, 
     return files
 
 
-def read_frames(files: Mapping[str, str]) -> dict[str, pl.DataFrame]:
-    """The frames shelve_frames() wrote."""
-    return {name: pl.read_ipc(path) for name, path in files.items()}
-
-
 # Entries closer than this in a shelf file are read in one call (the bytes between them read for nothing).
 _READ_GAP = 1 << 16
 

@@ -179,7 +179,7 @@ def test_a_batch_of_articles_hands_back_its_rows_as_files_in_the_scratch_folder(
     travelled = pickle.dumps(Sealed(shelved))
     assert len(travelled) < 4_000  # names of files, not rows
     assert {Path(f).parent for f in shelved.files.values()} == {tmp_path}
-    back = pickle.loads(travelled).value.rows()
+    back = gather_rows([pickle.loads(travelled).value])
     for name, frame in rows.frames().items():
         assert_frame_equal(back.frames()[name], frame)
     assert gather_rows([shelved, shelved]).segments.height == 2 * rows.segments.height
