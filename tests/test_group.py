@@ -271,3 +271,15 @@ def test_paragraph_anchors_are_the_shingles_of_smallest_crc32() -> None:
     anchors = paragraph_anchors(paragraphs, cfg)
     assert anchors == tuple(sorted(expected))
     assert len(anchors) == ANCHORS_PER_PARAGRAPH * len(paragraphs)
+
+
+@given(st.lists(st.lists(st.sampled_from(["a", "b", "the", "war"]), max_size=12), max_size=4), st.integers(2, 3))
+def test_paragraph_anchors_with_repeated_shingles(paragraphs: list[list[str]], k: int) -> None:
+    """A shingle twice in a paragraph counts once: the anchors are still its distinct shingles of smallest CRC."""
+    cfg = MatchConfig(shingle_words=k, min_line_words=1)
+    keys = [" ".join(words) for words in paragraphs]
+    expected: set[str] = set()
+    for key in keys:
+        ranked = sorted((zlib.crc32(s.encode()), s) for s in set(line_shingles(key, cfg)))
+        expected.update(s for _, s in ranked[:ANCHORS_PER_PARAGRAPH])
+    assert paragraph_anchors(keys, cfg) == tuple(sorted(expected))
