@@ -11,7 +11,7 @@ from tasks.articles import batch_articles, build_articles, find_site_furniture
 from tasks.build import build_changes, gather_rows, summarize_run
 from tasks.checks import check_changes
 from tasks.config import ArchiveParams
-from tasks.decode import decode_captures, merge_decoded, reading_batches
+from tasks.decode import decode_captures, merge_decoded, reading_batches, settle_after_reading
 from tasks.discover import count_files, discover_captures
 from tasks.execution import batch_runner, gc_paused, worker_count
 from tasks.group import group_articles
@@ -46,10 +46,12 @@ def archive(params: ArchiveParams = ArchiveParams()) -> dict[str, int]:  # noqa:
         state = stage.run(open_archive, params.out_dir)
         smallest_batch = min(execution.batch_captures, execution.decode_batch_captures)
         if count_files(params.raw_dir) - state.known.height > smallest_batch:  # surely several batches of a stage
-            runner.start_workers()  # they start while discovery hashes the captures
-        raw = stage.run(discover_captures, params.raw_dir, state.fingerprints())
-        to_read, settled = reading_batches(raw, state.archived_shas(), execution.decode_batch_captures, workers=workers)
-        batch = merge_decoded([settled, *stage.map(decode_captures, to_read, limits=params.read, shelf_dir=shelf.path)])
+            runner.start_workers()  # they start while the raw directory is listed
+        listed = stage.run(discover_captures, params.raw_dir, state.fingerprints())
+        archived = state.archived_shas()
+        to_read, settled = reading_batches(listed, archived, execution.decode_batch_captures, workers=workers)
+        decoded = stage.map(decode_captures, to_read, limits=params.read, shelf_dir=shelf.path)
+        raw, batch = settle_after_reading(listed, merge_decoded([settled, *decoded]), archived)
         related = stage.run(load_related, params.raw_dir, state, batch.captures, params.match)
         captures = everything(related)
         groups = stage.run(group_articles, captures, params.match, related.article_of)

@@ -7,7 +7,7 @@ import hashlib
 import re
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, NamedTuple
 
 from prefect import get_run_logger, task
@@ -149,6 +149,7 @@ class DecodedBatch:
     quarantined: dict[str, str]  # uri -> reason
     duplicate_of: dict[str, str]  # uri -> source_id of the capture with the same sha256
     encodings: dict[str, str]  # uri -> encoding
+    read: dict[str, RawCapture] = field(default_factory=dict)  # uri -> record of a file listed unread, now read
 
 
 def check_limits(size_bytes: int, lines: Sequence[Line], limits: ReadConfig) -> None:
@@ -169,26 +170,49 @@ def check_limits(size_bytes: int, lines: Sequence[Line], limits: ReadConfig) -> 
 def settle_before_reading(
     raw: Sequence[RawCapture], archived: Mapping[str, str] | None = None
 ) -> tuple[list[RawCapture], DecodedBatch]:
-    """The captures to decode, and what is known without decoding: unreadable files and duplicates.
+    """The captures to decode, and what is known without decoding: unreadable files, archived texts.
 
-    `archived` maps the sha256 of captures an earlier run archived to their source_id. The
-    first file with a given sha256 (in listing order) is decoded; identical files under other
-    names are its duplicates, so batches decoded apart never store one text twice.
+    `archived` maps the sha256 of captures an earlier run archived to their source_id. A
+    file hashed at listing (a known name that changed) whose text was archived is not read
+    again. Duplicates within the run are settled once every file is read (settle_after_reading).
+    """
+    settled = DecodedBatch([], {}, {}, {})
+    to_decode = []
+    for item in raw:
+        if item.error is not None:
+            settled.quarantined[item.uri] = item.error
+        elif item.sha256 is not None and archived and item.sha256 in archived:
+            settled.duplicate_of[item.uri] = archived[item.sha256]
+        else:
+            to_decode.append(item)
+    return to_decode, settled
+
+
+def settle_after_reading(
+    raw: Sequence[RawCapture], decoded: DecodedBatch, archived: Mapping[str, str] | None = None
+) -> tuple[list[RawCapture], DecodedBatch]:
+    """Every file's record as read, and the batch with identical files settled: the first one (in listing
+    order) is the capture, the others its duplicates, so batches decoded apart never store one text twice.
+
+    A text an earlier run archived is a duplicate of that capture.
     """
     from tasks.ids import source_id_of
 
-    settled = DecodedBatch([], {}, {}, {})
+    records = [decoded.read.get(item.uri, item) for item in raw]
     first_with: dict[str, str] = dict(archived or {})
-    to_decode = []
-    for item in raw:
-        if item.error is not None or item.sha256 is None:
-            settled.quarantined[item.uri] = item.error or "unreadable"
-        elif item.sha256 in first_with:
-            settled.duplicate_of[item.uri] = first_with[item.sha256]
+    duplicate_of = dict(decoded.duplicate_of)
+    quarantined = dict(decoded.quarantined)
+    for item in records:
+        if item.sha256 is None or item.uri in decoded.duplicate_of:  # unreadable, or settled before reading
+            continue
+        if item.sha256 in first_with:
+            duplicate_of[item.uri] = first_with[item.sha256]
+            quarantined.pop(item.uri, None)
         else:
             first_with[item.sha256] = source_id_of(item.uri, item.sha256)
-            to_decode.append(item)
-    return to_decode, settled
+    captures = [c for c in decoded.captures if c.uri not in duplicate_of]
+    encodings = {uri: e for uri, e in decoded.encodings.items() if uri not in duplicate_of}
+    return records, DecodedBatch(captures, quarantined, duplicate_of, encodings)
 
 
 class ReadingBatch:
@@ -209,21 +233,34 @@ def reading_batches(
 
 
 def decode_new(raw: Sequence[RawCapture], limits: ReadConfig) -> DecodedBatch:
-    """Decode captures known to be readable and distinct; quarantine what turns out not to be text."""
+    """Read, hash and decode captures known to be readable; quarantine what turns out not to be text.
+
+    A file listed unread is read once, and hashed as it is read; its record is in `read`.
+    """
     from tasks.capture import make_capture
+    from tasks.discover import read_capture
     from tasks.ids import source_id_of
 
     batch = DecodedBatch([], {}, {}, {})
+    max_bytes = int(limits.max_capture_mb * 1_000_000)
     for item in raw:
-        assert item.sha256 is not None
+        record, data = item, None
+        if item.unread:
+            record, data = read_capture(item, max_bytes=max_bytes)
+            batch.read[item.uri] = record
+            if record.error is not None:
+                batch.quarantined[item.uri] = record.error
+                continue
+        assert record.sha256 is not None
         try:
-            check_limits(item.size_bytes, [], limits)
-            data = item.path.read_bytes()
-            if hashlib.sha256(data).hexdigest() != item.sha256:
-                raise CaptureError("the file changed while it was being read; it will be read on the next run")
+            check_limits(record.size_bytes, [], limits)
+            if data is None:  # hashed at listing: read now, and checked to be what was hashed
+                data = item.path.read_bytes()
+                if hashlib.sha256(data).hexdigest() != record.sha256:
+                    raise CaptureError("the file changed while it was being read; it will be read on the next run")
             text, encoding = decode_capture(data)
             lines, n_lines = numbered_lines(text)
-            check_limits(item.size_bytes, lines, limits)
+            check_limits(record.size_bytes, lines, limits)
         except CaptureError as err:
             batch.quarantined[item.uri] = str(err)
             continue
@@ -231,7 +268,9 @@ def decode_new(raw: Sequence[RawCapture], limits: ReadConfig) -> DecodedBatch:
             batch.quarantined[item.uri] = f"cannot read the file: {err.strerror or err}"
             continue
         batch.encodings[item.uri] = encoding
-        batch.captures.append(make_capture(source_id_of(item.uri, item.sha256), item.uri, item.sha256, lines, n_lines))
+        batch.captures.append(
+            make_capture(source_id_of(item.uri, record.sha256), item.uri, record.sha256, lines, n_lines)
+        )
     return batch
 
 
@@ -243,6 +282,7 @@ def merge_decoded(parts: Sequence[DecodedBatch]) -> DecodedBatch:
         merged.quarantined.update(part.quarantined)
         merged.duplicate_of.update(part.duplicate_of)
         merged.encodings.update(part.encodings)
+        merged.read.update(part.read)
     return merged
 
 
@@ -250,8 +290,15 @@ def decode_batch(
     raw: Sequence[RawCapture], archived: Mapping[str, str] | None = None, limits: ReadConfig | None = None
 ) -> DecodedBatch:
     """Decode each readable capture once; an identical file under another name is a duplicate."""
+    return read_all(raw, archived, limits)[1]
+
+
+def read_all(
+    raw: Sequence[RawCapture], archived: Mapping[str, str] | None = None, limits: ReadConfig | None = None
+) -> tuple[list[RawCapture], DecodedBatch]:
+    """decode_batch() in one go, with every file's record as read."""
     to_decode, settled = settle_before_reading(raw, archived)
-    return merge_decoded([settled, decode_new(to_decode, limits or ReadConfig())])
+    return settle_after_reading(raw, merge_decoded([settled, decode_new(to_decode, limits or ReadConfig())]), archived)
 
 
 def shelve_decoded(batch: DecodedBatch, shelf_dir: str) -> DecodedBatch:
@@ -260,7 +307,7 @@ def shelve_decoded(batch: DecodedBatch, shelf_dir: str) -> DecodedBatch:
 
     refs = write_shelf(shelf_dir, [c.shelf_entry() for c in batch.captures])
     shelved = [c.shelve(ref) for c, ref in zip(batch.captures, refs, strict=True)]
-    return DecodedBatch(shelved, batch.quarantined, batch.duplicate_of, batch.encodings)
+    return DecodedBatch(shelved, batch.quarantined, batch.duplicate_of, batch.encodings, batch.read)
 
 
 @task(name="decode-and-split-lines", cache_policy=NO_CACHE)

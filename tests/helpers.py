@@ -14,7 +14,7 @@ from tasks.articles import batch_articles, build_batch
 from tasks.build import concat_rows, plan_changes
 from tasks.checks import find_problems
 from tasks.config import ArchiveParams
-from tasks.decode import decode_new, merge_decoded, reading_batches
+from tasks.decode import decode_new, merge_decoded, reading_batches, settle_after_reading
 from tasks.discover import new_captures
 from tasks.group import group_new_captures
 from tasks.related import everything, find_related
@@ -62,10 +62,12 @@ def run_stages(raw_dir: Path, out_dir: Path, params: ArchiveParams | None = None
     params = params or ArchiveParams(raw_dir=str(raw_dir), out_dir=str(out_dir))
     with archive_lock(out_dir, wait_seconds=60):
         state = read_state(out_dir)
-        raw, _ = new_captures(raw_dir, state.fingerprints())
+        listed, _ = new_captures(raw_dir, state.fingerprints())
         execution = params.execution
-        to_read, settled = reading_batches(raw, state.archived_shas(), execution.decode_batch_captures)
-        batch = merge_decoded([settled, *(decode_new(part.captures, params.read) for part in to_read)])
+        archived = state.archived_shas()
+        to_read, settled = reading_batches(listed, archived, execution.decode_batch_captures)
+        decoded = [settled, *(decode_new(part.captures, params.read) for part in to_read)]
+        raw, batch = settle_after_reading(listed, merge_decoded(decoded), archived)
         related = find_related(raw_dir, state, batch.captures, params.match)
         captures = everything(related)
         groups = group_new_captures(captures, params.match, related.article_of)

@@ -4,6 +4,7 @@ with a reason a person understands, and the seeds are archived exactly as withou
 from __future__ import annotations
 
 import codecs
+import hashlib
 import os
 import shutil
 import subprocess
@@ -17,8 +18,8 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from tasks.config import ArchiveParams
-from tasks.decode import decode_batch
-from tasks.discover import hash_capture, list_capture_paths
+from tasks.decode import decode_batch, read_all
+from tasks.discover import hash_capture, list_capture_paths, new_captures
 from tasks.schema import TABLES
 from tasks.write import read_archive
 from tests.helpers import REPO, SEED_NAMES, SEEDS
@@ -132,6 +133,21 @@ def test_a_capture_removed_between_listing_and_reading(tmp_path: Path) -> None:
     raw = [hash_capture(uri, path, problem) for uri, path, problem in listed]
     assert raw[0].error == "the file disappeared between listing and reading"
     assert decode_batch(raw).quarantined == {"gone.txt": "the file disappeared between listing and reading"}
+
+
+def test_a_capture_listed_unread_and_removed_before_decoding(tmp_path: Path) -> None:
+    """A new file is read first by decoding (listing only names it)."""
+    (tmp_path / "gone.txt").write_text(OTHER, encoding="utf-8")
+    (tmp_path / "kept.txt").write_text(OTHER + "\n", encoding="utf-8")
+    listed, _ = new_captures(tmp_path, {})
+    assert [(r.uri, r.unread) for r in listed] == [("gone.txt", True), ("kept.txt", True)]
+    (tmp_path / "gone.txt").unlink()
+    raw, batch = read_all(listed)
+    assert batch.quarantined == {"gone.txt": "the file disappeared between listing and reading"}
+    assert [c.uri for c in batch.captures] == ["kept.txt"]
+    assert raw[0].error == "the file disappeared between listing and reading"
+    assert raw[1].sha256 == hashlib.sha256((OTHER + "\n").encode()).hexdigest()
+    assert raw[1].size_bytes == len((OTHER + "\n").encode())
 
 
 def test_a_capture_removed_between_hashing_and_decoding(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from tasks.build import ArticleRows, Changes, concat_rows, plan_changes
 from tasks.capture import Capture
 from tasks.checks import find_problems
 from tasks.config import ArchiveParams
-from tasks.decode import decode_batch
+from tasks.decode import read_all
 from tasks.discover import new_captures
 from tasks.group import group_new_captures
 from tasks.related import everything, find_related
@@ -33,8 +33,8 @@ def planned(tmp_path_factory: pytest.TempPathFactory) -> Planned:
     out = tmp_path_factory.mktemp("archive")
     params = ArchiveParams(raw_dir=str(raw), out_dir=str(out))
     state = read_state(out)
-    found, _ = new_captures(raw, state.fingerprints())
-    batch = decode_batch(found)
+    listed, _ = new_captures(raw, state.fingerprints())
+    found, batch = read_all(listed)
     related = find_related(raw, state, batch.captures, params.match)
     captures = everything(related)
     groups = group_new_captures(captures, params.match, related.article_of)

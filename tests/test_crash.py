@@ -41,7 +41,7 @@ def when_file(pattern: str) -> Callable[[str, Path], bool]:
 KILL_POINTS: dict[str, Callable[[str, Path], bool]] = {
     "while starting": lambda line, _out: "Starting temporary server" in line,
     "while reading": after_task("open-archive"),
-    "while decoding": after_task("discover-and-hash"),
+    "while decoding": after_task("discover-captures"),
     "while grouping": after_task("load-related-stored-articles"),
     "while labeling": after_task("find-site-furniture"),
     "while building tables": after_task("label-merge-and-link-articles"),

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import codecs
+import hashlib
 import pickle
 import tempfile
 import unicodedata
@@ -21,10 +22,11 @@ from tasks.decode import (
     merge_decoded,
     numbered_lines,
     reading_batches,
+    settle_after_reading,
     shelve_decoded,
     split_lines,
 )
-from tasks.discover import hash_capture, list_capture_paths
+from tasks.discover import hash_capture, list_capture_paths, new_captures
 from tasks.ids import source_id_of
 from tasks.normalize import _FOLD as FOLD
 from tasks.normalize import normalize_key, tokenize, tokenize_lines
@@ -183,16 +185,46 @@ def test_shelf_entries_read_back_whatever_their_order_and_distance(sizes: list[i
                 assert data == (entry[:keys_length] if keys_only else entry)
 
 
-def test_identical_files_in_different_batches_are_decoded_once(tmp_path: Path) -> None:
+def test_identical_hashed_files_in_different_batches_are_stored_once(tmp_path: Path) -> None:
+    """Files hashed at listing (known names that changed) are settled like the others once read."""
     for name in ("a.txt", "b.txt", "c.txt"):
         (tmp_path / name).write_text("the same capture\n" if name != "b.txt" else "another capture\n")
     raw = [hash_capture(uri, path, problem) for uri, path, problem in list_capture_paths(tmp_path)]
     batches, settled = reading_batches(raw, {}, size=1)
-    assert [[c.uri for c in b.captures] for b in batches] == [["a.txt"], ["b.txt"]]
-    assert settled.duplicate_of == {"c.txt": source_id_of("a.txt", raw[0].sha256 or "")}
-    merged = merge_decoded([settled, *(decode_new(b.captures, ReadConfig()) for b in batches)])
+    assert settled.duplicate_of == {}
+    decoded = merge_decoded([settled, *(decode_new(b.captures, ReadConfig()) for b in batches)])
+    assert decoded.read == {}  # nothing read twice to be hashed
+    records, merged = settle_after_reading(raw, decoded)
+    assert records == raw
     assert [c.uri for c in merged.captures] == ["a.txt", "b.txt"]
-    assert merged.duplicate_of == settled.duplicate_of
+    assert merged.duplicate_of == {"c.txt": source_id_of("a.txt", raw[0].sha256 or "")}
+
+
+def test_identical_new_files_in_different_batches_are_settled_once_read(tmp_path: Path) -> None:
+    """Files listed unread are hashed by decoding: the first in listing order is the capture."""
+    for name, text in (
+        ("a.txt", "the same capture\n"),
+        ("b.txt", "another capture\n"),
+        ("c.txt", "the same capture\n"),
+    ):
+        (tmp_path / name).write_text(text)
+    (tmp_path / "d.txt").write_text("archived before\n")
+    archived = {hashlib.sha256(b"archived before\n").hexdigest(): "earlier-source"}
+    listed, _ = new_captures(tmp_path, {})
+    batches, settled = reading_batches(listed, archived, size=1)
+    assert [[c.uri for c in b.captures] for b in batches] == [["a.txt"], ["b.txt"], ["c.txt"], ["d.txt"]]
+    decoded = merge_decoded([settled, *(decode_new(b.captures, ReadConfig()) for b in batches)])
+    raw, batch = settle_after_reading(listed, decoded, archived)
+    a_sha = hashlib.sha256(b"the same capture\n").hexdigest()
+    assert [(r.uri, r.sha256 == a_sha) for r in raw] == [
+        ("a.txt", True),
+        ("b.txt", False),
+        ("c.txt", True),
+        ("d.txt", False),
+    ]
+    assert [c.uri for c in batch.captures] == ["a.txt", "b.txt"]
+    assert batch.duplicate_of == {"c.txt": source_id_of("a.txt", a_sha), "d.txt": "earlier-source"}
+    assert sorted(batch.encodings) == ["a.txt", "b.txt"]
 
 
 def test_the_scratch_folder_starts_empty_and_is_removed_after_the_run(tmp_path: Path) -> None:

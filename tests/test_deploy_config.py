@@ -72,7 +72,7 @@ def test_the_summary_names_every_count_each_quarantined_capture_and_the_time_of_
     assert quarantined["capture"].to_list() == ["c.txt", "z.bin"]
     summary = {"captures": 4, "archived": 1, "duplicates": 1, "quarantined": 2, "articles": 1}
     text = summary_markdown(
-        summary, quarantined, {"discover-and-hash": 0.25, "write-archive": 1.5}, ArchiveParams(out_dir="/x")
+        summary, quarantined, {"discover-captures": 0.25, "write-archive": 1.5}, ArchiveParams(out_dir="/x")
     )
     assert "| captures read | 4 |" in text
     assert "| quarantined | 2 |" in text
