@@ -131,12 +131,11 @@ def collapse_white_space(lines: list[str]) -> list[str]:
     once: a fifth of decoding was splitting and joining every line again. A printable
     string has no white space but " " (every other kind is a control or a separator).
     """
-    joined = "\n".join(lines)
-    if (
-        joined.replace("\n", "").isprintable()
-        and "  " not in joined and " \n" not in joined and "\n " not in joined
-        and not joined.startswith(" ") and not joined.endswith(" ")
-    ):  # fmt: skip
+    # Lines as one text, each LF a space (the lines are not blank: no LF follows another). Then one
+    # search for two spaces finds "  ", " LF" and "LF " at once: searching the three took 0.17 s of
+    # 9,917 captures, as long as the rest of the check.
+    spaced = " ".join(lines)
+    if spaced.isprintable() and "  " not in spaced and not spaced.startswith(" ") and not spaced.endswith(" "):
         return lines
     return [" ".join(line.split()) for line in lines]
 
