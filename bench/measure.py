@@ -115,11 +115,12 @@ def run_flow(corpus: Path, work: Path) -> dict[str, Any]:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     from flows.archive import archive
+    from flows.cli import run_settings
     from tasks.config import ArchiveParams
 
     out = work / "archive"
     shutil.rmtree(out, ignore_errors=True)
-    with TreeMemory() as memory:
+    with TreeMemory() as memory, run_settings():
         started = time.perf_counter()
         state = archive(ArchiveParams(raw_dir=str(corpus / "raw"), out_dir=str(out)), return_state=True)
         seconds = time.perf_counter() - started

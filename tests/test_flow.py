@@ -66,6 +66,22 @@ def test_command_prints_a_summary(raw_dir: Path, tmp_path: Path) -> None:
     assert {p.name for p in out.iterdir() if not p.name.startswith((".", "_"))} == set(TABLES)
 
 
+def test_runs_on_the_temporary_server_send_no_heartbeats() -> None:
+    """Nothing watches a temporary server's heartbeats; a real server gets them."""
+    from prefect.flow_engine import FlowRunEngine
+    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+
+    from flows.archive import archive
+    from flows.cli import run_settings
+
+    default = get_current_settings().flows.heartbeat_frequency
+    assert default is not None
+    with temporary_settings(restore_defaults={PREFECT_API_URL}), run_settings():
+        assert FlowRunEngine(flow=archive).heartbeat_seconds is None  # what the engine asks before starting them
+    with temporary_settings(updates={PREFECT_API_URL: "http://127.0.0.1:4200/api"}), run_settings():
+        assert get_current_settings().flows.heartbeat_frequency == default
+
+
 def test_command_refuses_a_missing_raw_directory(tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "flows.cli", "run", "--raw-dir", str(tmp_path / "nope"), "--out-dir", str(tmp_path)],
