@@ -17,7 +17,7 @@ from tasks.discover import RawCapture
 from tasks.ids import author_id_of, source_id_of
 from tasks.related import STORED_PREFIX, Related
 from tasks.schema import TABLES, conform
-from tasks.shelf import shelve_frames
+from tasks.shelf import read_frame, shelve_frames
 from tasks.state import ArchiveState
 from tasks.store import INDEX_TABLES, bucket_expr, bucket_of, read_buckets
 
@@ -149,10 +149,9 @@ def gather_rows(parts: Sequence[ShelvedRows]) -> ArticleRows:
     """The rows of every batch, read back from the scratch folder, as one."""
     if not parts:
         return article_rows([])
-    # One scan per table over its files: polars reads them in parallel (0.7 s file by file, 0.2 s so).
     return ArticleRows(
         {
-            name: pl.scan_ipc([part.files[name] for part in parts], glob=False).collect()
+            name: pl.concat([read_frame(part.files[name]) for part in parts], rechunk=False)
             for name in ArticleRows.__slots__
         }
     )
