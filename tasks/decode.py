@@ -311,7 +311,7 @@ def shelve_decoded(batch: DecodedBatch, shelf_dir: str) -> DecodedBatch:
 
 @task(name="decode-and-split-lines", cache_policy=NO_CACHE)
 def decode_captures(batch: ReadingBatch, limits: ReadConfig, shelf_dir: str) -> Sealed[DecodedBatch]:
-    """Decode a batch of captures to numbered lines with matching keys; quarantine what cannot be read.
+    """Read, hash and decode a batch of captures to numbered lines with matching keys; quarantine what cannot be read.
 
     The lines go to a shelf file; the flow process receives light captures that read them back when needed.
     """

@@ -1,4 +1,4 @@
-"""Stage 1: the captures under the raw directory, read and hashed."""
+"""Stage 1: the captures under the raw directory; reading and hashing them (decoding reads the new ones)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from prefect.cache_policies import NO_CACHE
 
 from tasks.execution import Sealed
 
-# Captures up to this size are read at once to be hashed (discovering 100,187 took 2.9 s streamed, 2.5 s so).
+# Captures up to this size are read at once to be hashed (hashing 100,187 took 2.9 s streamed, 2.5 s so).
 _READ_WHOLE_BYTES = 1 << 20
 
 
