@@ -38,7 +38,7 @@ class Sweep:
     seconds: dict[float, float]
 
 
-def floor(paths: Sequence[Path], out_file: Path) -> int:
+def floor(paths: Sequence[str | Path], out_file: Path) -> int:
     """Read, hash, decode and write every line to Parquet: what any archiver must do. Returns lines written."""
     writer: pq.ParquetWriter | None = None
     sources: list[str] = []
@@ -46,7 +46,8 @@ def floor(paths: Sequence[Path], out_file: Path) -> int:
     texts: list[str] = []
     written = 0
     for index, path in enumerate(paths):
-        data = path.read_bytes()
+        with open(path, "rb") as handle:  # noqa: PTH123 - the floor makes no Path per file
+            data = handle.read()
         digest = hashlib.sha256(data).hexdigest()
         lines = split_lines(decode_capture(data)[0])
         sources += [digest] * len(lines)

@@ -8,6 +8,7 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from prefect import get_run_logger, task
@@ -254,7 +255,7 @@ def decode_new(raw: Sequence[RawCapture], limits: ReadConfig) -> DecodedBatch:
         try:
             check_limits(record.size_bytes, [], limits)
             if data is None:  # hashed at listing: read now, and checked to be what was hashed
-                data = item.path.read_bytes()
+                data = Path(item.path).read_bytes()
                 if hashlib.sha256(data).hexdigest() != record.sha256:
                     raise CaptureError("the file changed while it was being read; it will be read on the next run")
             text, encoding = decode_capture(data)
