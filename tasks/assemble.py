@@ -215,14 +215,15 @@ def _merge_paragraphs(
 
 
 def _runs_against_pivot(group: Sequence[LabeledCapture], i: int, pivot: int, min_run: int) -> list[MatchedRun]:
-    """Word runs capture i shares with the pivot: labeling's alignment of the two when it has i first.
+    """Word runs capture i shares with the pivot: labeling's alignment of the two when it has i first
+    (when i comes after the pivot in the group, see GroupAlignment).
 
     Not the other way round: an alignment of (pivot, i) pairs equal words differently where
     several pairings tie, and mirrored it kept a reflowed paragraph twice (1 article in 3,456).
     """
     alignment: GroupAlignment | None = getattr(group, "alignment", None)
-    if alignment is not None and i < pivot:
-        return alignment.runs[(i, pivot)]
+    if alignment is not None and i > pivot:
+        return alignment.runs[(pivot, i)]
     return align_tokens(group[i].capture, group[pivot].capture, min_run=min_run)
 
 

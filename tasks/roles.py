@@ -61,14 +61,20 @@ class LabeledCapture:
 
 @dataclass(frozen=True)
 class GroupAlignment:
-    """Word runs shared by each pair of captures of a group (i < j)."""
+    """Word runs shared by each pair of captures of a group: `runs[(i, j)]`, i < j, aligns capture j
+    (the `a` side of each run) with capture i.
+
+    The later capture first: assembly wants each capture aligned with the article's pivot, the pivot
+    second, and the pivot is most often the group's first capture (4,831 alignments of 6,461 that
+    assembly wanted at 9,917 synthetic captures were these, and not made again: 3 % of labeling's time).
+    """
 
     runs: dict[tuple[int, int], list[MatchedRun]]
 
     def covered(self, i: int, j: int, n_tokens: int, partner_mask: np.ndarray | None = None) -> np.ndarray:
         """Tokens of capture i that capture j holds (only where j's tokens are in partner_mask)."""
-        a_side = i < j
-        runs = self.runs[(i, j) if a_side else (j, i)]
+        a_side = i > j
+        runs = self.runs[(j, i) if a_side else (i, j)]
         mask = np.zeros(n_tokens, dtype=bool)
         for run in runs:
             mine, theirs = (run.a_start, run.b_start) if a_side else (run.b_start, run.a_start)
@@ -94,7 +100,7 @@ def _labeled_group(labeled: list[LabeledCapture], alignment: GroupAlignment) -> 
 def align_group(captures: Sequence[Capture], *, min_run: int) -> GroupAlignment:
     """Align every pair of the group's captures (groups hold a handful)."""
     return GroupAlignment(
-        {(i, j): align_tokens(captures[i], captures[j], min_run=min_run)
+        {(i, j): align_tokens(captures[j], captures[i], min_run=min_run)
          for i, j in combinations(range(len(captures)), 2)}
     )  # fmt: skip
 
