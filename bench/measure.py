@@ -117,12 +117,15 @@ def run_flow(corpus: Path, work: Path) -> dict[str, Any]:
     from flows.archive import archive
     from flows.cli import run_settings
     from tasks.config import ArchiveParams
+    from tasks.execution import workers_started_early
 
     out = work / "archive"
     shutil.rmtree(out, ignore_errors=True)
-    with TreeMemory() as memory, run_settings():
-        started = time.perf_counter()
-        state = archive(ArchiveParams(raw_dir=str(corpus / "raw"), out_dir=str(out)), return_state=True)
+    params = ArchiveParams(raw_dir=str(corpus / "raw"), out_dir=str(out))
+    with TreeMemory() as memory:
+        started = time.perf_counter()  # the workers started before the flow are timed too
+        with run_settings(), workers_started_early(params):
+            state = archive(params, return_state=True)
         seconds = time.perf_counter() - started
     summary = state.result()
     return {

@@ -98,6 +98,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     # The temporary server's 20 s default is too short when two runs start at once on two busy cores.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     from flows.archive import archive  # Prefect is imported only once the arguments are good
+    from tasks.execution import workers_started_early
 
     try:
         execution = ExecutionConfig(
@@ -109,7 +110,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     params = ArchiveParams(raw_dir=args.raw_dir, out_dir=args.out_dir, lock_wait_seconds=args.wait, execution=execution)
     try:
-        with run_settings():
+        with run_settings(), workers_started_early(params):
             counts = archive(params)
     except Exception as err:  # the flow already logged the traceback
         print(f"newsarchive: the run failed: {err}", file=sys.stderr)

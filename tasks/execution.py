@@ -9,21 +9,27 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import multiprocessing
 import os
 import pickle
 import threading
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, Self, TypeVar
 
 from prefect.futures import PrefectFuture
 from prefect.settings import PREFECT_API_URL, temporary_settings
-from prefect.task_runners import ProcessPoolTaskRunner, TaskRunner, ThreadPoolTaskRunner
+from prefect.task_runners import (
+    ProcessPoolTaskRunner,
+    TaskRunner,
+    ThreadPoolTaskRunner,
+    _initialize_process_pool_worker,
+)
 from prefect.tasks import Task
 
-from tasks.config import ExecutionConfig
+from tasks.config import ArchiveParams, ExecutionConfig
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -87,7 +93,92 @@ def make_task_runner(cfg: ExecutionConfig) -> TaskRunner[Any]:
             return DaskTaskRunner(address=cfg.dask_address)
         # One thread per worker process: the stages are pure Python and hold the GIL.
         return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True})
-    return ProcessPoolTaskRunner(max_workers=workers, initializer=load_stage_modules)
+    return StagePoolTaskRunner(max_workers=workers, initializer=load_stage_modules)
+
+
+class _StartedPool(NamedTuple):
+    executor: ProcessPoolExecutor
+    messages: Any  # the queue through which the workers send Prefect's events and logs to this process
+    workers: int
+
+
+_started_pool: _StartedPool | None = None
+
+
+@contextmanager
+def workers_started_early(params: ArchiveParams) -> Iterator[None]:
+    """Start the process pool's workers before the flow, for a run that will surely use them.
+
+    On Prefect's temporary server a run first waits about 3 s for the server, a core idle,
+    and the workers then took 1.3 s more to start (each spends 1.7 CPU-s importing Prefect
+    and the stages) before the first batch. Started here, they import while the server
+    starts, and the flow's task runner takes them over (StagePoolTaskRunner). Workers the
+    run did not take are stopped on the way out.
+    """
+    global _started_pool
+    execution = params.execution
+    smallest_batch = min(execution.batch_captures, execution.decode_batch_captures)
+    wanted = execution.runner == "processes" and _started_pool is None
+    if wanted and _count_files(params.raw_dir) > smallest_batch:
+        workers = worker_count(execution)
+        context = multiprocessing.get_context("spawn")  # as Prefect's pool: a fork would copy this process's threads
+        messages = context.Queue()
+        executor = ProcessPoolExecutor(
+            max_workers=workers, mp_context=context,
+            initializer=_initialize_process_pool_worker, initargs=(messages, load_stage_modules, ()),
+        )  # fmt: skip
+        for _ in range(workers):
+            executor.submit(os.getpid)  # each submit to a busy pool starts one more worker
+        _started_pool = _StartedPool(executor, messages, workers)
+    try:
+        yield
+    finally:
+        _discard_started_pool()
+
+
+def _take_started_pool(workers: int) -> _StartedPool | None:
+    global _started_pool
+    pool, _started_pool = _started_pool, None
+    if pool is not None and pool.workers != workers:
+        pool.executor.shutdown(cancel_futures=True)
+        return None
+    return pool
+
+
+def _discard_started_pool() -> None:
+    global _started_pool
+    pool, _started_pool = _started_pool, None
+    if pool is not None:
+        pool.executor.shutdown(cancel_futures=True)
+        pool.messages.close()
+
+
+def _count_files(raw_dir: str) -> int:
+    from tasks.discover import count_files  # here: discovery imports this module
+
+    return count_files(raw_dir)  # 0 for a missing directory: the flow says what is wrong with it
+
+
+class StagePoolTaskRunner(ProcessPoolTaskRunner):
+    """Prefect's process pool, on workers workers_started_early() started when it did.
+
+    __enter__ is Prefect 3.8's, with the started pool's executor and message queue in place
+    of new ones (Prefect is pinned: see pyproject.toml).
+    """
+
+    def __enter__(self) -> Self:
+        pool = _take_started_pool(self._max_workers)
+        if pool is None:
+            return super().__enter__()
+        TaskRunner.__enter__(self)
+        self._subprocess_message_queue = pool.messages
+        self._message_forwarding_thread = threading.Thread(
+            target=self._forward_subprocess_messages, name="ProcessPoolTaskRunnerMessageForwarder", daemon=True
+        )
+        self._message_forwarding_thread.start()
+        self._executor = pool.executor
+        self._resolver_executor = ThreadPoolExecutor(max_workers=self._max_workers)
+        return self
 
 
 def load_stage_modules() -> None:

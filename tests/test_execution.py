@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import multiprocessing
+import os
 import pickle
 import weakref
 from pathlib import Path
@@ -19,7 +21,7 @@ from tasks.capture import make_capture
 from tasks.config import ArchiveParams, ExecutionConfig
 from tasks.decode import decode_new, numbered_lines
 from tasks.discover import count_files, new_captures
-from tasks.execution import Sealed, gc_paused, make_task_runner, split_evenly
+from tasks.execution import Sealed, gc_paused, make_task_runner, split_evenly, workers_started_early
 from tasks.group import group_new_captures
 from tasks.roles import site_furniture
 from tasks.schema import TABLES
@@ -110,7 +112,9 @@ def test_the_flow_on_two_workers_gives_the_tables_of_the_default_run(corpus: Pat
     # Batches of 10 captures: the corpus's ~70 captures make 7 decoding tasks and about as many article batches.
     two_workers = ExecutionConfig(runner=runner, workers=2, decode_batch_captures=10, batch_captures=10)
     spread = tmp_path / runner
-    archive(ArchiveParams(raw_dir=str(corpus), out_dir=str(spread), execution=two_workers))
+    params = ArchiveParams(raw_dir=str(corpus), out_dir=str(spread), execution=two_workers)
+    with workers_started_early(params):  # as `newsarchive run` does: the process pool's workers start first
+        archive(params)
     assert_same_archive(read_archive(spread), read_archive(default))
 
 
@@ -122,6 +126,35 @@ def test_count_files_guesses_the_run_size_without_reading(tmp_path: Path) -> Non
         (tmp_path / name).write_text("text", encoding="utf-8")
     assert count_files(str(tmp_path)) == 3
     assert count_files(str(tmp_path / "missing")) == 0
+
+
+def test_workers_started_before_the_flow_are_taken_over_by_its_task_runner(corpus: Path) -> None:
+    small_batches = ExecutionConfig(workers=2, decode_batch_captures=10, batch_captures=10)
+    params = ArchiveParams(raw_dir=str(corpus), out_dir="unused", execution=small_batches)
+    before = set(multiprocessing.active_children())
+    with workers_started_early(params):
+        early = set(multiprocessing.active_children()) - before
+        assert len(early) == 2
+        with make_task_runner(params.execution) as runner:
+            assert isinstance(runner, ProcessPoolTaskRunner)
+            ran_on = {runner._executor.submit(os.getpid).result() for _ in range(8)}
+            assert ran_on <= {p.pid for p in early}  # no other process was started
+            assert set(multiprocessing.active_children()) - before == early
+    assert set(multiprocessing.active_children()) - before == set()  # the runner stopped them
+
+
+def test_workers_started_early_are_stopped_when_the_run_leaves_them(corpus: Path, tmp_path: Path) -> None:
+    before = set(multiprocessing.active_children())
+    params = ArchiveParams(raw_dir=str(corpus), out_dir="unused", execution=ExecutionConfig(workers=2))
+    with workers_started_early(params):  # fewer captures than a batch: a run would not use workers
+        assert set(multiprocessing.active_children()) == before
+    small_batches = ExecutionConfig(workers=2, decode_batch_captures=10, batch_captures=10)
+    with workers_started_early(params.model_copy(update={"execution": small_batches})):
+        assert len(set(multiprocessing.active_children()) - before) == 2
+    assert set(multiprocessing.active_children()) == before
+    threads = params.model_copy(update={"execution": ExecutionConfig(runner="threads", batch_captures=10)})
+    with workers_started_early(threads):
+        assert set(multiprocessing.active_children()) == before
 
 
 def test_a_sealed_result_unpickles_its_value_only_when_read() -> None:
