@@ -37,11 +37,9 @@ def align_tokens(a: Capture, b: Capture, *, min_run: int) -> list[MatchedRun]:
 
 def line_coverage(capture: Capture, covered: np.ndarray) -> np.ndarray:
     """Share of each line's tokens that are covered (0 for lines without words)."""
-    owners = np.asarray(capture.token_line, dtype=np.int64)
-    n = len(capture.lines)
-    total = np.bincount(owners, minlength=n)
-    hit = np.bincount(owners, weights=covered.astype(np.float64), minlength=n)
-    return np.divide(hit, total, out=np.zeros(n), where=total > 0)
+    total = capture.line_word_counts
+    hit = np.bincount(capture.token_line, weights=covered, minlength=len(total))
+    return np.divide(hit, total, out=np.zeros(len(total)), where=total > 0)
 
 
 # Odd multipliers that mix the hashes of a run's words into one number per run.

@@ -29,6 +29,7 @@ class _Words:
     per_line: list[tuple[str, ...]]
     words: tuple[str, ...]
     owner: npt.NDArray[np.int64]  # index into `lines` of each word (an array: the stages index with it)
+    counts: npt.NDArray[np.int64]  # words of each line
 
 
 class Capture:
@@ -109,6 +110,11 @@ class Capture:
         """The index into `lines` of each word (read-only)."""
         return self._layout().owner
 
+    @property
+    def line_word_counts(self) -> npt.NDArray[np.int64]:
+        """How many words each line has (read-only)."""
+        return self._layout().counts
+
     def keep_words(self, words_of_key: dict[str, tuple[str, ...]] | None = None) -> None:
         """Pin the lines and derive the words once: for the stages that ask for them many times.
 
@@ -137,7 +143,8 @@ class Capture:
         counts = np.fromiter(map(len, per_line), dtype=np.int64, count=len(per_line))
         owner = np.repeat(np.arange(len(per_line), dtype=np.int64), counts)
         owner.flags.writeable = False  # shared by every stage that asks
-        self._words = _Words(per_line, tuple(chain.from_iterable(per_line)), owner)
+        counts.flags.writeable = False
+        self._words = _Words(per_line, tuple(chain.from_iterable(per_line)), owner, counts)
         return self._words
 
     def blank_separated(self, chosen: list[int] | None = None) -> bool:

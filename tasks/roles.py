@@ -408,11 +408,6 @@ def _label_plain_capture(
     return LabeledCapture(capture, tuple(roles), author, False)
 
 
-def _word_counts(capture: Capture) -> np.ndarray:
-    """Words of each line, from the capture's word layout."""
-    return np.bincount(np.asarray(capture.token_line, dtype=np.int64), minlength=len(capture.lines))
-
-
 def _form_score(line: Line) -> int:
     """+1 for a comment-shaped line, -1 for article material, 0 for furniture and the undecided."""
     if _is_furniture(line.key):
@@ -472,7 +467,7 @@ def _next_prose(capture: Capture, start: int) -> int:
 
 def _best_cluster(capture: Capture, shared: np.ndarray, max_gap: int) -> tuple[int, int] | None:
     """The run of shared lines (gaps of at most max_gap lines, furniture aside) holding the most words."""
-    counts = _word_counts(capture)
+    counts = capture.line_word_counts
     best: tuple[int, int] | None = None
     best_words = 0
     start = last = -1
