@@ -12,8 +12,10 @@ import hashlib
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -62,33 +64,88 @@ def line_shingles(key: str, cfg: MatchConfig, words: Sequence[str] | None = None
 def paragraph_anchors(
     paragraph_keys: Sequence[str], cfg: MatchConfig, words: Sequence[Sequence[str]] | None = None
 ) -> tuple[str, ...]:
-    """The few shingles of each paragraph with the smallest stable hash: the article's index entries.
+    """The few distinct shingles of each paragraph with the smallest shingle_hash(): the article's index entries.
 
     `words`: each paragraph's words, when the caller has them.
     """
-    anchors: set[str] = set()
-    for index, key in enumerate(paragraph_keys):
-        anchors.update(_lowest_crc(line_shingles(key, cfg, None if words is None else words[index])))
-    return tuple(sorted(anchors))
+    return articles_anchors([[tokenize(key) for key in paragraph_keys] if words is None else words], cfg)[0]
 
 
-def _lowest_crc(shingles: list[str]) -> list[str]:
-    """The ANCHORS_PER_PARAGRAPH distinct shingles first in (CRC-32, shingle) order.
+# One odd 64-bit multiplier per place in a shingle (shingle_words is at most 12): fixed, so that
+# every run chooses the same anchors.
+_PLACE = np.array(
+    [
+        0xC662C4096014F42D, 0x4BCA5588CA558BD1, 0x39672C3B2D39504B, 0xA988A5F4181E68B3,
+        0xD7595338A2636393, 0x6719DC1C48AA0F61, 0x8A882D7F14206FAD, 0x2BCF8359B77D369F,
+        0x08CE642E816EC535, 0x0C61E452EB50B72F, 0xE49B147905BC45B5, 0x8CD299FC57E1224B,
+    ],
+    dtype=np.uint64,
+)  # fmt: skip
 
-    CRC-32, not hash(): the same in every process and run, so a rerun picks the same
-    anchors. The CRCs alone are sorted (ints, in C), then the few shingles at or below
-    the second one: sorting (CRC, shingle) pairs of every shingle took 0.36 s at 9,917
-    captures, this 0.27 s.
+
+def word_hash(word: str) -> int:
+    """A 64-bit hash of a word, the same in every process and run (unlike hash()): CRC-32 and Adler-32."""
+    data = word.encode()
+    return zlib.crc32(data) << 32 | zlib.adler32(data)
+
+
+def shingle_hash(words: Sequence[str]) -> int:
+    """The hash by which a paragraph's anchors are chosen: its words' hashes, each times its place's multiplier."""
+    return sum(word_hash(w) * int(m) for w, m in zip(words, _PLACE, strict=False)) % 2**64
+
+
+def articles_anchors(paragraph_words: Sequence[Sequence[Sequence[str]]], cfg: MatchConfig) -> list[tuple[str, ...]]:
+    """paragraph_anchors() of each article, given the words of its paragraphs, for a batch of articles at once.
+
+    Every window of words of the batch is hashed in a few numpy operations, and only the
+    chosen ones are joined into text: making and CRC-ing every shingle's text, paragraph by
+    paragraph, took 0.55 s of 9,917 captures' articles.
     """
-    crcs = list(map(zlib.crc32, map(str.encode, shingles)))
-    for cut in sorted(crcs)[ANCHORS_PER_PARAGRAPH - 1 :]:
-        # A shingle twice in the paragraph has its CRC twice: the cut moves on until enough differ.
-        chosen = {shingle for shingle, crc in zip(shingles, crcs, strict=True) if crc <= cut}
-        if len(chosen) >= ANCHORS_PER_PARAGRAPH:
+    k = cfg.shingle_words
+    anchors: list[set[str]] = [set() for _ in paragraph_words]
+    owner: list[int] = []  # the article of each paragraph with k words or more
+    flat: list[Sequence[str]] = []
+    for article, paragraphs in enumerate(paragraph_words):
+        for words in paragraphs:
+            if len(words) >= max(k, cfg.min_line_words):
+                owner.append(article)
+                flat.append(words)
+            elif len(words) >= cfg.min_line_words:  # one shingle, shorter than k: the whole paragraph
+                anchors[article].add(" ".join(words))
+    if flat:
+        for paragraph, start in _lowest_windows(flat, k):
+            anchors[owner[paragraph]].add(" ".join(flat[paragraph][start : start + k]))
+    return [tuple(sorted(found)) for found in anchors]
+
+
+def _lowest_windows(paragraphs: list[Sequence[str]], k: int) -> list[tuple[int, int]]:
+    """(paragraph, first word) of the ANCHORS_PER_PARAGRAPH windows of k words of each paragraph with the
+    smallest shingle_hash(), a window of the same words counted once. Every paragraph has k words or more."""
+    words = list(chain.from_iterable(paragraphs))
+    hash_of = {word: word_hash(word) for word in dict.fromkeys(words)}
+    codes = np.fromiter(map(hash_of.__getitem__, words), dtype=np.uint64, count=len(words))
+    lengths = np.fromiter(map(len, paragraphs), dtype=np.int64, count=len(paragraphs))
+    windows = lengths - k + 1  # of each paragraph
+    first_word = np.repeat(np.cumsum(lengths) - lengths, windows)  # of the window's paragraph
+    start = first_word + np.arange(len(first_word)) - np.repeat(np.cumsum(windows) - windows, windows)
+    hashes = np.zeros(len(start), dtype=np.uint64)
+    for place in range(k):  # uint64 arithmetic wraps, as shingle_hash() takes it modulo 2**64
+        hashes += codes[start + place] * _PLACE[place]
+    paragraph = np.repeat(np.arange(len(paragraphs)), windows)
+    bounds = np.cumsum(windows) - windows
+    chosen: list[tuple[int, int]] = []
+    left = np.ones(len(hashes), dtype=np.bool_)  # windows not chosen yet, nor equal to a chosen one
+    none = np.uint64(2**64 - 1)
+    for _ in range(ANCHORS_PER_PARAGRAPH):
+        lowest = np.minimum.reduceat(np.where(left, hashes, none), bounds)
+        hit = left & (hashes == lowest[paragraph])  # the lowest, and windows of the same words
+        at = np.flatnonzero(hit)
+        if not len(at):  # every paragraph has fewer distinct windows
             break
-    else:  # fewer distinct shingles than anchors wanted
-        chosen = set(shingles)
-    return [s for _, s in sorted((zlib.crc32(s.encode()), s) for s in chosen)[:ANCHORS_PER_PARAGRAPH]]
+        first = at[np.r_[True, paragraph[at][1:] != paragraph[at][:-1]]]  # the first of each paragraph
+        chosen.extend(zip(paragraph[first].tolist(), (start[first] - first_word[first]).tolist(), strict=True))
+        left &= ~hit
+    return chosen
 
 
 def candidate_articles(captures: Sequence[Capture], anchors: pl.DataFrame, cfg: MatchConfig) -> set[str]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import random
-import zlib
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from tasks.config import MatchConfig
 from tasks.decode import DecodedBatch, decode_capture, numbered_lines, shelve_decoded
 from tasks.group import components, containment_pairs, group_captures, shingle_hashes, text_keys
 from tasks.normalize import normalize_key, tokenize
-from tasks.related import ANCHORS_PER_PARAGRAPH, line_shingles, paragraph_anchors
+from tasks.related import ANCHORS_PER_PARAGRAPH, articles_anchors, line_shingles, paragraph_anchors, shingle_hash
 from tasks.synth.article import make_article
 from tasks.synth.render import render_article
 from tasks.synth.world import make_world
@@ -261,25 +260,33 @@ def test_line_shingles_are_the_windows_of_k_words(words: list[str], k: int) -> N
     assert line_shingles(key, cfg) == expected
 
 
-def test_paragraph_anchors_are_the_shingles_of_smallest_crc32() -> None:
+def lowest_shingles(key: str, cfg: MatchConfig) -> set[str]:
+    """The anchors of one paragraph, one shingle at a time: its distinct shingles of smallest shingle_hash()."""
+    ranked = sorted((shingle_hash(s.split(" ")), s) for s in set(line_shingles(key, cfg)))
+    return {s for _, s in ranked[:ANCHORS_PER_PARAGRAPH]}
+
+
+def test_paragraph_anchors_are_the_shingles_of_smallest_hash() -> None:
     cfg = MatchConfig()
     paragraphs = [normalize_key(line.text) for line in gold_lines(SEED_NAMES[0]) if line.role == "body"]
-    expected: set[str] = set()
-    for key in paragraphs:
-        ranked = sorted((zlib.crc32(s.encode()), s) for s in set(line_shingles(key, cfg)))
-        expected.update(s for _, s in ranked[:ANCHORS_PER_PARAGRAPH])
+    expected = set().union(*(lowest_shingles(key, cfg) for key in paragraphs))
     anchors = paragraph_anchors(paragraphs, cfg)
     assert anchors == tuple(sorted(expected))
     assert len(anchors) == ANCHORS_PER_PARAGRAPH * len(paragraphs)
 
 
-@given(st.lists(st.lists(st.sampled_from(["a", "b", "the", "war"]), max_size=12), max_size=4), st.integers(2, 3))
-def test_paragraph_anchors_with_repeated_shingles(paragraphs: list[list[str]], k: int) -> None:
-    """A shingle twice in a paragraph counts once: the anchors are still its distinct shingles of smallest CRC."""
-    cfg = MatchConfig(shingle_words=k, min_line_words=1)
-    keys = [" ".join(words) for words in paragraphs]
-    expected: set[str] = set()
-    for key in keys:
-        ranked = sorted((zlib.crc32(s.encode()), s) for s in set(line_shingles(key, cfg)))
-        expected.update(s for _, s in ranked[:ANCHORS_PER_PARAGRAPH])
-    assert paragraph_anchors(keys, cfg) == tuple(sorted(expected))
+@given(
+    st.lists(st.lists(st.lists(st.sampled_from(["a", "b", "the", "war"]), max_size=12), max_size=4), max_size=3),
+    st.integers(2, 3),
+    st.integers(1, 4),
+)
+def test_paragraph_anchors_with_repeated_shingles(articles: list[list[list[str]]], k: int, min_words: int) -> None:
+    """A shingle twice in a paragraph counts once; a paragraph shorter than a shingle is one; a batch of
+    articles gets each article's anchors."""
+    cfg = MatchConfig(shingle_words=k, min_line_words=min_words)
+    expected = [
+        tuple(sorted(set().union(*(lowest_shingles(" ".join(words), cfg) for words in paragraphs))))
+        for paragraphs in articles
+    ]
+    assert articles_anchors(articles, cfg) == expected
+    assert [paragraph_anchors([" ".join(w) for w in paragraphs], cfg) for paragraphs in articles] == expected
