@@ -137,10 +137,11 @@ def workers_started_early(params: ArchiveParams) -> Iterator[None]:
 
 
 def _take_started_pool(workers: int) -> _StartedPool | None:
+    """The started pool, when it has as many workers as wanted (else it is stopped); it is no longer held here."""
     global _started_pool
     pool, _started_pool = _started_pool, None
     if pool is not None and pool.workers != workers:
-        pool.executor.shutdown(cancel_futures=True)
+        _stop(pool)
         return None
     return pool
 
@@ -149,8 +150,12 @@ def _discard_started_pool() -> None:
     global _started_pool
     pool, _started_pool = _started_pool, None
     if pool is not None:
-        pool.executor.shutdown(cancel_futures=True)
-        pool.messages.close()
+        _stop(pool)
+
+
+def _stop(pool: _StartedPool) -> None:
+    pool.executor.shutdown(cancel_futures=True)
+    pool.messages.close()
 
 
 def _count_files(raw_dir: str) -> int:
