@@ -107,7 +107,7 @@ def choose_pivot(group: Sequence[LabeledCapture]) -> int:
 
     def weight(i: int) -> tuple[bool, int]:
         lc = group[i]
-        counts = lc.capture.line_token_counts()
+        counts = lc.capture.line_word_counts.tolist()
         return lc.has_metadata, sum(c for c, r in zip(counts, lc.roles, strict=True) if r == "body")
 
     return max(range(len(group)), key=weight)

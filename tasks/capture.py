@@ -167,10 +167,6 @@ class Capture:
         per_line = self._layout().per_line
         return per_line[first] if first == last else tuple(chain.from_iterable(per_line[first : last + 1]))
 
-    def line_token_counts(self) -> list[int]:
-        """How many words each line has."""
-        return [len(words) for words in self.line_tokens()]
-
 
 def lines_of(captures: Sequence[Capture]) -> list[tuple[Line, ...]]:
     """The lines of each capture; shelved ones read together, each shelf file opened once."""

@@ -143,7 +143,7 @@ def test_workers_started_before_the_flow_are_taken_over_by_its_task_runner(corpu
     assert set(multiprocessing.active_children()) - before == set()  # the runner stopped them
 
 
-def test_workers_started_early_are_stopped_when_the_run_leaves_them(corpus: Path, tmp_path: Path) -> None:
+def test_workers_started_early_are_stopped_when_the_run_leaves_them(corpus: Path) -> None:
     before = set(multiprocessing.active_children())
     params = ArchiveParams(raw_dir=str(corpus), out_dir="unused", execution=ExecutionConfig(workers=2))
     with workers_started_early(params):  # fewer captures than a batch: a run would not use workers
