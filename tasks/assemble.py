@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -84,21 +85,21 @@ class ArticleKeys(NamedTuple):
 def units_of(labeled: LabeledCapture) -> list[Unit]:
     """Body lines of a blank-separated capture with no blank between them are one paragraph."""
     capture, roles = labeled.capture, labeled.roles
+    source_id = capture.source_id
     wrapped_body = capture.blank_separated([i for i, r in enumerate(roles) if r == "body"])
     units: list[Unit] = []
+    follows_body = False  # the line before was body, and the last unit ends with it
     for index, (line, role) in enumerate(zip(capture.lines, roles, strict=True)):
-        prev = units[-1] if units else None
-        wrapped = (
-            prev is not None and role == "body" and prev.role == "body" and wrapped_body
-            and capture.lines[prev.last].line_no + 1 == line.line_no
-        )  # fmt: skip
-        if prev is not None and wrapped:
+        line_no = line.line_no
+        if follows_body and role == "body" and wrapped_body and units[-1].line_end + 1 == line_no:
+            prev = units[-1]
             units[-1] = Unit(
-                prev.source_id, prev.line_start, line.line_no, role, f"{prev.text} {line.text}",
-                f"{prev.key} {line.key}", prev.first, index,
+                source_id, prev.line_start, line_no, role, f"{prev.text} {line.text}", f"{prev.key} {line.key}",
+                prev.first, index,
             )  # fmt: skip
         else:
-            units.append(Unit(capture.source_id, line.line_no, line.line_no, role, line.text, line.key, index, index))
+            units.append(Unit(source_id, line_no, line_no, role, line.text, line.key, index, index))
+        follows_body = role == "body"
     return units
 
 
@@ -209,8 +210,9 @@ def _merge_paragraphs(
                 slots.append((last_slot, unit.text, unit.key, cap.words_of_lines(unit.first, unit.last)))
                 segments.append(SegmentRow(unit.source_id, unit.line_start, unit.line_end, "body", None, False))
     ordered = sorted(slots, key=lambda s: s[0])
-    rank = {pos: no for no, (pos, _, _, _) in enumerate(ordered)}
-    final_where = {k: _rank_at_or_before(rank, v) for k, v in where.items()}
+    positions = [position for position, _, _, _ in ordered]
+    # The paragraph at each place, or the last one before it (-1: none); equal places give the last.
+    final_where = {k: bisect_right(positions, v) - 1 for k, v in where.items()}
     return _Paragraphs([(t, k, w) for _, t, k, w in ordered], final_where)
 
 
@@ -233,12 +235,6 @@ def _line_slots(labeled: LabeledCapture, units: list[Unit], where: dict[tuple[st
         if (unit.source_id, unit.first) in where:
             slots[unit.first : unit.last + 1] = where[(unit.source_id, unit.first)]
     return slots
-
-
-def _rank_at_or_before(rank: dict[float, int], position: float) -> int:
-    """Paragraph number of the slot at `position`, or of the last one before it."""
-    before = [p for p in rank if p <= position]
-    return rank[max(before)] if before else -1
 
 
 _SINGLE_ROLES: tuple[Role, ...] = ("title", "subtitle", "byline", "author_bio")

@@ -33,17 +33,20 @@ class QuoteLink:
     score: float
 
 
-def quoted_passages(key: str, key_words: Sequence[str], *, min_words: int) -> list[tuple[str, set[str]]]:
+def quoted_passages(
+    key: str, key_words: Sequence[str], *, min_words: int, key_word_set: set[str] | None = None
+) -> list[tuple[str, set[str]]]:
     """Text a comment may quote, with its words: each passage in quote marks, and the whole comment.
 
-    `key_words` are the comment's words, tokenized once for all the uses of them.
+    `key_words` are the comment's words, tokenized once for all the uses of them; `key_word_set`,
+    when given, is their set (the comment's, as a target of other comments' quotes).
     """
     quoted = dict.fromkeys(m.group(1).strip(" .,;:") for m in _QUOTED.finditer(key))
     quoted.pop(key, None)
-    passages: list[tuple[str, Sequence[str]]] = [(p, w) for p in quoted if len(w := tokenize(p)) >= min_words]
+    passages = [(p, set(w)) for p in quoted if len(w := tokenize(p)) >= min_words]
     if len(key_words) >= min_words:
-        passages.append((key, key_words))
-    return [(p, set(w)) for p, w in passages]
+        passages.append((key, set(key_words) if key_word_set is None else key_word_set))
+    return passages
 
 
 def link_quotes(
@@ -59,11 +62,15 @@ def link_quotes(
     target_words = [set(words) for words in target_tokens]
     # How many targets hold each word, counted in C; the two rarest words of each passage.
     counts = Counter(chain.from_iterable(target_words))
+    n_par = len(paragraph_keys)
     passages = [
         (comment_no, passage, words, rarest)
         for comment_no, key in enumerate(comment_keys)
         for passage, words in quoted_passages(
-            key, target_tokens[len(paragraph_keys) + comment_no], min_words=cfg.min_quote_words
+            key,
+            target_tokens[n_par + comment_no],
+            min_words=cfg.min_quote_words,
+            key_word_set=target_words[n_par + comment_no],
         )
         if (rarest := rarest_two(words, counts))
     ]
@@ -78,7 +85,7 @@ def link_quotes(
         need = _MIN_WORD_OVERLAP * len(words)
         pairs.extend(
             (comment_no, target, passage)
-            for target in _holding(rarest, holders, len(paragraph_keys) + comment_no)
+            for target in _holding(rarest, holders, n_par + comment_no)
             if len(passage) <= len(targets[target]) and len(words & target_words[target]) >= need
         )
     if not pairs:
@@ -100,7 +107,6 @@ def link_quotes(
     for (comment_no, target, _), score in zip(pairs, scores, strict=True):
         if score >= cfg.score_cutoff and (comment_no not in best or target < best[comment_no][0]):
             best[comment_no] = (target, float(score))
-    n_par = len(paragraph_keys)
     return [
         QuoteLink(c, t if t < n_par else None, t - n_par if t >= n_par else None, s)
         for c, (t, s) in sorted(best.items())
