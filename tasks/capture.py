@@ -18,7 +18,7 @@ from tasks.shelf import ShelfRef, pack, read_entries, unpack
 # Body lines are hard-wrapped paragraphs (to be joined) when at least this share
 # of them is followed by a blank line: 1.0 in the metadata seed, 0.3 when it is
 # wrapped at 72 columns, 0.11 in the comments seed (one paragraph per line).
-_BLANK_SEPARATED_SHARE = 0.2
+BLANK_SEPARATED_SHARE = 0.2
 
 # Lines of at most this many words may be a site's furniture (tasks/roles.py).
 FURNITURE_MAX_WORDS = 8
@@ -178,7 +178,7 @@ class Capture:
             return False
         numbers = [*self.line_numbers, 10**12]
         alone = sum(1 for i in indices if numbers[i + 1] - numbers[i] > 1)
-        return alone >= _BLANK_SEPARATED_SHARE * len(indices)
+        return alone >= BLANK_SEPARATED_SHARE * len(indices)
 
     def line_tokens(self) -> list[tuple[str, ...]]:
         """The words of each line."""

@@ -27,7 +27,7 @@ from prefect.cache_policies import NO_CACHE
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import LCSseq
 
-from tasks.capture import Capture, joined_keys
+from tasks.capture import BLANK_SEPARATED_SHARE, Capture, joined_keys
 from tasks.config import MatchConfig
 from tasks.execution import Sealed, hand_back_freed_memory
 
@@ -86,17 +86,32 @@ class ShingleBatch:
 def line_frame(captures: Sequence[Capture], first: int) -> pl.DataFrame:
     """One row per non-blank line: capture, index in its lines, line number, key, blank-separated capture."""
     counts = np.fromiter((len(c.line_numbers) for c in captures), dtype=np.int64, count=len(captures))
-    joinable = np.fromiter((c.blank_separated() for c in captures), dtype=np.bool_, count=len(captures))
     total = int(counts.sum())
+    line_no = _concat([np.frombuffer(c.line_numbers, dtype=np.int64) for c in captures], np.int64)
     return pl.DataFrame(
         {
             "capture": np.repeat(np.arange(first, first + len(captures), dtype=np.uint32), counts),
             "line": (np.arange(total) - np.repeat(np.cumsum(counts) - counts, counts)).astype(np.uint32),
-            "line_no": _concat([np.frombuffer(c.line_numbers, dtype=np.int64) for c in captures], np.int64),
+            "line_no": line_no,
             "key": _split_keys(captures),
-            "joinable": np.repeat(joinable, counts),
+            "joinable": np.repeat(blank_separated(line_no, counts), counts),
         }
     )
+
+
+def blank_separated(line_no: I64, counts: I64) -> Bools:
+    """Capture.blank_separated() of each capture, from their line numbers laid end to end (counts of each).
+
+    At once, in numpy: asking each of 100,187 captures took 0.5 s of grouping's one Python thread.
+    """
+    ends = np.cumsum(counts)
+    alone = np.ones(len(line_no), np.bool_)  # a capture's last line is followed by no line
+    alone[:-1] = line_no[1:] - line_no[:-1] > 1
+    alone[ends[counts > 0] - 1] = True
+    some = counts > 0  # a capture without lines is not blank-separated (and has no index to reduce at)
+    held = np.zeros(len(counts), np.int64)
+    held[some] = np.add.reduceat(alone, (ends - counts)[some])
+    return some & (held >= BLANK_SEPARATED_SHARE * counts)
 
 
 def grouping_units(lines: pl.DataFrame) -> pl.DataFrame:

@@ -16,7 +16,14 @@ from rapidfuzz import fuzz
 from tasks.capture import Capture, make_capture
 from tasks.config import MatchConfig
 from tasks.decode import DecodedBatch, decode_capture, numbered_lines, shelve_decoded
-from tasks.group import components, containment_pairs, group_captures, shingle_hashes, text_keys
+from tasks.group import (
+    blank_separated,
+    components,
+    containment_pairs,
+    group_captures,
+    shingle_hashes,
+    text_keys,
+)
 from tasks.normalize import normalize_key, tokenize
 from tasks.related import ANCHORS_PER_PARAGRAPH, articles_anchors, line_shingles, paragraph_anchors, shingle_hash
 from tasks.synth.article import make_article
@@ -249,6 +256,19 @@ def test_components_are_those_of_union_find() -> None:
             low, high = sorted((_root(parent, x), _root(parent, y)))
             parent[high] = low
         assert components(n, a, b).tolist() == [_root(parent, i) for i in range(n)]
+
+
+@given(st.lists(st.lists(st.integers(1, 3), max_size=12), max_size=8))
+def test_blank_separation_at_once_is_that_of_each_capture(gaps_per_capture: list[list[int]]) -> None:
+    # Each capture's line numbers from the gaps between its lines (1: none blank between).
+    captures = []
+    for name, gaps in enumerate(gaps_per_capture):
+        numbers = list(itertools.accumulate([1, *gaps]))
+        text = "\n".join(f"line {n}" if n in numbers else "" for n in range(1, numbers[-1] + 1))
+        captures.append(make_capture(str(name), str(name), str(name), *numbered_lines(text)))
+    line_no = np.concatenate([np.zeros(0, np.int64), *(np.frombuffer(c.line_numbers, np.int64) for c in captures)])
+    counts = np.array([len(c.line_numbers) for c in captures], np.int64)
+    assert blank_separated(line_no, counts).tolist() == [c.blank_separated() for c in captures]
 
 
 @given(st.lists(st.sampled_from(["the", "war", "putin", "said", "a", "1", "x_y"]), max_size=20), st.integers(2, 6))
