@@ -3,10 +3,11 @@
 A run never rewrites a file in place. It writes the buckets it changes under
 hidden `.pending` names, then atomically writes `_journal.json` (the commit
 point: which pending files become live, which files they supersede, the new
-manifest), then applies it: renames and deletions in PUBLISH_ORDER, then
-`_manifest.json`. A run killed before the journal leaves only hidden files,
-which the next run removes; a run killed after it is completed by the next
-run, which replays the journal. `_manifest.json` always names one whole version.
+manifest), then applies it: the renames in PUBLISH_ORDER, `_manifest.json`, and
+only then the deletions. A run killed before the journal leaves only hidden
+files, which the next run removes; a run killed after it is completed by the
+next run, which replays the journal. Every file `_manifest.json` names exists
+until a later manifest has replaced it, so it always names one whole version.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import fcntl
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -124,24 +125,43 @@ def read_buckets(
     return frame.select(pl.col(c).cast(schema[c]) for c in wanted)
 
 
+def read_tables(root: Path, tables: Iterable[str]) -> dict[str, pl.DataFrame]:
+    """Whole tables as one manifest says they are: one version of all of them, unlike a glob during a commit."""
+    tables = list(tables)
+    manifest = load_manifest(root)
+    while True:
+        try:
+            frames = {t: read_buckets(root, manifest, t) for t in tables}
+            return {t: conform(t, f) if t in TABLES else f for t, f in frames.items()}
+        except FileNotFoundError:
+            # A commit removed a file of the version read after its new manifest was in
+            # place: read the new version. The same manifest with a file missing is damage.
+            newer = load_manifest(root)
+            if newer.version == manifest.version:
+                raise
+            manifest = newer
+
+
 def read_table(root: Path, table: str) -> pl.DataFrame:
-    """A whole table as the manifest says it is (a consistent snapshot, unlike a glob during a commit)."""
-    frame = read_buckets(root, load_manifest(root), table)
-    return conform(table, frame) if table in TABLES else frame
+    """A whole table as the manifest says it is."""
+    return read_tables(root, [table])[table]
 
 
 # Parents before children: at every step of applying a journal, a reader of the
-# globs finds each article of a paragraph, comment, caption or segment. A parent
-# bucket gets its new file before the old one goes (rows may show twice for a
-# moment); a child bucket loses its old file first (rows may be missing for a moment).
+# globs finds each article of a paragraph, comment, caption or segment. Old files
+# go only after the new manifest is in place, so a reader of the globs may see a
+# replaced bucket's rows twice for a moment, but never misses one.
 PUBLISH_ORDER = ("authors", "articles", "_anchors", "paragraphs", "captions", "comments", "segments", "sources")
-_PARENTS = {"authors", "articles"}
 
 
 def publish(root: Path, manifest: Manifest, changes: dict[str, dict[int, pl.DataFrame]], run_id: str) -> Manifest:
     """Replace the changed buckets of each table at once; returns the new manifest."""
     steps: list[list[str]] = []  # ["rename", pending, final] or ["delete", file]
     files = {t: dict(bs) for t, bs in manifest.files.items()}
+    version = manifest.version + 1
+    # The version in the name: a new file never takes the name of a file the old manifest names
+    # (two runs could share a run id; a clock set back, or a test's fixed time).
+    name = f"part-{version:06d}-{run_id}.parquet"
     to_write: list[tuple[Path, pl.DataFrame]] = []
     for table in sorted(changes, key=PUBLISH_ORDER.index):
         for bucket, frame in sorted(changes[table].items()):
@@ -149,18 +169,18 @@ def publish(root: Path, manifest: Manifest, changes: dict[str, dict[int, pl.Data
             delete = [["delete", old]] if old is not None else []
             rename = []
             if frame.height:
-                final = f"{table}/bucket={bucket:02d}/part-{run_id}.parquet"
-                pending = f"{table}/bucket={bucket:02d}/.part-{run_id}.parquet{PENDING_SUFFIX}"
+                final = f"{table}/bucket={bucket:02d}/{name}"
+                pending = f"{table}/bucket={bucket:02d}/.{name}{PENDING_SUFFIX}"
                 to_write.append((root / pending, frame))
                 rename = [["rename", pending, final]]
                 files[table][bucket] = final
-            steps += rename + delete if table in _PARENTS else delete + rename
+            steps += rename + delete
     # Files written side by side: encoding, compressing and fsync let go of the GIL
     # (the 512 files of 100,187 captures took 2.7 s one after another).
     with ThreadPoolExecutor(max_workers=_WRITERS) as pool:
         for _ in pool.map(lambda item: _write_pending(*item), to_write):
             pass  # a failed write raises here, before the commit point
-    new = Manifest(manifest.version + 1, files)
+    new = Manifest(version, files)
     _write_json_atomically(root / JOURNAL, {"steps": steps, "manifest": new.to_json()})  # the commit point
     _apply(root, json.loads((root / JOURNAL).read_text(encoding="utf-8")))
     return new
@@ -174,13 +194,19 @@ def _write_pending(path: Path, frame: pl.DataFrame) -> None:
 
 
 def _apply(root: Path, journal: dict[str, Any]) -> None:
-    """Idempotent: a replay after a kill in the middle does the rest."""
+    """Idempotent: a replay after a kill in the middle does the rest.
+
+    New files are put in place and the manifest is replaced before any old file
+    goes: a reader of the old manifest finds all its files until the new one is
+    there (run names are unique, so a new file never takes an old one's name).
+    """
     for step in journal["steps"]:
         if step[0] == "rename" and (root / step[1]).exists():
             (root / step[1]).replace(root / step[2])
-        elif step[0] == "delete":
-            (root / step[1]).unlink(missing_ok=True)
     _write_json_atomically(root / MANIFEST, journal["manifest"])
+    for step in journal["steps"]:
+        if step[0] == "delete":
+            (root / step[1]).unlink(missing_ok=True)
     for table in all_tables():
         for folder in sorted((root / table).glob("bucket=*")):
             if folder.is_dir() and not any(folder.iterdir()):

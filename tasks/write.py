@@ -10,14 +10,14 @@ from prefect.cache_policies import NO_CACHE
 
 from tasks.schema import TABLES
 from tasks.state import ArchiveState
-from tasks.store import publish, read_table
+from tasks.store import publish, read_table, read_tables
 
-__all__ = ["commit_archive", "read_archive", "read_table"]
+__all__ = ["commit_archive", "read_archive", "read_table", "read_tables"]
 
 
 def read_archive(out_dir: Path) -> dict[str, pl.DataFrame]:
-    """Every table of the archive as its manifest says it is."""
-    return {table: read_table(out_dir, table) for table in TABLES}
+    """Every table of the archive as one version of its manifest says it is."""
+    return read_tables(out_dir, TABLES)
 
 
 @task(name="commit-archive", retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)

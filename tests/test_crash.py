@@ -4,6 +4,7 @@ and the next run completes the work with nothing lost and nothing doubled."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -21,9 +22,9 @@ from tasks.checks import find_problems
 from tasks.schema import TABLES
 from tasks.state import read_state
 from tasks.store import JOURNAL, PENDING_SUFFIX, read_buckets
-from tasks.write import read_archive
+from tasks.write import read_archive, read_tables
 from tests.corpus import write_seed_variants
-from tests.helpers import REPO, run_stages
+from tests.helpers import REPO, SEED_NAMES, run_stages
 
 pytestmark = pytest.mark.slow
 ARTICLES = 50
@@ -78,16 +79,20 @@ def run_until(raw: Path, out: Path, trigger: Callable[[str, Path], bool]) -> boo
     return fired.is_set()
 
 
+def assert_consistent(tables: dict[str, pl.DataFrame]) -> None:
+    """References and ids of a whole archive (no lines to cover: no capture is being read)."""
+    assert find_problems({t: {0: frame} for t, frame in tables.items()}, [], article_rows([])) == []
+
+
 def assert_whole_and_consistent(out: Path) -> None:
-    """Every file the globs find reads; the manifest's version breaks no invariant."""
+    """As a reader finds it right after the kill: every file the globs find reads, and the manifest
+    names one consistent version of files that exist; then as the next run finds it, recovered."""
     for table in TABLES:
         if any((out / table).glob("**/*.parquet")):
             pl.scan_parquet(str(out / table / "**/*.parquet"), hive_partitioning=True).collect()
+    assert_consistent(read_tables(out, TABLES))  # before any recovery
     state = read_state(out)  # finishes a committed run, drops an uncommitted one
-    changes = {t: {0: read_buckets(out, state.manifest, t)} for t in (*TABLES, "_anchors")}
-    assert find_problems(changes, [], article_rows([])) == []  # references and ids; no lines to cover
-    sources = changes["sources"][0]
-    assert sources["source_id"].n_unique() == sources.height
+    assert_consistent({t: read_buckets(out, state.manifest, t) for t in TABLES})
 
 
 @pytest.fixture(scope="module")
@@ -108,9 +113,48 @@ def test_a_killed_run_leaves_a_consistent_archive_and_the_next_run_completes_it(
     assert run_until(raw, out, KILL_POINTS[point]), f"the run ended before the kill point ({point})"
     assert_whole_and_consistent(out)
     run_stages(raw, out)  # the next run
+    assert_completed(out, expected)
+
+
+def assert_completed(out: Path, expected: dict[str, pl.DataFrame]) -> None:
     assert not list(out.glob(f"**/.*{PENDING_SUFFIX}"))
     assert not (out / JOURNAL).exists()
     after = read_archive(out)
     for table in TABLES:
         ignore = ["ingested_at", "first_seen_at", "last_seen_at", "modified_at"]
         assert_frame_equal(after[table].drop(ignore, strict=False), expected[table].drop(ignore, strict=False))
+
+
+@pytest.fixture(scope="module")
+def half_archived(
+    tmp_path_factory: pytest.TempPathFactory, corpus: tuple[Path, dict[str, pl.DataFrame]]
+) -> tuple[Path, Path]:
+    """An archive of the metadata capture of each article, before the run that adds their comment pages."""
+    raw, _ = corpus
+    first = tmp_path_factory.mktemp("first-raw")
+    for path in raw.glob(f"*-{SEED_NAMES[0]}.txt"):
+        shutil.copy(path, first / path.name)
+    out = tmp_path_factory.mktemp("half")
+    run_stages(first, out)
+    return first, out
+
+
+# A run that rewrites files the archive already has: every article's buckets are replaced.
+REPLACING_KILL_POINTS = {point: KILL_POINTS[point] for point in ("while writing files", "after the commit point")}
+
+
+@pytest.mark.parametrize("point", list(REPLACING_KILL_POINTS))
+def test_a_run_killed_while_replacing_stored_files_leaves_the_archive_whole(
+    tmp_path: Path, point: str, corpus: tuple[Path, dict[str, pl.DataFrame]], half_archived: tuple[Path, Path]
+) -> None:
+    raw, _ = corpus
+    _, half = half_archived
+    out = tmp_path / "archive"
+    shutil.copytree(half, out)
+    assert run_until(raw, out, REPLACING_KILL_POINTS[point]), f"the run ended before the kill point ({point})"
+    assert_whole_and_consistent(out)
+    run_stages(raw, out)
+    expected = tmp_path / "uninterrupted"
+    shutil.copytree(half, expected)
+    run_stages(raw, expected)
+    assert_completed(out, read_archive(expected))
