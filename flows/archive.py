@@ -44,9 +44,7 @@ def archive(params: ArchiveParams = ArchiveParams()) -> dict[str, int]:  # noqa:
     ):  # fmt: skip
         stage = StageProgress(total=STAGES, runner=runner)
         state = stage.run(open_archive, params.out_dir)
-        smallest_batch = min(execution.batch_captures, execution.decode_batch_captures)
-        if count_files(params.raw_dir) - state.known.height > smallest_batch:  # surely several batches of a stage
-            runner.start_workers()  # they start while the raw directory is listed
+        runner.start_workers_for(count_files(params.raw_dir) - state.known.height)  # while the folder is listed
         listed = stage.run(discover_captures, params.raw_dir, state.fingerprints())
         archived = state.archived_shas()
         to_read, settled = reading_batches(listed, archived, execution.decode_batch_captures, workers=workers)
@@ -66,7 +64,7 @@ def archive(params: ArchiveParams = ArchiveParams()) -> dict[str, int]:  # noqa:
         rows = gather_rows(built)
         shelf.release()  # no stage reads the lines or rows left there again: removed while tables are planned
         changes = stage.run(build_changes, state, raw, batch, rows, related, run_at)
-        stage.run(check_changes, changes, captures, rows)
+        stage.run(check_changes, changes, captures, rows, state)
         stage.run(commit_archive, changes, state, f"{run_at:%Y%m%dT%H%M%S%f}")
         summary, run_tables = stage.run(summarize_run, changes, state, rows, raw)
     publish_run_report(run_tables, summary, stage.seconds, params)

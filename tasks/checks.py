@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 import polars as pl
@@ -12,6 +12,8 @@ from prefect.cache_policies import NO_CACHE
 from tasks.build import ArticleRows
 from tasks.capture import Capture
 from tasks.related import STORED_PREFIX
+from tasks.state import ArchiveState
+from tasks.store import bucket_of
 
 _ID_COLUMNS = {
     "articles": ["article_id"],
@@ -20,7 +22,7 @@ _ID_COLUMNS = {
     "captions": ["article_id"],
     "comments": ["article_id", "comment_id", "quotes_comment_id"],
     "segments": ["article_id", "source_id", "line_start", "line_end"],
-    "sources": ["source_id"],
+    "sources": ["source_id", "article_id"],
 }
 
 
@@ -29,9 +31,14 @@ class ArchiveInconsistent(RuntimeError):
 
 
 def find_problems(
-    changes: dict[str, dict[int, pl.DataFrame]], captures: Sequence[Capture], rows: ArticleRows
-) -> list[str]:
-    """Broken references, ids that are not unique, lines of the written articles' captures not covered once."""
+    changes: dict[str, dict[int, pl.DataFrame]], captures: Sequence[Capture], rows: ArticleRows,
+    *, stored_article_ids: Collection[str] = (),
+) -> list[str]:  # fmt: skip
+    """Broken references, ids that are not unique, lines of the written articles' captures not covered once.
+
+    `stored_article_ids`: the articles of the archive before the run; those in buckets
+    the run does not rewrite are still there, and rows may point at them.
+    """
     written = set(rows.members["source_id"].to_list())
     captures = [c for c in captures if c.source_id in written]
     # Only the id columns, from buckets laid end to end without copying (rechunking would copy every text).
@@ -41,9 +48,18 @@ def find_problems(
         if t in _ID_COLUMNS
     }
     problems: list[str] = []
+    sources = tables.get("sources")
+    if sources is not None and sources["source_id"].n_unique() != sources.height:
+        problems.append("sources: source_id is not unique")
+    rewritten = set(changes.get("articles", {}))
+    kept = pl.Series([a for a in stored_article_ids if bucket_of(a) not in rewritten], dtype=pl.String)
     article_rows = tables.get("articles")
+    existing = kept if article_rows is None else pl.concat([article_rows["article_id"], kept])
+    if sources is not None and not _all_in(sources["article_id"], existing):
+        problems.append("sources: article_id points at an article that does not exist")
     if article_rows is None:
         return problems
+    # The rows of a rewritten bucket belong to the articles of that bucket, all among the changes.
     article_ids = article_rows["article_id"]
     if article_ids.n_unique() != article_rows.height:
         problems.append("articles: article_id is not unique")
@@ -63,9 +79,6 @@ def find_problems(
             problems.append("comments: comment_id is not unique")
         if not _all_in(comments["quotes_comment_id"], comments["comment_id"]):
             problems.append("comments: quotes_comment_id points at a comment that does not exist")
-    sources = tables.get("sources")
-    if sources is not None and sources["source_id"].n_unique() != sources.height:
-        problems.append("sources: source_id is not unique")
     problems += _coverage_problems(tables.get("segments"), captures)
     return problems
 
@@ -139,9 +152,11 @@ def _coverage_problems(segments: pl.DataFrame | None, captures: Sequence[Capture
 
 
 @task(name="check-consistency", cache_policy=NO_CACHE)
-def check_changes(changes: dict[str, dict[int, pl.DataFrame]], captures: list[Capture], rows: ArticleRows) -> None:
+def check_changes(
+    changes: dict[str, dict[int, pl.DataFrame]], captures: list[Capture], rows: ArticleRows, state: ArchiveState
+) -> None:
     """Refuse to publish a run whose output breaks an invariant."""
-    problems = find_problems(changes, captures, rows)
+    problems = find_problems(changes, captures, rows, stored_article_ids=state.article_ids())
     if problems:
         raise ArchiveInconsistent("nothing was published: " + "; ".join(problems))
     get_run_logger().info("consistency checks passed")

@@ -291,12 +291,15 @@ class BatchRunner:
             collect(futures.popleft().result())
         return results
 
-    def start_workers(self) -> None:
-        """Start the task runner and its workers now, while the flow does other work.
+    def start_workers_for(self, new_files: int) -> None:
+        """Start the task runner and its workers now, while the flow does other work, if
+        `new_files` (a guess from counting names) surely makes several batches of a stage.
 
         A process pool otherwise starts its workers on the first batches: 4.5 s (spawning,
         importing) before a run's first batch began, the whole run waiting.
         """
+        if new_files <= min(self.cfg.batch_captures, self.cfg.decode_batch_captures):
+            return  # perhaps a single batch, run in the flow's process: no pool to start
         runner = self._started()
         # Prefect's process pool keeps its executor here (3.8); Dask starts its cluster on entry.
         executor = getattr(runner, "_executor", None)

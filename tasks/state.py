@@ -12,7 +12,7 @@ from prefect.cache_policies import NO_CACHE
 
 from tasks.store import Manifest, load_manifest, read_buckets, recover
 
-KNOWN_COLUMNS = ["source_id", "uri", "sha256", "size_bytes", "modified_at", "status", "article_id"]
+KNOWN_COLUMNS = ["source_id", "uri", "sha256", "size_bytes", "modified_at", "status", "error", "article_id"]
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,10 @@ class ArchiveState:
         """uri -> (size, modified time) of captures archived unchanged (retried otherwise)."""
         done = self.known.filter(pl.col("status") != "quarantined").drop_nulls(["size_bytes", "modified_at"])
         return {u: (s, m) for u, s, m in done.select("uri", "size_bytes", "modified_at").iter_rows()}
+
+    def article_ids(self) -> set[str]:
+        """The articles the archive holds (each has at least one source)."""
+        return set(self.known["article_id"].drop_nulls().to_list())
 
     def archived_shas(self) -> dict[str, str]:
         """sha256 -> source_id of every capture archived before."""

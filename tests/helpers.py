@@ -79,7 +79,7 @@ def run_stages(raw_dir: Path, out_dir: Path, params: ArchiveParams | None = None
             ]
         )
         changes = plan_changes(state, raw, batch, rows, related, run_at=run_at)
-        problems = find_problems(changes, captures, rows)
+        problems = find_problems(changes, captures, rows, stored_article_ids=state.article_ids())
         assert not problems, problems
         if any(changes.values()):
             publish(out_dir, state.manifest, changes, f"{run_at:%Y%m%dT%H%M%S%f}")
@@ -101,3 +101,22 @@ def roles_by_line(tables: dict[str, pl.DataFrame], uri: str) -> dict[int, str]:
         for start, end, role in segments.select("line_start", "line_end", "role").iter_rows()
         for line in range(start, end + 1)
     }
+
+
+def quote_links(tables: dict[str, pl.DataFrame], name: str) -> list[tuple[int, int]]:
+    """(comment line, quoted line) of every comment that quotes, as line numbers of the seed `name`.
+
+    Comments in `comment_no` order are the seed's comment lines, paragraphs in `paragraph_no` order its body lines.
+    """
+    lines = gold_lines(name)
+    body = [no for no, g in enumerate(lines, start=1) if g.role == "body"]
+    comment_lines = [no for no, g in enumerate(lines, start=1) if g.role == "comment"]
+    comments = tables["comments"].sort("comment_no")
+    line_of = dict(zip(comments["comment_id"], comment_lines, strict=True))
+    links = []
+    for no, paragraph, comment in comments.select("comment_no", "quotes_paragraph_no", "quotes_comment_id").rows():
+        if paragraph is not None:
+            links.append((comment_lines[no], body[paragraph]))
+        elif comment is not None:
+            links.append((comment_lines[no], line_of[comment]))
+    return links

@@ -10,7 +10,17 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from tasks.schema import conform
-from tests.helpers import SEED_NAMES, SEEDS, TITLE, archive_tables, gold_lines, gold_quotes, roles_by_line, run_stages
+from tests.helpers import (
+    SEED_NAMES,
+    SEEDS,
+    TITLE,
+    archive_tables,
+    gold_lines,
+    gold_quotes,
+    quote_links,
+    roles_by_line,
+    run_stages,
+)
 
 
 @pytest.fixture(scope="module")
@@ -61,18 +71,7 @@ def test_no_comment_text_in_paragraphs_and_every_comment_stored_once(tables: dic
 
 
 def test_quotes_are_linked_as_in_the_gold(tables: dict[str, pl.DataFrame]) -> None:
-    lines = gold_lines(SEED_NAMES[0])
-    body = [no for no, g in enumerate(lines, start=1) if g.role == "body"]
-    comment_lines = [no for no, g in enumerate(lines, start=1) if g.role == "comment"]
-    comments = tables["comments"]
-    id_to_line = dict(zip(comments["comment_id"], comment_lines, strict=True))
-    found = []
-    for no, par, quoted in comments.select("comment_no", "quotes_paragraph_no", "quotes_comment_id").iter_rows():
-        if par is not None:
-            found.append((comment_lines[no], body[par]))
-        elif quoted is not None:
-            found.append((comment_lines[no], id_to_line[quoted]))
-    assert found == gold_quotes(SEED_NAMES[0])
+    assert quote_links(tables, SEED_NAMES[0]) == gold_quotes(SEED_NAMES[0])
 
 
 def test_the_second_copy_of_each_paragraph_is_a_duplicate_segment(tables: dict[str, pl.DataFrame]) -> None:
