@@ -8,7 +8,6 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 from prefect import get_run_logger, task
@@ -238,7 +237,7 @@ def decode_new(raw: Sequence[RawCapture], limits: ReadConfig) -> DecodedBatch:
     A file listed unread is read once, and hashed as it is read; its record is in `read`.
     """
     from tasks.capture import make_capture
-    from tasks.discover import read_capture
+    from tasks.discover import read_capture, read_regular
     from tasks.ids import source_id_of
 
     batch = DecodedBatch([], {}, {}, {})
@@ -255,7 +254,7 @@ def decode_new(raw: Sequence[RawCapture], limits: ReadConfig) -> DecodedBatch:
         try:
             check_limits(record.size_bytes, [], limits)
             if data is None:  # hashed at listing: read now, and checked to be what was hashed
-                data = Path(item.path).read_bytes()
+                data = read_regular(item.path)  # not blocked by a named pipe put in the file's place
                 if hashlib.sha256(data).hexdigest() != record.sha256:
                     raise CaptureError("the file changed while it was being read; it will be read on the next run")
             text, encoding = decode_capture(data)

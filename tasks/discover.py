@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
+import stat
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from pathlib import Path
+from io import BufferedReader
+from pathlib import Path, PurePosixPath
 from typing import NamedTuple
 
 from prefect import get_run_logger, task
@@ -16,6 +19,15 @@ from tasks.execution import Sealed
 
 # Captures up to this size are read at once to be hashed (hashing 100,187 took 2.9 s streamed, 2.5 s so).
 _READ_WHOLE_BYTES = 1 << 20
+# What a name that is not a regular file is: reading a named pipe waits for a writer, a device may never end.
+_KINDS = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFIFO: "a named pipe",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+}
+_NOT_UTF8_NAME = "the file name is not valid UTF-8 (its bytes are shown as \\x escapes): rename the file"
 
 
 class RawCapture(NamedTuple):
@@ -56,9 +68,67 @@ def list_capture_paths(raw_dir: Path) -> list[tuple[str, str, str | None]]:
                 if entry.is_dir(follow_symlinks=False):
                     folders.append(Path(entry.path))
                     continue
-                problem = _link_problem(Path(entry.path), root) if entry.is_symlink() else None
-                found.append((entry.path[prefix:], entry.path, problem))
+                uri, problem = entry.path[prefix:], _entry_problem(entry, root)
+                if not uri.isascii() and not _is_utf8(uri):  # sources.uri is UTF-8: the run would fail writing it
+                    uri, problem = _printable(uri), _NOT_UTF8_NAME
+                found.append((uri, entry.path, problem))
     return sorted(found)
+
+
+def _entry_problem(entry: os.DirEntry[str], root: Path) -> str | None:
+    """Why a listed entry (not a directory) is no capture; the entry's type costs no system call."""
+    if entry.is_symlink():
+        return _link_problem(Path(entry.path), root)
+    if entry.is_file(follow_symlinks=False):
+        return None
+    try:
+        return _kind_problem(entry.stat(follow_symlinks=False).st_mode)
+    except OSError:
+        return "the file disappeared between listing and reading"
+
+
+def _is_utf8(name: str) -> bool:
+    try:
+        name.encode()
+    except UnicodeEncodeError:  # os.fsdecode() kept the bytes that are not UTF-8 as lone surrogates
+        return False
+    return True
+
+
+def _printable(name: str) -> str:
+    return name.encode(errors="surrogateescape").decode(errors="backslashreplace")
+
+
+def capture_problem(raw_dir: Path, uri: str) -> str | None:
+    """Why the file listed as `uri` may not be read now, by the listing's rules; None when it may.
+
+    For a capture an earlier run listed: since then its name may have become a link out of
+    raw_dir, or something other than a regular file, or a folder on its way a link.
+    """
+    root = raw_dir.resolve()
+    parts = PurePosixPath(uri).parts
+    if not parts or any(part.startswith(".") for part in parts):  # the listing skips hidden names (and "..")
+        return "not a capture the listing finds"
+    folder = root
+    for part in parts[:-1]:
+        folder /= part
+        if folder.is_symlink():  # the listing does not follow it
+            return _link_problem(folder, root) or "symbolic link to a directory; not followed"
+    path = folder / parts[-1]
+    try:
+        mode = path.lstat().st_mode
+    except OSError:
+        return "the file disappeared between listing and reading"
+    return _link_problem(path, root) if stat.S_ISLNK(mode) else _kind_problem(mode)
+
+
+def _kind_problem(mode: int) -> str | None:
+    """None for a regular file, else what it is."""
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "a directory, not a capture file"
+    return f"not a regular file ({_KINDS.get(stat.S_IFMT(mode), 'of an unknown kind')})"
 
 
 def count_files(raw_dir: str) -> int:
@@ -80,9 +150,13 @@ def _link_problem(path: Path, root: Path) -> str | None:
         return "symbolic link loop" if loop else "symbolic link to a missing file"
     if not target.is_relative_to(root):
         return "symbolic link leads outside the raw directory; not followed"
-    if target.is_dir():
-        return "symbolic link to a directory; not followed"
-    return None
+    try:
+        mode = target.stat().st_mode
+    except OSError:
+        return "symbolic link to a missing file"
+    if stat.S_ISREG(mode):
+        return None
+    return f"symbolic link to {_KINDS.get(stat.S_IFMT(mode), 'a file of an unknown kind')}; not followed"
 
 
 def fingerprint(path: str) -> tuple[int, datetime] | None:
@@ -113,9 +187,9 @@ def read_capture(item: RawCapture, *, max_bytes: int) -> tuple[RawCapture, bytes
         return item, None
     data: bytes | None = None
     try:
-        with open(item.path, "rb") as handle:  # noqa: PTH123 - paths are str (see RawCapture)
-            stat = os.fstat(handle.fileno())  # the file read, not a second look at its name
-            if stat.st_size <= max_bytes:  # one read, not file_digest's loop and 256 KiB buffer
+        handle, status = open_regular(item.path)  # the file read, not a second look at its name
+        with handle:
+            if status.st_size <= max_bytes:  # one read, not file_digest's loop and 256 KiB buffer
                 data = handle.read()
                 digest, size = hashlib.sha256(data).hexdigest(), len(data)
             else:
@@ -123,12 +197,43 @@ def read_capture(item: RawCapture, *, max_bytes: int) -> tuple[RawCapture, bytes
                 size = handle.tell()
     except OSError as err:
         return RawCapture(item.uri, item.path, 0, None, _read_problem(err)), None
-    return RawCapture(item.uri, item.path, size, digest, None, _modified_at(stat.st_mtime_ns)), data
+    return RawCapture(item.uri, item.path, size, digest, None, _modified_at(status.st_mtime_ns)), data
+
+
+class NotRegularFileError(OSError):
+    """A listed name that is no regular file when it is opened; the message says what it is."""
+
+
+def open_regular(path: str) -> tuple[BufferedReader, os.stat_result]:
+    """A file opened for reading, with its status, that is surely a regular file.
+
+    O_NONBLOCK: opening a named pipe that was a file when it was listed would otherwise wait
+    for a writer forever. It changes nothing for reading a regular file.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        status = os.fstat(fd)
+        problem = _kind_problem(status.st_mode)
+        if problem is not None:
+            raise NotRegularFileError(problem)
+        return os.fdopen(fd, "rb"), status
+    except BaseException:
+        os.close(fd)
+        raise
+
+
+def read_regular(path: str) -> bytes:
+    """The bytes of a regular file (open_regular)."""
+    handle, _ = open_regular(path)
+    with handle:
+        return handle.read()
 
 
 def _read_problem(err: OSError) -> str:
-    if isinstance(err, IsADirectoryError):
-        return "a directory, not a capture file"
+    if isinstance(err, NotRegularFileError):
+        return str(err)
+    if err.errno == errno.ENXIO:  # what opening a socket (or a device without a driver) says
+        return "not a regular file (a socket or a device)"
     if isinstance(err, FileNotFoundError):
         return "the file disappeared between listing and reading"
     if isinstance(err, PermissionError):

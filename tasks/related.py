@@ -23,6 +23,7 @@ from prefect.cache_policies import NO_CACHE
 from tasks.capture import Capture, lines_of, make_capture
 from tasks.config import MatchConfig
 from tasks.decode import CaptureError, decode_capture, numbered_lines
+from tasks.discover import capture_problem, read_regular
 from tasks.normalize import tokenize
 from tasks.state import ArchiveState
 from tasks.store import bucket_of, read_buckets
@@ -164,10 +165,13 @@ def candidate_articles(captures: Sequence[Capture], anchors: pl.DataFrame, cfg: 
 
 
 def reread_capture(raw_dir: Path, row: dict[str, object]) -> Capture | None:
-    """An earlier capture read again, or None when its file is gone or changed."""
+    """An earlier capture read again, or None when its file is gone or changed, or the listing would no
+    longer read it (its name now a link out of raw_dir, say): paths never leave the raw directory."""
     uri, sha = str(row["uri"]), str(row["sha256"])
+    if capture_problem(raw_dir, uri) is not None:
+        return None
     try:
-        data = (raw_dir / uri).read_bytes()
+        data = read_regular(str(raw_dir / uri))
         if hashlib.sha256(data).hexdigest() != sha:
             return None
         lines, n_lines = numbered_lines(decode_capture(data)[0])
