@@ -189,8 +189,10 @@ def source_rows(
 
 def article_tables(sources: pl.DataFrame, rows: ArticleRows) -> dict[str, pl.DataFrame]:
     """Rows of the given articles in every table; `sources` holds all their sources with `ingested_at`."""
+    # Only captures count and date an article: a duplicate (the same bytes under another
+    # name) adds nothing, and counting it would make n_sources depend on which run saw it.
     seen = (
-        sources.filter(pl.col("article_id").is_not_null() & (pl.col("status") != "quarantined"))
+        sources.filter(pl.col("article_id").is_not_null() & (pl.col("status") == "archived"))
         .group_by("article_id")
         .agg(
             pl.len().alias("n_sources"),
@@ -243,9 +245,13 @@ def plan_changes(
     stored_ids = set(related.article_of.values())
     touched = rows.article_ids | stored_ids
     known_article = dict(zip(state.known["source_id"].to_list(), state.known["article_id"].to_list(), strict=True))
-    new_sources = _new_source_frame(source_rows(raw, batch, rows, known_article), run_at)
+    found = _new_source_frame(source_rows(raw, batch, rows, known_article), run_at)
+    new_sources = _without_unchanged_quarantine(found, state.known)
+    superseded = _superseded_quarantine(found, state.known)
+    refreshed = _touched_sources(state, raw, batch)
+    rewritten = pl.concat([new_sources["source_id"], refreshed["source_id"]])
     old_sources = read_buckets(state.root, state.manifest, "sources", _buckets_of(touched)).filter(
-        pl.col("article_id").is_in(list(touched)) & ~pl.col("source_id").is_in(new_sources["source_id"].implode())
+        pl.col("article_id").is_in(list(touched)) & ~pl.col("source_id").is_in(rewritten.implode())
     )
     moved = {sid: article for sid, article in rows.article_of().items() if sid in related.article_of}
     old_sources = old_sources.with_columns(
@@ -255,15 +261,59 @@ def plan_changes(
     )  # captures of stored articles merged into another keep their rows, under its id
     sources = pl.concat([old_sources, new_sources], how="diagonal_relaxed")
     fresh = article_tables(sources, rows)
-    fresh["sources"] = conform("sources", sources)
+    fresh["sources"] = conform("sources", pl.concat([sources, refreshed], how="diagonal_relaxed"))
     fresh["segments"] = _keep_stand_in_segments(state, fresh["segments"], related, rows)
     fresh["_anchors"] = rows.anchors
-    replaced_sources = set(sources["source_id"].to_list())
-    touched_buckets = _buckets_of(touched)
+    replaced_sources = set(fresh["sources"]["source_id"].to_list()) | superseded
+    touched_buckets = {table: _buckets_of(touched) for table in fresh}
+    touched_buckets["sources"] |= _buckets_of(superseded)
     return {
-        table: _merge_buckets(state, table, frame, touched, touched_buckets, replaced_sources)
+        table: _merge_buckets(state, table, frame, touched, touched_buckets[table], replaced_sources)
         for table, frame in fresh.items()
     }
+
+
+def _without_unchanged_quarantine(found: pl.DataFrame, known: pl.DataFrame) -> pl.DataFrame:
+    """The sources rows found this run, less the quarantined captures that failed as before.
+
+    A quarantined file is tried again every run; while it fails the same way, its stored
+    row stands (with the time it was first quarantined), so a rerun writes nothing.
+    """
+    stored = known.filter(pl.col("status") == "quarantined").select("source_id", "error")
+    return found.join(stored, on=["source_id", "error"], how="anti", nulls_equal=True)
+
+
+def _superseded_quarantine(found: pl.DataFrame, known: pl.DataFrame) -> set[str]:
+    """Stored quarantine rows of files that were read again this run and came out otherwise.
+
+    A fixed file gets a new source_id (its sha256 is now known or has changed): without
+    this its old row would still list it as quarantined beside its archived one.
+    """
+    stale = known.filter(
+        (pl.col("status") == "quarantined")
+        & pl.col("uri").is_in(found["uri"].implode())
+        & ~pl.col("source_id").is_in(found["source_id"].implode())
+    )
+    return set(stale["source_id"].to_list())
+
+
+def _touched_sources(state: ArchiveState, raw: Sequence[RawCapture], batch: DecodedBatch) -> pl.DataFrame:
+    """Stored rows of archived files found again with the same bytes but a new time, with that time.
+
+    Recording it lets the next run skip them unread; otherwise a file only touched was hashed on every run.
+    """
+    moved: dict[str, datetime | None] = {}
+    for item in raw:
+        twin = batch.duplicate_of.get(item.uri)
+        if twin is not None and twin == source_id_of(item.uri, item.sha256 or ""):
+            moved[twin] = item.modified_at
+    if not moved:
+        return pl.DataFrame(schema=TABLES["sources"])
+    articles = state.known.filter(pl.col("source_id").is_in(list(moved)))["article_id"].drop_nulls()
+    stored = read_buckets(state.root, state.manifest, "sources", _buckets_of(articles.to_list()))
+    stored = stored.filter(pl.col("source_id").is_in(list(moved)))
+    new_time = pl.col("source_id").replace_strict(moved, return_dtype=TABLES["sources"]["modified_at"])
+    return stored.with_columns(new_time.alias("modified_at"))
 
 
 def _new_source_frame(rows: list[SourceRow], run_at: datetime) -> pl.DataFrame:
@@ -335,17 +385,26 @@ def _longer_bio(stored: pl.DataFrame, fresh: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def run_sources(changes: Changes, raw: Sequence[RawCapture]) -> pl.DataFrame:
-    """The `sources` rows of the files this run read."""
-    new_ids = {source_id_of(r.uri, r.sha256 or "") for r in raw}
-    sources = pl.concat([*changes.get("sources", {}).values(), pl.DataFrame(schema=TABLES["sources"])])
-    return sources.filter(pl.col("source_id").is_in(list(new_ids)))
+def run_sources(changes: Changes, state: ArchiveState, raw: Sequence[RawCapture]) -> pl.DataFrame:
+    """The `sources` rows of the files this run read, less those it found archived before.
+
+    A file still quarantined as before is among them, though its row was not written again.
+    """
+    read_ids = pl.Series([source_id_of(r.uri, r.sha256 or "") for r in raw], dtype=pl.String).implode()
+    known = state.known.filter(pl.col("source_id").is_in(read_ids))
+    again = known.filter(pl.col("status") != "quarantined")["source_id"].implode()
+    written = pl.concat([*changes.get("sources", {}).values(), pl.DataFrame(schema=TABLES["sources"])])
+    written = written.filter(pl.col("source_id").is_in(read_ids) & ~pl.col("source_id").is_in(again))
+    unchanged = known.filter(
+        (pl.col("status") == "quarantined") & ~pl.col("source_id").is_in(written["source_id"].implode())
+    )
+    return pl.concat([written, unchanged], how="diagonal_relaxed")
 
 
 def run_summary(changes: Changes, state: ArchiveState, rows: ArticleRows, raw: Sequence[RawCapture]) -> dict[str, int]:
     """The counts a person wants after a run."""
-    status = run_sources(changes, raw)["status"]
-    stored_before = set(state.known["article_id"].drop_nulls().to_list())
+    status = run_sources(changes, state, raw)["status"]
+    stored_before = state.article_ids()
     article_ids = rows.article_ids
     return {
         "captures": len(raw),
@@ -361,7 +420,7 @@ def run_summary(changes: Changes, state: ArchiveState, rows: ArticleRows, raw: S
     }
 
 
-@task(name="plan-table-changes", cache_policy=NO_CACHE)
+@task(name="plan-table-changes", retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
 def build_changes(
     state: ArchiveState, raw: list[RawCapture], batch: DecodedBatch, rows: ArticleRows,
     related: Related, run_at: datetime,
@@ -380,4 +439,4 @@ def summarize_run(
     changes: Changes, state: ArchiveState, rows: ArticleRows, raw: list[RawCapture]
 ) -> tuple[dict[str, int], dict[str, pl.DataFrame]]:
     """The run's counts, and its own `sources` rows (for the quarantine report)."""
-    return run_summary(changes, state, rows, raw), {"sources": run_sources(changes, raw)}
+    return run_summary(changes, state, rows, raw), {"sources": run_sources(changes, state, raw)}

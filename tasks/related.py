@@ -181,19 +181,42 @@ def reread_capture(raw_dir: Path, row: dict[str, object]) -> Capture | None:
 
 
 def stand_in_capture(state: ArchiveState, article_id: str) -> Capture:
-    """The stored article laid out like a metadata capture followed by its thread."""
+    """The stored article laid out like a metadata capture followed by its thread.
+
+    Title and subtitle, paragraphs with their captions, byline and bio, then the
+    comments: laid out so, it gives every role back to the article it is rebuilt into
+    (without the byline the article lost its author when its metadata capture was gone).
+    """
     bucket = {bucket_of(article_id)}
-    article = read_buckets(state.root, state.manifest, "articles", bucket).filter(pl.col("article_id") == article_id)
-    paragraphs = read_buckets(state.root, state.manifest, "paragraphs", bucket).filter(
-        pl.col("article_id") == article_id
-    )
-    comments = read_buckets(state.root, state.manifest, "comments", bucket).filter(pl.col("article_id") == article_id)
-    head = [t for t in (article["title"].to_list() + article["subtitle"].to_list()) if t]
-    body = paragraphs.sort("paragraph_no")["text"].to_list()
-    text = "\n\n".join(head + body) + "\n\n" + "\n".join(comments.sort("comment_no")["text"].to_list())
+
+    def stored(table: str) -> pl.DataFrame:
+        return read_buckets(state.root, state.manifest, table, bucket).filter(pl.col("article_id") == article_id)
+
+    article = stored("articles")
+    under: dict[int | None, list[str]] = {}  # paragraph_no -> the captions after it (None: before the first)
+    for after, caption in stored("captions").select("after_paragraph_no", "text").iter_rows():
+        under.setdefault(after, []).append(caption)
+    blocks = [t for t in (article["title"].to_list() + article["subtitle"].to_list()) if t] + under.get(None, [])
+    for number, paragraph in stored("paragraphs").sort("paragraph_no").select("paragraph_no", "text").iter_rows():
+        blocks += [paragraph, *under.get(number, [])]
+    blocks += _byline_and_bio(state, article["author_id"].to_list())
+    comments = stored("comments").sort("comment_no")["text"].to_list()
+    text = "\n\n".join(blocks) + "\n\n" + "\n".join(comments)
     lines, n_lines = numbered_lines(text)
     sha = hashlib.sha256(text.encode()).hexdigest()
     return make_capture(f"{STORED_PREFIX}{article_id}", f"{STORED_PREFIX}{article_id}", sha, lines, n_lines)
+
+
+def _byline_and_bio(state: ArchiveState, author_ids: list[str | None]) -> list[str]:
+    author_id = next((a for a in author_ids if a is not None), None)
+    if author_id is None:
+        return []
+    authors = read_buckets(state.root, state.manifest, "authors", {bucket_of(author_id)})
+    author = authors.filter(pl.col("author_id") == author_id)
+    if author.height == 0:
+        return []
+    name, bio = author.row(0, named=True)["name"], author.row(0, named=True)["bio"]
+    return [f"Author: {name}", *([bio] if bio else [])]
 
 
 def find_related(raw_dir: Path, state: ArchiveState, captures: Sequence[Capture], cfg: MatchConfig) -> Related:
