@@ -9,10 +9,12 @@ from __future__ import annotations
 import argparse
 import inspect
 import os
+import signal
 import sys
 import zoneinfo
 from collections.abc import Sequence
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING
 
 from tasks.config import ArchiveParams
@@ -91,14 +93,48 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
+def _interrupt_on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt  # the same way out as Ctrl-C, so the schedule is paused on the way
+
+
+def pause_schedule() -> None:
+    """Pause the deployment's schedule once nothing executes its runs; a server that is gone is left alone.
+
+    Prefect's runner pauses it only once it has started: stopped between registering the deployment and that
+    (`make serve` stopped a few seconds after it printed the UI address), it left the schedule on, and the
+    server went on scheduling runs that nothing would execute.
+    """
+    from prefect import get_client
+    from prefect.exceptions import ObjectNotFound
+
+    try:
+        with get_client(sync_client=True) as client:
+            deployment = client.read_deployment_by_name(f"archive/{DEPLOYMENT}")
+            if not deployment.paused:
+                client.pause_deployment(deployment.id)
+                print(f"newsarchive: paused the schedule of archive/{DEPLOYMENT}", flush=True)
+    except ObjectNotFound:
+        pass  # stopped before it was registered
+    except Exception as err:  # stopping must not fail on it
+        print(f"newsarchive: could not pause the schedule of archive/{DEPLOYMENT}: {err}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Register the deployment and execute its runs until Ctrl-C."""
+    """Register the deployment and execute its runs until Ctrl-C or SIGTERM; then pause its schedule."""
+    # Prefect's runner takes SIGTERM over once it starts; until then SIGTERM would end this process on the spot.
+    signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     args = parse_args(argv)
     from prefect import serve
 
     params = ArchiveParams(raw_dir=args.raw_dir, out_dir=args.out_dir)
-    serve(archive_deployment(cron=args.cron, timezone=args.timezone, params=params))
+    try:
+        serve(archive_deployment(cron=args.cron, timezone=args.timezone, params=params))
+    except KeyboardInterrupt:
+        pass  # interrupted before the runner started (once started, it catches KeyboardInterrupt itself)
+    finally:  # also on the runner's SystemExit(0) after SIGTERM
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the pause short
+        pause_schedule()
     return 0
 
 

@@ -16,6 +16,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
+from pathlib import Path
 from types import FrameType
 
 from flows.deploy import DEPLOYMENT, parse_args
@@ -44,14 +45,41 @@ def wait_until_healthy(api_url: str, server: subprocess.Popen[bytes], timeout_s:
     raise RuntimeError(f"the Prefect server did not answer at {api_url} within {timeout_s:.0f} s")
 
 
+def _running_in_group(pgid: int) -> set[int]:
+    """The processes of a group that still run, zombies (dead, not yet reaped) left out; empty without /proc."""
+    running = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            state, _ppid, pgrp = stat.read_text().rsplit(")", 1)[1].split()[:3]  # after the command's name
+            if int(pgrp) == pgid and state != "Z":
+                running.add(int(stat.parent.name))
+    return running
+
+
+def _stop_the_rest_of_its_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the group's other processes, and wait for them: the runner's flow runs, which end as Crashed.
+
+    Before the runner, not with it: signalled with it, or killed after it, a run stayed Running for good.
+    """
+    deadline = time.monotonic() + STOP_TIMEOUT_S
+    others = _running_in_group(process.pid) - {process.pid}
+    for pid in others:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+    while others and time.monotonic() < deadline:
+        time.sleep(0.2)
+        others = _running_in_group(process.pid) - {process.pid}
+
+
 def stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM (the runner pauses its schedule, the server shuts down), then SIGKILL to what is left of its group."""
+    """What it started, then SIGTERM (the runner pauses its schedule, the server shuts down), then SIGKILL."""
     if process.poll() is None:
+        _stop_the_rest_of_its_group(process)
         process.terminate()
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(STOP_TIMEOUT_S)
     with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)  # flow runs the runner started, or a process that hung
+        os.killpg(process.pid, signal.SIGKILL)  # a process that hung
     process.wait()
 
 

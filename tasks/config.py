@@ -180,8 +180,28 @@ class ArchiveParams(_Frozen):
         title="Wait for another run (s)",
         description="How long to wait while another run writes the same archive before giving up.",
     )  # an hour: a daily scheduled run and a manual one should queue, not fail
-    read: ReadConfig = Field(default_factory=ReadConfig, title="Reading")
-    match: MatchConfig = Field(default_factory=MatchConfig, title="Grouping")
-    roles: RolesConfig = Field(default_factory=RolesConfig, title="Roles")
-    quotes: QuoteConfig = Field(default_factory=QuoteConfig, title="Quotes")
-    execution: ExecutionConfig = Field(default_factory=ExecutionConfig, title="Execution")
+    read: ReadConfig = Field(
+        default_factory=ReadConfig,
+        title="Reading",
+        description="Limits on one capture: a larger one, or one with a longer line, is quarantined with the reason.",
+    )
+    match: MatchConfig = Field(
+        default_factory=MatchConfig,
+        title="Grouping",
+        description="How the captures of one article are found: shared shingles of long lines, then line scores.",
+    )
+    roles: RolesConfig = Field(
+        default_factory=RolesConfig,
+        title="Roles",
+        description="How aligned captures tell title, body, caption, byline, bio and comments apart.",
+    )
+    quotes: QuoteConfig = Field(
+        default_factory=QuoteConfig,
+        title="Quotes",
+        description="How a comment that quotes a paragraph or an earlier comment is linked to it.",
+    )
+    execution: ExecutionConfig = Field(
+        default_factory=ExecutionConfig,
+        title="Execution",
+        description="Where the batch stages run (worker processes, threads or Dask) and how large their batches are.",
+    )

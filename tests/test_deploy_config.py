@@ -87,3 +87,18 @@ def test_a_clean_run_says_nothing_was_quarantined() -> None:
     sources = pl.DataFrame({"uri": ["a.txt"], "status": ["archived"], "error": [None], "size_bytes": [1]})
     text = summary_markdown({"captures": 1}, quarantined_captures(sources), {}, ArchiveParams())
     assert "## Quarantined\n\nNone.\n" in text
+
+
+def test_every_field_of_the_custom_run_form_has_a_title_and_help_text() -> None:
+    """The UI's Custom run form shows each property's title and description, the sections' as well."""
+    deployment = archive_deployment(cron=DEFAULT_CRON, timezone="UTC", params=ArchiveParams())
+    schema = deployment._parameter_openapi_schema.model_dump()
+    sections = schema["definitions"]["ArchiveParams"]["properties"]
+    assert {"read", "match", "roles", "quotes", "execution"} <= set(sections)
+    untold = [
+        f"{model}.{name}"
+        for model, definition in schema["definitions"].items()
+        for name, field in definition["properties"].items()
+        if not (field.get("title") and field.get("description"))
+    ]
+    assert not untold, f"fields without a title or a description: {untold}"
