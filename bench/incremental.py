@@ -8,13 +8,17 @@ from __future__ import annotations
 import argparse
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
 
 import tasks.store as store
 from tests.corpus import write_seed_variants
-from tests.helpers import run_stages
+from tests.helpers import SEED_NAMES, run_stages
+
+# Each run at a time of its own, as days apart: a run's files are named by the archive's version and its time.
+DAY2, DAY3 = datetime(2026, 1, 2, tzinfo=UTC), datetime(2026, 1, 3, tzinfo=UTC)
 
 
 class ReadMeter:
@@ -62,13 +66,32 @@ def measure(n_articles: int, n_new_articles: int) -> dict[str, float]:
             path.rename(raw / path.name)
         with ReadMeter() as meter:
             started = time.perf_counter()
-            run_stages(raw, out)
+            run_stages(raw, out, run_at=DAY2)
             added = time.perf_counter() - started
+        added_read = meter.bytes
+        later = write_later_captures(raw, 2 * n_new_articles)
+        with ReadMeter() as meter:
+            started = time.perf_counter()
+            run_stages(raw, out, run_at=DAY3)
+            extended = time.perf_counter() - started
+        articles = store.read_table(out, "articles")
+        assert articles.height == n_articles + n_new_articles, "a later capture made an article of its own"
+        assert articles["n_sources"].sum() == 2 * (n_articles + n_new_articles) + later, "a later capture was lost"
         return {
             "captures": 2 * n_articles, "new": 2 * n_new_articles, "first_s": first, "rerun_s": rerun,
             "added_s": added, "archive_mb": size / 1e6, "rerun_read_mb": rerun_read / 1e6,
-            "added_read_mb": meter.bytes / 1e6,
+            "added_read_mb": added_read / 1e6, "later": later, "extended_s": extended,
+            "extended_read_mb": meter.bytes / 1e6,
         }  # fmt: skip
+
+
+def write_later_captures(raw: Path, n: int) -> int:
+    """The comment pages of the first n stored articles scraped again, each with a new comment."""
+    pages = sorted(raw.glob(f"*-{SEED_NAMES[0]}.txt"))[:n]
+    for k, page in enumerate(pages):
+        text = page.read_text(encoding="utf-8")
+        (raw / f"{page.stem}-later.txt").write_text(f"{text}\nA new comment on this page, number {k}, a day later.\n")
+    return len(pages)
 
 
 def markdown(figures: dict[str, float], command: str) -> str:
@@ -91,9 +114,16 @@ def markdown(figures: dict[str, float], command: str) -> str:
         f"{f['rerun_read_mb'] / f['archive_mb']:.0%} |",
         f"| {f['new']:,.0f} new captures | {f['added_s']:.2f} | {f['added_read_mb']:.1f} | {f['archive_mb']:.1f} | "
         f"{f['added_read_mb'] / f['archive_mb']:.0%} |",
+        f"| {f['later']:,.0f} later captures of stored articles | {f['extended_s']:.2f} | "
+        f"{f['extended_read_mb']:.1f} | {f['archive_mb']:.1f} | {f['extended_read_mb'] / f['archive_mb']:.0%} |",
+        "",
+        "The later captures are comment pages of stored articles scraped again with one new comment: "
+        "each article is rebuilt from its earlier captures (read again from the raw directory) and "
+        "the new one.",
         "",
         f"Rerun / first run: {f['rerun_s'] / f['first_s']:.4f}; run adding {f['new']:,.0f} / first run: "
-        f"{f['added_s'] / f['first_s']:.4f}.",
+        f"{f['added_s'] / f['first_s']:.4f}; run adding {f['later']:,.0f} later captures / first run: "
+        f"{f['extended_s'] / f['first_s']:.4f}.",
         "",
     ])  # fmt: skip
 

@@ -242,8 +242,12 @@ def plan_changes(
     related: Related, *, run_at: datetime,
 ) -> Changes:  # fmt: skip
     """The new content of every bucket this run touches; untouched buckets are not read."""
-    stored_ids = set(related.article_of.values())
-    touched = rows.article_ids | stored_ids
+    # The stored articles rebuilt with new captures (or merged into another article): only these
+    # are rewritten. A related article no new capture joined stays as it is (rewriting it from
+    # the rows, which do not hold it, lost its rows while its sources stayed).
+    article_of = rows.article_of()
+    rebuilt = {stored for sid, stored in related.article_of.items() if sid in article_of}
+    touched = rows.article_ids | rebuilt
     known_article = dict(zip(state.known["source_id"].to_list(), state.known["article_id"].to_list(), strict=True))
     found = _new_source_frame(source_rows(raw, batch, rows, known_article), run_at)
     new_sources = _without_unchanged_quarantine(found, state.known)
@@ -253,7 +257,7 @@ def plan_changes(
     old_sources = read_buckets(state.root, state.manifest, "sources", _buckets_of(touched)).filter(
         pl.col("article_id").is_in(list(touched)) & ~pl.col("source_id").is_in(rewritten.implode())
     )
-    moved = {sid: article for sid, article in rows.article_of().items() if sid in related.article_of}
+    moved = {sid: article for sid, article in article_of.items() if sid in related.article_of}
     old_sources = old_sources.with_columns(
         pl.col("source_id")
         .replace_strict(moved, default=pl.col("article_id"), return_dtype=pl.String)
@@ -262,7 +266,7 @@ def plan_changes(
     sources = pl.concat([old_sources, new_sources], how="diagonal_relaxed")
     fresh = article_tables(sources, rows)
     fresh["sources"] = conform("sources", pl.concat([sources, refreshed], how="diagonal_relaxed"))
-    fresh["segments"] = _keep_stand_in_segments(state, fresh["segments"], related, rows)
+    fresh["segments"] = _keep_stand_in_segments(state, fresh["segments"], related, rows, touched)
     fresh["_anchors"] = rows.anchors
     replaced_sources = set(fresh["sources"]["source_id"].to_list()) | superseded
     touched_buckets = {table: _buckets_of(touched) for table in fresh}
@@ -323,12 +327,12 @@ def _new_source_frame(rows: list[SourceRow], run_at: datetime) -> pl.DataFrame:
 
 
 def _keep_stand_in_segments(
-    state: ArchiveState, segments: pl.DataFrame, related: Related, rows: ArticleRows
+    state: ArchiveState, segments: pl.DataFrame, related: Related, rows: ArticleRows, touched: set[str]
 ) -> pl.DataFrame:
     """Lines of captures whose raw file is gone keep the roles they were given when it was there."""
-    if not related.stand_ins:
+    gone_articles = set(related.stand_ins.values()) & touched  # the others are not rewritten
+    if not gone_articles:
         return segments
-    gone_articles = set(related.stand_ins.values())
     article_of = rows.article_of()
     stored = read_buckets(state.root, state.manifest, "segments", _buckets_of(gone_articles))
     final_id = {related.article_of[sid]: article for sid, article in article_of.items() if sid in related.article_of}

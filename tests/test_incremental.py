@@ -13,6 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
+from tasks.config import MatchConfig
+from tasks.decode import read_all
+from tasks.discover import new_captures
+from tasks.related import candidate_articles
+from tasks.state import read_state
 from tasks.store import load_manifest
 from tasks.write import read_archive
 from tests.helpers import SEED_NAMES, SEEDS, GoldLine, gold_lines, roles_by_line, run_stages, write_capture
@@ -239,3 +244,29 @@ def test_an_earlier_capture_gone_from_the_raw_directory_loses_nothing_of_the_art
         after["segments"].filter(pl.col("source_id") == gone_id),
         before["segments"].filter(pl.col("source_id") == gone_id),
     )
+
+
+def test_a_stored_article_sharing_paragraphs_with_a_new_one_stays_whole(raw: Path, tmp_path: Path) -> None:
+    """A new article quoting two paragraphs of a stored one: the stored one is looked at, not joined,
+    and must be left exactly as it was (it lost every row but its sources once)."""
+    out = tmp_path / "out"
+    before = archive_seeds(raw, out)
+    quoted = before["paragraphs"].sort("paragraph_no")["text"].to_list()[2:4]
+    own = [
+        f"Report {k}: the harbor council met on a {day} to weigh item {k * 7} of the bridge budget, "
+        f"worth {k * 1000} dollars, before the {day} vote on repairs to pier number {k + 40}."
+        for k, day in enumerate(["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"] * 2)
+    ]
+    (raw / "wire.txt").write_text("\n\n".join(own[:5] + quoted + own[5:]) + "\n", encoding="utf-8")
+    state = read_state(out)
+    listed, _ = new_captures(raw, state.fingerprints())
+    _, batch = read_all(listed)
+    stored_id = before["articles"]["article_id"].item()
+    assert candidate_articles(batch.captures, state.anchors, MatchConfig()) == {stored_id}  # it is looked at
+
+    run_stages(raw, out, run_at=DAY2)
+    after = read_archive(out)
+    assert after["articles"].height == 2  # not joined: an article of its own
+    for table in ("articles", "paragraphs", "comments", "captions", "segments"):
+        stored = pl.col("article_id") == stored_id
+        assert_frame_equal(after[table].filter(stored), before[table].filter(stored))
