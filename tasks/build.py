@@ -258,14 +258,13 @@ def plan_changes(
         pl.col("article_id").is_in(list(touched)) & ~pl.col("source_id").is_in(rewritten.implode())
     )
     moved = {sid: article for sid, article in article_of.items() if sid in related.article_of}
-    old_sources = old_sources.with_columns(
+    sources = pl.concat([old_sources, refreshed, new_sources], how="diagonal_relaxed").with_columns(
         pl.col("source_id")
         .replace_strict(moved, default=pl.col("article_id"), return_dtype=pl.String)
         .alias("article_id")
     )  # captures of stored articles merged into another keep their rows, under its id
-    sources = pl.concat([old_sources, new_sources], how="diagonal_relaxed")
     fresh = article_tables(sources, rows)
-    fresh["sources"] = conform("sources", pl.concat([sources, refreshed], how="diagonal_relaxed"))
+    fresh["sources"] = conform("sources", sources)
     fresh["segments"] = _keep_stand_in_segments(state, fresh["segments"], related, rows, touched)
     fresh["_anchors"] = rows.anchors
     replaced_sources = set(fresh["sources"]["source_id"].to_list()) | superseded
@@ -306,17 +305,17 @@ def _touched_sources(state: ArchiveState, raw: Sequence[RawCapture], batch: Deco
 
     Recording it lets the next run skip them unread; otherwise a file only touched was hashed on every run.
     """
-    moved: dict[str, datetime | None] = {}
+    time_of: dict[str, datetime | None] = {}
     for item in raw:
         twin = batch.duplicate_of.get(item.uri)
         if twin is not None and twin == source_id_of(item.uri, item.sha256 or ""):
-            moved[twin] = item.modified_at
-    if not moved:
+            time_of[twin] = item.modified_at
+    if not time_of:
         return pl.DataFrame(schema=TABLES["sources"])
-    articles = state.known.filter(pl.col("source_id").is_in(list(moved)))["article_id"].drop_nulls()
+    articles = state.known.filter(pl.col("source_id").is_in(list(time_of)))["article_id"].drop_nulls()
     stored = read_buckets(state.root, state.manifest, "sources", _buckets_of(articles.to_list()))
-    stored = stored.filter(pl.col("source_id").is_in(list(moved)))
-    new_time = pl.col("source_id").replace_strict(moved, return_dtype=TABLES["sources"]["modified_at"])
+    stored = stored.filter(pl.col("source_id").is_in(list(time_of)))
+    new_time = pl.col("source_id").replace_strict(time_of, return_dtype=TABLES["sources"]["modified_at"])
     return stored.with_columns(new_time.alias("modified_at"))
 
 

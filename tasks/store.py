@@ -198,7 +198,7 @@ def _apply(root: Path, journal: dict[str, Any]) -> None:
 
     New files are put in place and the manifest is replaced before any old file
     goes: a reader of the old manifest finds all its files until the new one is
-    there (run names are unique, so a new file never takes an old one's name).
+    there (a new file's name holds the new version, so it never takes an old one's name).
     """
     for step in journal["steps"]:
         if step[0] == "rename" and (root / step[1]).exists():

@@ -270,3 +270,14 @@ def test_a_stored_article_sharing_paragraphs_with_a_new_one_stays_whole(raw: Pat
     for table in ("articles", "paragraphs", "comments", "captions", "segments"):
         stored = pl.col("article_id") == stored_id
         assert_frame_equal(after[table].filter(stored), before[table].filter(stored))
+
+
+def test_a_capture_touched_while_its_article_takes_a_later_one_still_counts(raw: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    archive_seeds(raw, out)
+    os.utime(raw / f"{META}.txt", (DAY2.timestamp(), DAY2.timestamp()))
+    later_capture(raw)
+    run_stages(raw, out, run_at=DAY2)
+    after = read_archive(out)
+    assert after["articles"]["n_sources"].item() == 3
+    assert after["sources"].filter(pl.col("uri") == f"{META}.txt")["modified_at"].item() == DAY2
