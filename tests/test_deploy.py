@@ -311,6 +311,26 @@ def test_two_runs_at_once_queue_and_give_the_archive_of_one_run(stack: Stack) ->
     assert_matches_gold(out)
 
 
+def test_the_command_reports_to_a_running_server_when_prefect_api_url_is_set(stack: Stack) -> None:
+    """`newsarchive run` with PREFECT_API_URL starts no temporary server: its run is on that server's page."""
+    out = stack.tmp / "archive-from-the-command"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env |= {"PREFECT_API_URL": f"{stack.ui_url}/api", "PREFECT_HOME": str(stack.tmp / "command-home")}
+    done = subprocess.run(
+        [sys.executable, "-m", "flows.cli", "run", "--raw-dir", str(stack.raw_dir), "--out-dir", str(out)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False,
+    )  # fmt: skip
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output[-3000:]
+    assert "quarantined: 1" in done.stdout
+    assert "temporary server" not in output.lower(), output[-3000:]
+    runs = stack.api.post("/flow_runs/filter", json={"sort": "EXPECTED_START_TIME_DESC", "limit": 50}).json()
+    ours = [r for r in runs if r["parameters"].get("params", {}).get("out_dir") == str(out)]
+    assert [r["state_type"] for r in ours] == ["COMPLETED"], ours
+    assert ours[0]["deployment_id"] is None  # started by the command, not by the deployment
+    assert_matches_gold(out)
+
+
 # --- The UI in a real browser ---------------------------------------------------------------------------------
 
 
