@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -24,7 +23,8 @@ from tasks.store import archive_lock, publish
 from tasks.write import read_archive
 
 REPO = Path(__file__).resolve().parents[1]
-SEEDS = Path(os.environ.get("NEWSARCHIVE_SEEDS", REPO.parent / "shared" / "seeds"))
+# The two reference captures (also shipped in data/raw) with their gold roles and quote links.
+SEEDS = REPO / "tests" / "fixtures" / "seeds"
 SEED_NAMES = ("000_a1bb77ff0534570e", "002_e23ddddf5298c3e8")
 RUN_AT = datetime(2026, 1, 1, tzinfo=UTC)
 TITLE = "Trump Says He Has Spoken With Putin by Phone About Ending Ukraine War"
