@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import random
+import textwrap
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -108,14 +109,109 @@ def test_grouping_does_not_depend_on_input_order() -> None:
 
 
 def test_captures_wrapped_at_different_widths_are_one_article() -> None:
-    import textwrap
-
     paragraphs = [g.text for g in gold_lines(SEED_NAMES[1]) if g.role == "body"]
     wrapped = ["\n\n".join("\n".join(textwrap.wrap(p, width)) for p in paragraphs) for width in (72, 61)]
     caps = [capture("w72", wrapped[0]), capture("w61", wrapped[1])]
     # No wrapped line of one is a line of the other; their paragraphs are the same.
     assert not {line.key for line in caps[0].lines} & {line.key for line in caps[1].lines} - {""}
     assert [sorted(g) for g in group_captures(caps, MatchConfig())] == [[0, 1]]
+
+
+# An invented site: the furniture of every page (menus, masthead, related links, footer) and two articles.
+MENU = ["Home", "Local news", "Sport", "Weather", "Opinion", "Obituaries", "Contact us"]
+MASTHEAD = [
+    "The Harwick Valley Courier, your independent voice for the valley since 1921",
+    "Subscribe today and get the printed edition delivered to your door before breakfast",
+]
+RELATED = [
+    "Council approves new cycle lanes along the old mill road",
+    "Harwick under-fourteens reach the county cup final for the first time",
+    "Snow ploughs on standby as the valley braces for a cold weekend",
+    "Volunteers plant four hundred oak saplings on Gallow Hill",
+    "Bakery on Station Street celebrates fifty years of sourdough",
+]
+FOOTER = [
+    "Copyright 2026 Harwick Valley Courier Ltd. All rights reserved.",
+    "No part of this website may be reproduced without the written permission of the publisher.",
+]
+FERRY = [
+    "Lake Orrin ferry returns to service after a winter of repairs",
+    "The ferry linking Port Ellery and Tamsin Point will carry passengers again from Saturday, after engineers "
+    "replaced both of its engines and most of the wiring below deck during a three-month refit.",
+    "Skipper Moira Fenwick said the crossing would take twenty minutes instead of the half hour regulars had "
+    "grown used to, and that the new engines burn roughly a third less fuel than the old pair.",
+    "The county transport office paid for the work from a maintenance fund set aside in 2023. Fares will stay "
+    "at last year's prices until the end of the summer timetable, the office confirmed.",
+    'Commuters who drove the long way round the lake all winter welcomed the news. "It added forty minutes to '
+    'my day," said Darren Oakes, who works at the boatyard in Tamsin Point.',
+]
+LIBRARY = [
+    "Branch library in Eastcombe to open on Sundays from next month",
+    "Eastcombe library will open from ten until four on Sundays starting in March, the first change to its "
+    "hours in twelve years, after a survey found that most readers wanted weekend access.",
+    "The extra day will be staffed by two librarians and a rota of volunteers from the Friends of Eastcombe "
+    "Library, who also plan a Sunday reading hour for children under eight.",
+]
+TEASERS = [
+    "Anglers on the Orrin say pike numbers have doubled since the weir was rebuilt, and the angling club wants "
+    "the county to extend the season by a month.",
+    "A retired teacher from Port Ellery has walked the whole shoreline path every day this year and raised nine "
+    "thousand pounds for the lifeboat station.",
+    "The old signal box at Harwick station will become a tea room run by the railway society, which has spent "
+    "two years restoring its levers and windows.",
+    "Parents at Gallow Hill primary have asked for a crossing patrol after a van clipped a pupil's bicycle "
+    "outside the school gates last Tuesday morning.",
+]
+NEW_HEADLINES = [
+    "Harwick rowing club names its new boat after a founding member",
+    "Road works on the bypass will close the northbound lane overnight",
+    "Primary school pupils raise money for a new minibus with a sponsored walk",
+    "Farmers market moves indoors to the corn exchange for the winter",
+]
+
+
+def site_page(article: list[str], related: list[str], *, blank_lines: bool) -> str:
+    """A whole page of the site as copied from a browser: one paragraph a line, blank lines between lines or not."""
+    title, *paragraphs = article
+    lines = [*MENU, *MASTHEAD, title, "By our staff reporter", *paragraphs, "Related stories", *related, *FOOTER]
+    return ("\n\n" if blank_lines else "\n").join(lines)
+
+
+def article_only(article: list[str], width: int = 70) -> str:
+    """Title, then each paragraph hard-wrapped, a blank line between paragraphs."""
+    return "\n\n".join("\n".join(textwrap.wrap(paragraph, width)) for paragraph in article)
+
+
+def test_a_page_and_its_hard_wrapped_article_are_one_article_and_another_page_of_the_site_is_not() -> None:
+    caps = [
+        capture("ferry-page", site_page(FERRY, RELATED, blank_lines=True)),
+        capture("ferry-article", article_only(FERRY)),
+        capture("library-page", site_page(LIBRARY, RELATED, blank_lines=False)),
+    ]
+    # The library page's long lines are 0.59 in the ferry page (masthead, related links, footer): over
+    # min_containment. Between the masthead and the related links each has its own article; the library
+    # page's is 3 long lines (min_own_lines 3), 0.406 of its long-line text (min_own_share 0.1), with a
+    # paragraph of 32 words (min_own_paragraph_words 20).
+    assert containment_pairs(caps, MatchConfig())["containment"].round(2).to_list() == [1.0, 0.59]
+    assert sorted(sorted(g) for g in group_captures(caps, MatchConfig())) == [[0, 1], [2]]
+    # Just over each of those measures, the two pages would be one article.
+    for cfg in (MatchConfig(min_own_lines=4), MatchConfig(min_own_share=0.41), MatchConfig(min_own_paragraph_words=33)):
+        assert sorted(sorted(g) for g in group_captures(caps, cfg)) == [[0, 1, 2]]
+
+
+def test_a_page_captured_again_with_new_related_links_is_still_one_article() -> None:
+    page = capture("ferry-page", site_page(FERRY, [*RELATED, *TEASERS[:2]], blank_lines=True))
+    # Two teasers (25-28 words) became two others: on each side 0.17 of the smaller page's long-line text,
+    # but 2 lines, under min_own_lines (3).
+    teasers = capture("ferry-page-later", site_page(FERRY, [*RELATED, *TEASERS[2:]], blank_lines=False))
+    # Three headlines became four others: 0.11 and 0.15 of that text, in 3 and 4 lines, but the longest has
+    # 12 words, under min_own_paragraph_words (20).
+    headlines = [RELATED[0], *NEW_HEADLINES, RELATED[4], *TEASERS[:2]]
+    others = capture("ferry-page-next-day", site_page(FERRY, headlines, blank_lines=False))
+    assert group_captures([page, teasers], MatchConfig()) == [[0, 1]]
+    assert group_captures([page, others], MatchConfig()) == [[0, 1]]
+    assert len(group_captures([page, teasers], MatchConfig(min_own_lines=2))) == 2
+    assert len(group_captures([page, others], MatchConfig(min_own_paragraph_words=12))) == 2
 
 
 # A reference of what containment_pairs computes, one unit and one shingle at a time as first
