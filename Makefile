@@ -10,7 +10,7 @@ SYNCED := .venv/.synced-$(shell (cat uv.lock pyproject.toml; echo $(SYNC_FLAGS))
 export UV_PYTHON_DOWNLOADS := never
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: setup run serve test test-fast lint bench clean
+.PHONY: setup run serve test test-fast lint bench eval-real train clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -47,3 +47,15 @@ BENCH_SIZES ?= 1000 10000 100000
 bench: setup  ## newsarchive vs the I/O floor, all-pairs and MinHashLSH on synthetic corpora (not in `make test`)
 	.venv/bin/python -m bench.run --sizes $(BENCH_SIZES) --profile --out BENCHMARKS.md
 	.venv/bin/python -m bench.incremental --articles 5000 --append BENCHMARKS.md
+
+# realdev (research use only) is read where it lies; nothing of it enters the repository. SPLIT=holdout or
+# both scores the holdout split too, and every such look is logged in ~/.cache/newsarchive/holdout-looks.log.
+REALDEV ?= ../shared/realdev
+SPLIT ?= dev
+eval-real: setup  ## line roles and grouping on real pages against realdev's gold (not in `make test`)
+	.venv/bin/python -m bench.real --realdev $(REALDEV) --split $(SPLIT)
+
+# Rebuilds tasks/rolemodel/line_roles.json.gz from realdev's dev split, the seeds and a synthetic corpus,
+# and prints the dev split's figures cross-validated by site (tasks/rolemodel/README.md).
+train: setup  ## retrain the line-role model (deterministic; needs REALDEV)
+	.venv/bin/python -m tasks.rolemodel.train --realdev $(REALDEV)

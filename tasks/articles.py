@@ -19,6 +19,8 @@ from tasks.config import MatchConfig, QuoteConfig, RolesConfig
 from tasks.execution import Sealed, batch_count, gc_paused
 from tasks.quotes import link_article_quotes
 from tasks.related import articles_anchors
+from tasks.rolemodel.batch import relabel
+from tasks.rolemodel.model import shipped_model
 from tasks.roles import label_all, site_furniture
 
 
@@ -69,6 +71,8 @@ def build_batch(
     keep_words_of(batch.captures)  # roles, alignment, assembly and quote linking ask for them again and again
     try:
         labeled = label_all(batch.captures, batch.groups, roles, furniture)
+        if roles.line_model == "learned":
+            labeled = relabel(labeled, furniture, shipped_model())
         articles = [link_article_quotes(a, quotes) for a in assemble_all(labeled, roles, stored_article_of)]
         anchors = articles_anchors([a.keys.paragraph_words for a in articles], match)
         return article_rows([replace(a, anchors=found) for a, found in zip(articles, anchors, strict=True)])

@@ -32,6 +32,7 @@ class Unit(NamedTuple):
     key: str
     first: int  # index of its first line in the capture
     last: int
+    confidence: float | None  # the mean probability of its lines' role (None: the rules labeled them)
 
 
 class SegmentRow(NamedTuple):
@@ -41,6 +42,12 @@ class SegmentRow(NamedTuple):
     role: Role
     score: float | None
     duplicate: bool
+    confidence: float | None
+
+
+def segment_of(unit: Unit, score: float | None = None, *, duplicate: bool = False) -> SegmentRow:
+    """The lineage row of a unit, with its confidence as it is (`segments` rounds it, all at once)."""
+    return SegmentRow(unit.source_id, unit.line_start, unit.line_end, unit.role, score, duplicate, unit.confidence)
 
 
 class CommentRow(NamedTuple):
@@ -84,7 +91,7 @@ class ArticleKeys(NamedTuple):
 
 def units_of(labeled: LabeledCapture) -> list[Unit]:
     """Body lines of a blank-separated capture with no blank between them are one paragraph."""
-    capture, roles = labeled.capture, labeled.roles
+    capture, roles, confidence = labeled.capture, labeled.roles, labeled.confidence
     source_id = capture.source_id
     wrapped_body = capture.blank_separated([i for i, r in enumerate(roles) if r == "body"])
     units: list[Unit] = []
@@ -95,12 +102,19 @@ def units_of(labeled: LabeledCapture) -> list[Unit]:
             prev = units[-1]
             units[-1] = Unit(
                 source_id, prev.line_start, line_no, role, f"{prev.text} {line.text}", f"{prev.key} {line.key}",
-                prev.first, index,
+                prev.first, index, _mean_of(confidence, prev.first, index),
             )  # fmt: skip
         else:
-            units.append(Unit(source_id, line_no, line_no, role, line.text, line.key, index, index))
+            units.append(Unit(
+                source_id, line_no, line_no, role, line.text, line.key, index, index,
+                None if confidence is None else confidence[index],
+            ))  # fmt: skip
         follows_body = role == "body"
     return units
+
+
+def _mean_of(confidence: tuple[float, ...] | None, first: int, last: int) -> float | None:
+    return None if confidence is None else sum(confidence[first : last + 1]) / (last - first + 1)
 
 
 def choose_pivot(group: Sequence[LabeledCapture]) -> int:
@@ -171,7 +185,7 @@ def _merge_paragraphs(
         if unit.role == "body":
             where[(unit.source_id, unit.first)] = float(len(slots))
             slots.append((float(len(slots)), unit.text, unit.key, pivot_cap.words_of_lines(unit.first, unit.last)))
-            segments.append(SegmentRow(unit.source_id, unit.line_start, unit.line_end, "body", None, False))
+            segments.append(segment_of(unit))
     pivot_body = np.array([r == "body" for r in group[pivot].roles], dtype=bool)
     pivot_line_slot = _line_slots(group[pivot], units[pivot], where)
     for i in order[1:]:
@@ -201,14 +215,12 @@ def _merge_paragraphs(
                 mapped = mapped[mapped >= 0]
                 last_slot = float(mapped.max()) if len(mapped) else last_slot
                 where[(unit.source_id, unit.first)] = last_slot
-                segments.append(
-                    SegmentRow(unit.source_id, unit.line_start, unit.line_end, "body", round(100 * score, 1), True)
-                )
+                segments.append(segment_of(unit, round(100 * score, 1), duplicate=True))
             else:
                 last_slot += 1e-3  # after the last shared paragraph, before the next
                 where[(unit.source_id, unit.first)] = last_slot
                 slots.append((last_slot, unit.text, unit.key, cap.words_of_lines(unit.first, unit.last)))
-                segments.append(SegmentRow(unit.source_id, unit.line_start, unit.line_end, "body", None, False))
+                segments.append(segment_of(unit))
     ordered = sorted(slots, key=lambda s: s[0])
     positions = [position for position, _, _, _ in ordered]
     # The paragraph at each place, or the last one before it (-1: none); equal places give the last.
@@ -251,13 +263,12 @@ def _merge_single_facts(
             if unit.role not in _SINGLE_ROLES and unit.role != "boilerplate":
                 continue
             if unit.role == "boilerplate":
-                segments.append(SegmentRow(unit.source_id, unit.line_start, unit.line_end, unit.role, None, False))
+                segments.append(segment_of(unit))
             elif unit.role in stored:
-                score = float(fuzz.ratio(unit.key, stored[unit.role].key))
-                segments.append(SegmentRow(unit.source_id, unit.line_start, unit.line_end, unit.role, score, True))
+                segments.append(segment_of(unit, float(fuzz.ratio(unit.key, stored[unit.role].key)), duplicate=True))
             else:
                 stored[unit.role] = unit
-                segments.append(SegmentRow(unit.source_id, unit.line_start, unit.line_end, unit.role, None, False))
+                segments.append(segment_of(unit))
     return {role: unit.text for role, unit in stored.items()}
 
 
@@ -284,10 +295,7 @@ def _merge_captions(
             duplicate = best >= _SAME_CAPTION
             if not duplicate:
                 stored.append((last_paragraph, unit.text, unit.key))
-            segments.append(SegmentRow(
-                unit.source_id, unit.line_start, unit.line_end, "caption",
-                float(best) if duplicate else None, duplicate,
-            ))  # fmt: skip
+            segments.append(segment_of(unit, float(best) if duplicate else None, duplicate=duplicate))
     return [(after, text) for after, text, _ in sorted(stored, key=lambda c: (c[0] is not None, c[0] or 0))]
 
 
@@ -306,7 +314,7 @@ def _merge_comments(order: list[int], units: dict[int, list[Unit]], segments: li
     threads = {i: [u for u in units[i] if u.role == "comment"] for i in order}
     base = max(order, key=lambda i: (len(threads[i]), -order.index(i)))
     merged: list[tuple[float, Unit]] = [(float(k), u) for k, u in enumerate(threads[base])]
-    segments.extend(SegmentRow(u.source_id, u.line_start, u.line_end, "comment", None, False) for u in threads[base])
+    segments.extend(segment_of(u) for u in threads[base])
     for i in order:
         if i == base:
             continue
@@ -315,11 +323,11 @@ def _merge_comments(order: list[int], units: dict[int, list[Unit]], segments: li
         for unit, match in zip(threads[i], mapped, strict=True):
             if match is not None:
                 position = float(match)
-                segments.append(SegmentRow(unit.source_id, unit.line_start, unit.line_end, "comment", 100.0, True))
+                segments.append(segment_of(unit, 100.0, duplicate=True))
             else:
                 position += 1e-3
                 merged.append((position, unit))
-                segments.append(SegmentRow(unit.source_id, unit.line_start, unit.line_end, "comment", None, False))
+                segments.append(segment_of(unit))
     return [u for _, u in sorted(merged, key=lambda m: m[0])]
 
 

@@ -69,6 +69,33 @@ class MatchConfig(_Frozen):
         title="Body containment",
         description="Share of the smaller capture's long-line text the other must hold to be the same article.",
     )  # 0.5: seeds hold 0.9+ of each other; a shared wire paragraph is well under 0.3
+    min_own_lines: int = Field(
+        3,
+        ge=1,
+        le=100,
+        title="Own lines of a framed article",
+        description=(
+            "Two captures are two articles, however much they share, when between two long lines both hold "
+            "each has at least this many long lines the other lacks (two pages of one site: its menus, related "
+            "links and footer around different articles)."
+        ),
+    )  # 3: one article's synthetic captures differ there by 2 lines at most (with 2, 4 of 11,381 matched pairs of
+    # 10,000 captures would part, with 3 none of 111,067 of 99,805); real pages of one site framed 5 or more (a
+    # development set kept outside the repository)
+    min_own_share: float = Field(
+        0.1,
+        ge=0.0,
+        le=1.0,
+        title="Own share of a framed article",
+        description="Share of the smaller capture's long-line text that each of those runs of own lines must reach.",
+    )  # 0.1: those real pages' own articles were 0.13-0.41 of the smaller page's long-line text
+    min_own_paragraph_words: int = Field(
+        20,
+        ge=1,
+        le=200,
+        title="Paragraph of a framed article (words)",
+        description="Each of those runs must hold a line of this many words or more: an article, not new headlines.",
+    )  # 20: each of those real pages' own articles had a line of 30+ words; headlines have 6-15
 
 
 class RolesConfig(_Frozen):
@@ -88,6 +115,14 @@ class RolesConfig(_Frozen):
         title="Shared share of a line",
         description="Share of a line's words another capture must hold for the line to be shared.",
     )  # 0.5: an edited seed paragraph keeps 0.8+, a comment quoting half a paragraph stays apart
+    line_model: Literal["learned", "rules"] = Field(
+        "learned",
+        title="Line roles from",
+        description=(
+            "learned: the model trained on annotated real pages (tasks/rolemodel), which reads the rules' roles "
+            "and the alignment as evidence; rules: the hand-written rules alone."
+        ),
+    )  # learned: line-role accuracy on real pages of sites it never saw (BENCHMARKS.md, "Real pages")
     max_caption_gap: int = Field(
         2,
         ge=0,

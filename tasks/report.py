@@ -28,6 +28,8 @@ QUARANTINE_KEY = "archive-quarantine"
 MAX_QUARANTINE_ROWS = 1000
 # The summary lists this many quarantined captures; the table artifact has the rest.
 MAX_LISTED = 20
+# The summary lists this many of the captures whose line roles the model was least sure of.
+MAX_UNSURE = 10
 LABELS = {"captures": "captures read"}
 PROGRESS_EVERY_SECONDS = 5.0  # how often a batch stage moves the progress artifact on
 
@@ -119,10 +121,40 @@ def quarantined_captures(sources: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def least_confident_captures(sources: pl.DataFrame, segments: pl.DataFrame, *, limit: int = MAX_UNSURE) -> pl.DataFrame:
+    """The captures archived this run whose lines' roles were least sure: the ones a person reads first.
+
+    Mean confidence per line, from the segments' means weighted by their lines; captures without any are left out.
+    """
+    archived = sources.filter(pl.col("status") == "archived").select("source_id", pl.col("uri").alias("capture"))
+    n_lines = pl.col("line_end") - pl.col("line_start") + 1
+    per_capture = (
+        segments.filter(pl.col("confidence").is_not_null())
+        .group_by("source_id")
+        .agg(
+            ((pl.col("confidence") * n_lines).sum() / n_lines.sum()).round(3).alias("confidence"),
+            n_lines.sum().alias("lines"),
+        )
+    )
+    unsure = archived.join(per_capture, on="source_id").sort("confidence", "capture").head(limit)
+    return unsure.select("capture", "confidence", "lines")
+
+
+def _least_confident_section(unsure: pl.DataFrame | None) -> list[str]:
+    if unsure is None or unsure.is_empty():
+        return []
+    lines = ["", "## Least confident captures", "", "| capture | confidence | lines |", "|---|---:|---:|"]
+    return lines + [f"| `{capture}` | {confidence:.3f} | {n:,} |" for capture, confidence, n in unsure.iter_rows()]
+
+
 def summary_markdown(
-    summary: Mapping[str, int], quarantined: pl.DataFrame, seconds: Mapping[str, float], params: ArchiveParams
-) -> str:
-    """The run in one page: counts, what was quarantined and why, and where the time went."""
+    summary: Mapping[str, int], quarantined: pl.DataFrame, seconds: Mapping[str, float], params: ArchiveParams,
+    *, least_confident: pl.DataFrame | None = None,
+) -> str:  # fmt: skip
+    """The run in one page: counts, what was quarantined and why, which captures to read first, where the time went.
+
+    `least_confident`: the captures whose line roles the model was least sure of (`least_confident_captures`).
+    """
     lines = [
         "# Archive run",
         "",
@@ -137,6 +169,7 @@ def summary_markdown(
     lines += [f"- `{row['capture']}`: {row['reason']}" for row in listed] or ["None."]
     if quarantined.height > MAX_LISTED:
         lines.append(f"- … and {quarantined.height - MAX_LISTED:,} more (see the `{QUARANTINE_KEY}` table)")
+    lines += _least_confident_section(least_confident)
     lines += ["", "## Time per stage", "", "| stage | seconds |", "|---|---:|"]
     lines += [f"| {stage} | {spent:.2f} |" for stage, spent in seconds.items()]
     lines.append(f"| **total** | **{sum(seconds.values()):.2f}** |")
@@ -147,12 +180,18 @@ def summary_markdown(
 def publish_run_report(
     tables: Mapping[str, pl.DataFrame], summary: dict[str, int], seconds: dict[str, float], params: ArchiveParams
 ) -> None:
-    """A markdown summary and a table of the quarantined captures, shown on the run's page."""
+    """A markdown summary and a table of the quarantined captures, shown on the run's page.
+
+    `tables`: the run's `sources` rows, and its `least_confident` captures where it has them.
+    """
     quarantined = quarantined_captures(tables["sources"])
     create_markdown_artifact(
-        summary_markdown(summary, quarantined, seconds, params),
+        summary_markdown(summary, quarantined, seconds, params, least_confident=tables.get("least_confident")),
         key=SUMMARY_KEY,
-        description="Captures read, archived, duplicates, quarantined; articles, paragraphs, comments; time per stage",
+        description=(
+            "Captures read, archived, duplicates, quarantined; articles, paragraphs, comments; "
+            "the least confident captures; time per stage"
+        ),
     )
     create_table_artifact(
         # Columns, so an empty quarantine still shows its headers.

@@ -57,6 +57,7 @@ class LabeledCapture:
     roles: tuple[Role, ...]
     author: str | None
     has_metadata: bool
+    confidence: tuple[float, ...] | None = None  # the probability of each line's role, where a model gave it
 
 
 @dataclass(frozen=True)
@@ -86,14 +87,21 @@ class GroupAlignment:
 
 
 class LabeledGroup(list["LabeledCapture"]):
-    """The labeled captures of one article, with the alignment that labeled them: assembly uses it again."""
+    """The labeled captures of one article, with the alignment that labeled them: assembly uses it again.
+
+    `coverage` holds, per capture, the share of each line's words another capture of the group holds.
+    """
 
     alignment: GroupAlignment | None = None
+    coverage: tuple[np.ndarray, ...] = ()
 
 
-def _labeled_group(labeled: list[LabeledCapture], alignment: GroupAlignment) -> LabeledGroup:
+def _labeled_group(
+    labeled: list[LabeledCapture], alignment: GroupAlignment, coverage: Sequence[np.ndarray]
+) -> LabeledGroup:
     group = LabeledGroup(labeled)
     group.alignment = alignment
+    group.coverage = tuple(coverage)
     return group
 
 
@@ -125,7 +133,7 @@ def label_all(
     groups: Sequence[Sequence[int]],
     cfg: RolesConfig,
     furniture: frozenset[str] | None = None,
-) -> list[list[LabeledCapture]]:
+) -> list[LabeledGroup]:
     """Roles for every capture of every group, with the run's site furniture known.
 
     `furniture` is given when the groups are one batch of a run: then it is the whole run's.
@@ -146,14 +154,15 @@ def label_group(captures: Sequence[Capture], cfg: RolesConfig) -> LabeledGroup:
     """
     alignment = align_group(captures, min_run=cfg.min_run_words)
     n = len(captures)
-    shared_any = [
-        _shared(captures[i], [alignment.covered(i, j, len(captures[i].tokens)) for j in range(n) if j != i], cfg)
+    coverage = [
+        _coverage(captures[i], [alignment.covered(i, j, len(captures[i].tokens)) for j in range(n) if j != i])
         for i in range(n)
     ]
+    shared_any = [c >= cfg.shared_coverage for c in coverage]
     bylines = [_find_byline(c) for c in captures]
     meta = [i for i in range(n) if _closes_article(bylines[i], shared_any[i])]
     if not meta:
-        return _labeled_group(_label_threads(captures, alignment, shared_any, cfg), alignment)
+        return _labeled_group(_label_threads(captures, alignment, shared_any, cfg), alignment, coverage)
     labeled: dict[int, LabeledCapture] = {}
     for i in meta:
         others = [j for j in range(n) if j != i and j not in meta]
@@ -166,7 +175,7 @@ def label_group(captures: Sequence[Capture], cfg: RolesConfig) -> LabeledGroup:
             continue
         masks = [alignment.covered(i, m, len(captures[i].tokens), _role_token_mask(labeled[m], "body")) for m in meta]
         labeled[i] = _label_plain_capture(captures[i], _shared(captures[i], masks, cfg), cfg)
-    return _labeled_group([labeled[i] for i in range(n)], alignment)
+    return _labeled_group([labeled[i] for i in range(n)], alignment, coverage)
 
 
 def _label_threads(
@@ -213,11 +222,16 @@ def _closes_article(byline: tuple[int, str] | None, shared: np.ndarray) -> bool:
     return bool(before.any()) or (not shared.any() and byline[0] >= _MIN_LINES_BEFORE_BYLINE)
 
 
-def _shared(capture: Capture, masks: list[np.ndarray], cfg: RolesConfig) -> np.ndarray:
+def _coverage(capture: Capture, masks: list[np.ndarray]) -> np.ndarray:
+    """Share of each line's words that any of the masks covers."""
     covered = np.zeros(len(capture.tokens), dtype=bool)
     for mask in masks:
         covered |= mask
-    return line_coverage(capture, covered) >= cfg.shared_coverage
+    return line_coverage(capture, covered)
+
+
+def _shared(capture: Capture, masks: list[np.ndarray], cfg: RolesConfig) -> np.ndarray:
+    return _coverage(capture, masks) >= cfg.shared_coverage
 
 
 def _role_token_mask(labeled: LabeledCapture, role: Role) -> np.ndarray:

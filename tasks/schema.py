@@ -29,7 +29,7 @@ TABLES: dict[str, dict[str, pl.DataType]] = {
     "segments": {
         "source_id": pl.String(), "line_start": pl.Int64(), "line_end": pl.Int64(),
         "role": pl.String(), "article_id": pl.String(), "score": pl.Float64(),
-        "duplicate": pl.Boolean(),
+        "duplicate": pl.Boolean(), "confidence": pl.Float64(),
     },
 }  # fmt: skip
 

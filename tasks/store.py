@@ -117,12 +117,16 @@ def load_manifest(root: Path) -> Manifest:
 def read_buckets(
     root: Path, manifest: Manifest, table: str, buckets: set[int] | None = None, columns: list[str] | None = None
 ) -> pl.DataFrame:
-    """Rows of the chosen buckets of a table (all buckets when None), cast to its schema."""
+    """Rows of the chosen buckets of a table (all buckets when None), cast to its schema.
+
+    A column added to the schema after a file was written (`segments.confidence`) reads as null there.
+    """
     schema = all_tables()[table]
     files = [root / f for b, f in sorted(manifest.files.get(table, {}).items()) if buckets is None or b in buckets]
     wanted = columns or list(schema)
-    frame = pl.read_parquet(files, columns=wanted, hive_partitioning=False) if files else pl.DataFrame(schema=schema)
-    return frame.select(pl.col(c).cast(schema[c]) for c in wanted)
+    if not files:
+        return pl.DataFrame(schema={c: schema[c] for c in wanted})
+    return pl.read_parquet(files, columns=wanted, schema=schema, missing_columns="insert", hive_partitioning=False)
 
 
 def read_tables(root: Path, tables: Iterable[str]) -> dict[str, pl.DataFrame]:

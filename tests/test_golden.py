@@ -9,8 +9,10 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
+from tasks.config import ArchiveParams, RolesConfig
 from tasks.schema import conform
 from tests.helpers import (
+    REPO,
     SEED_NAMES,
     SEEDS,
     TITLE,
@@ -96,6 +98,21 @@ def test_every_non_blank_line_is_in_exactly_one_segment(tables: dict[str, pl.Dat
         non_blank = [no for no, g in enumerate(lines, start=1) if g.text.strip()]
         assert sorted(roles) == non_blank
         assert covered == len(non_blank)
+
+
+def test_every_segment_has_the_confidence_of_its_lines_between_0_and_1(tables: dict[str, pl.DataFrame]) -> None:
+    confidence = tables["segments"]["confidence"]
+    assert confidence.dtype == pl.Float64
+    assert confidence.null_count() == 0  # the learned model labels every line of the seeds
+    assert 0 <= confidence.min() <= confidence.max() <= 1  # type: ignore[operator]
+    assert (confidence.round(3) == confidence).all()
+
+
+def test_segments_have_no_confidence_when_the_rules_alone_label_the_lines() -> None:
+    rules = ArchiveParams(roles=RolesConfig(line_model="rules"))
+    segments = archive_tables(REPO / "data" / "raw", rules)["segments"]
+    assert segments.height > 0
+    assert segments["confidence"].null_count() == segments.height
 
 
 def test_tables_read_back_with_the_spec_globs(tmp_path: Path, tables: dict[str, pl.DataFrame]) -> None:

@@ -127,6 +127,22 @@ def test_a_later_capture_appends_its_new_comments(raw: Path, tmp_path: Path) -> 
     assert comment_segments["duplicate"].sum() == before["comments"].height
 
 
+def test_an_archive_written_before_segments_had_confidence_reads_it_as_null_and_takes_later_captures(
+    raw: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    archive_seeds(raw, out)
+    for file in load_manifest(out).files["segments"].values():  # as a run before the column wrote them
+        pl.read_parquet(out / file).drop("confidence").write_parquet(out / file, compression="zstd")
+    before = read_archive(out)
+    assert before["segments"]["confidence"].null_count() == before["segments"].height > 0
+    later_capture(raw)
+    run_stages(raw, out, run_at=DAY2)
+    after = read_archive(out)["segments"]
+    assert after["confidence"].null_count() == 0  # the article was built again, every capture's lines labeled
+    assert after.height > before["segments"].height
+
+
 def test_the_same_bytes_under_another_name_are_a_duplicate(raw: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     before = archive_seeds(raw, out)

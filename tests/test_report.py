@@ -1,17 +1,19 @@
-"""The progress artifact moves on while a stage of several batches runs, and ends at 100 %."""
+"""The progress artifact moves on while a stage of several batches runs, and ends at 100 %; the summary
+names the captures whose line roles the model was least sure of."""
 
 from __future__ import annotations
 
 from uuid import UUID
 
+import polars as pl
 import pytest
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 import tasks.report
-from tasks.config import ExecutionConfig
+from tasks.config import ArchiveParams, ExecutionConfig
 from tasks.execution import Sealed, batch_runner
-from tasks.report import PROGRESS_KEY, StageProgress
+from tasks.report import PROGRESS_KEY, StageProgress, least_confident_captures, summary_markdown
 
 BATCHES = 6
 
@@ -69,3 +71,43 @@ def test_progress_rises_while_the_batches_of_a_stage_finish_and_reaches_100(monk
         progress = client.read_artifacts(artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[PROGRESS_KEY])))
     [mine] = [a for a in progress if a.id == artifact_id]
     assert (mine.key, mine.type, mine.data) == (PROGRESS_KEY, "progress", 100.0)
+
+
+NOTHING_QUARANTINED = pl.DataFrame(schema={"capture": pl.String, "reason": pl.String, "size_bytes": pl.Int64})
+
+
+def run_sources(*rows: tuple[str, str, str]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=["source_id", "uri", "status"], orient="row")
+
+
+def run_segments(*rows: tuple[str, int, int, float | None]) -> pl.DataFrame:
+    return pl.DataFrame(rows, schema=["source_id", "line_start", "line_end", "confidence"], orient="row")
+
+
+def test_the_least_confident_captures_come_first_weighted_by_their_lines() -> None:
+    sources = run_sources(
+        ("a", "a.txt", "archived"), ("b", "b.txt", "archived"), ("c", "c.txt", "archived"),
+        ("d", "d.txt", "duplicate"), ("e", "e.txt", "quarantined"),
+    )  # fmt: skip
+    segments = run_segments(
+        ("a", 1, 3, 0.9), ("a", 5, 5, 0.5),  # (3 * 0.9 + 0.5) / 4 = 0.8
+        ("b", 1, 1, 0.6), ("b", 2, 2, 0.7),  # 0.65
+        ("c", 1, 2, None),  # the rules alone labeled it
+        ("x", 1, 1, 0.1),  # a capture of an earlier run, rebuilt into an article of this one
+    )  # fmt: skip
+    unsure = least_confident_captures(sources, segments)
+    assert unsure.rows() == [("b.txt", 0.65, 2), ("a.txt", 0.8, 4)]
+    assert least_confident_captures(sources, segments, limit=1)["capture"].to_list() == ["b.txt"]
+
+
+def test_the_summary_lists_the_least_confident_captures_and_leaves_the_section_out_without_any() -> None:
+    sources = run_sources(("a", "a.txt", "archived"), ("b", "b.txt", "archived"))
+    unsure = least_confident_captures(sources, run_segments(("a", 1, 4, 0.75), ("b", 1, 2, 0.5)))
+    text = summary_markdown({"captures": 2}, NOTHING_QUARANTINED, {}, ArchiveParams(), least_confident=unsure)
+    assert "## Least confident captures\n\n| capture | confidence | lines |\n|---|---:|---:|\n" in text
+    assert "| `b.txt` | 0.500 | 2 |\n| `a.txt` | 0.750 | 4 |\n" in text
+    assert text.index("## Least confident") < text.index("## Time per stage")
+    none = least_confident_captures(sources, run_segments(("a", 1, 4, None)))
+    for without in (None, none):
+        text = summary_markdown({}, NOTHING_QUARANTINED, {}, ArchiveParams(), least_confident=without)
+        assert "Least confident" not in text

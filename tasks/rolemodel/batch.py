@@ -1,0 +1,234 @@
+"""The learned model over a batch of labeled articles: the rule labeler's reading in, the model's roles out."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from tasks.align import line_coverage
+from tasks.capture import BLANK_SEPARATED_SHARE
+from tasks.layout import byline_name
+from tasks.related import STORED_PREFIX
+from tasks.rolemodel.features import FEATURE_NAMES, ROLE_CODES, LineTable, line_features, stack
+from tasks.rolemodel.model import (
+    ARTICLE_CLASSES,
+    BODY,
+    BOILERPLATE,
+    COARSE,
+    COARSE_OF_ROLE,
+    COMMENT,
+    SUPPLEMENT,
+    TITLE,
+    LineRoleModel,
+    viterbi,
+)  # fmt: skip
+from tasks.roles import LabeledCapture, LabeledGroup, Role
+
+# Hard-wrapped text has lines of at most this many characters (as tasks/roles.py reads it).
+WRAP_WIDTH = 100
+_BLANK_BEFORE = FEATURE_NAMES.index("blank_before")
+_BLANK_SHARE = FEATURE_NAMES.index("blank_share")
+_FROM_START = FEATURE_NAMES.index("log_from_start")
+_LOG_CHARS = FEATURE_NAMES.index("log_chars")
+_SIGNATURE = FEATURE_NAMES.index("signature")
+_RULE = FEATURE_NAMES.index("rule")
+_CLASS_OF_RULE = np.asarray([COARSE_OF_ROLE[role] for role in ROLE_CODES], dtype=np.int64)
+# How much the rules' class is added to the model's probabilities before they are normalized again: 0.2
+# keeps the seeds' quoting comments comments when a later copy of their capture comes (0.1 did not), and
+# dev's figures cross-validated by site (line accuracy 0.9605 at 0.1, see BENCHMARKS.md at 0.2, 0.9595 at 0.3).
+RULES_WEIGHT = 0.2
+_MARKER = FEATURE_NAMES.index("comments_marker")
+_ROLE_CODE = {role: code for code, role in enumerate(ROLE_CODES)}
+# A line whose words another capture of the article holds at least this much among its article
+# text is article text (as RolesConfig.shared_coverage counts a line shared).
+PARTNER_ARTICLE_SHARE = 0.5
+# A name alone on its line, in capitals or not: "JANE DOE", "By JANE DOE", "Jane van Doe".
+_BARE_NAME = re.compile(r"^(?:by\s+)?[A-Z][\w.'\u2019\-]+(?:\s+(?:[a-z]{1,3}\s+)?[A-Z][\w.'\u2019\-]+){1,3}$", re.I)
+_SUPPLEMENT_ROLES: frozenset[Role] = frozenset(("subtitle", "byline", "author_bio", "caption"))
+# The article's classes (title, body, supplement) are the lowest numbers.
+assert tuple(range(SUPPLEMENT + 1)) == ARTICLE_CLASSES
+# Each class's role, by class number; a supplement line's is decided by fine_roles().
+_ROLES: dict[int, Role] = {TITLE: "title", BODY: "body", SUPPLEMENT: "caption", COMMENT: "comment",
+                           BOILERPLATE: "boilerplate"}  # fmt: skip
+_ROLE_OF_CLASS: tuple[Role, ...] = tuple(_ROLES[c] for c in range(len(COARSE)))
+
+
+def line_table(groups: Sequence[LabeledGroup], furniture: frozenset[str]) -> LineTable:
+    """Every line of the batch's captures, group by group, with the rule labeler's role and the coverage."""
+    captures = [lc for group in groups for lc in group]
+    sizes = [len(lc.roles) for lc in captures]
+    lines = [line for lc in captures for line in lc.capture.lines]
+    keys = [line.key for line in lines]
+    return LineTable(
+        capture=np.repeat(np.arange(len(captures), dtype=np.int64), sizes),
+        line_no=np.fromiter((line.line_no for line in lines), dtype=np.int64, count=len(lines)),
+        text=[line.text for line in lines],
+        key=keys,
+        rule=np.fromiter((_ROLE_CODE[r] for lc in captures for r in lc.roles), dtype=np.int64, count=len(lines)),
+        coverage=np.concatenate([*(cov for group in groups for cov in group.coverage), np.zeros(0)]),
+        furniture=np.fromiter(map(furniture.__contains__, keys), dtype=bool, count=len(lines)),
+        partners=np.repeat(np.asarray([len(group) - 1 for group in groups for _ in group], dtype=np.int64), sizes),
+        words=np.concatenate([*(lc.capture.line_word_counts for lc in captures), np.zeros(0, dtype=np.int64)]),
+    )
+
+
+def capture_starts(groups: Sequence[LabeledGroup]) -> npt.NDArray[np.int64]:
+    """Where each capture's lines begin in the batch's line table, then the number of lines."""
+    return np.concatenate([[0], np.cumsum([len(lc.roles) for group in groups for lc in group])]).astype(np.int64)
+
+
+def batch_features(groups: Sequence[LabeledGroup], furniture: frozenset[str]) -> np.ndarray:
+    return stack([line_features(line_table(groups, furniture))])
+
+
+def relabel(groups: Sequence[LabeledGroup], furniture: frozenset[str], model: LineRoleModel) -> list[LabeledGroup]:
+    """The model's roles for every line of the batch's articles, with the probability of each."""
+    features = batch_features(groups, furniture)
+    probabilities = wrapped_as_one(lean_on_rules(model.predict(features), features), features)
+    starts = capture_starts(groups)
+    coarse = file_thread_furniture(held_as_article(groups, viterbi(probabilities, starts, model)), features)
+    confidence = probabilities[np.arange(len(coarse)), coarse] if len(coarse) else np.zeros(0)
+    relabeled: list[LabeledGroup] = []
+    k = 0
+    for group in groups:
+        captures = []
+        for lc in group:
+            span = slice(starts[k], starts[k + 1])
+            # A stand-in for a capture that is gone holds the archive's own facts in their roles: kept as they are.
+            stand_in = lc.capture.source_id.startswith(STORED_PREFIX)
+            captures.append(lc if stand_in else fine_roles(lc, coarse[span].tolist(), confidence[span].tolist()))
+            k += 1
+        relabeled.append(_regroup(captures, group))
+    return relabeled
+
+
+def lean_on_rules(probabilities: np.ndarray, features: np.ndarray) -> np.ndarray:
+    """Where the model hesitates between two classes, the rules' reading tips it: their class gets RULES_WEIGHT more."""
+    rule_class = _CLASS_OF_RULE[features[:, _RULE].astype(np.int64)]
+    leaned = probabilities.copy()
+    leaned[np.arange(len(leaned)), rule_class] += RULES_WEIGHT
+    normalized: np.ndarray = leaned / leaned.sum(axis=1, keepdims=True)
+    return normalized
+
+
+def wrapped_as_one(probabilities: np.ndarray, features: np.ndarray) -> np.ndarray:
+    """The lines of a hard-wrapped paragraph share one reading: the mean of theirs.
+
+    A wrapped paragraph is a block of lines between blank lines, in a capture that sets its
+    paragraphs off so, whose lines but the last fit a wrap width (as the rules read them).
+    """
+    if not len(probabilities):
+        return probabilities
+    blank_before = features[:, _BLANK_BEFORE] > 0
+    starts = np.flatnonzero(blank_before | (features[:, _FROM_START] == 0))
+    sizes = np.diff(np.append(starts, len(probabilities)))
+    block = np.repeat(np.arange(len(starts)), sizes)
+    wide = np.expm1(features[:, _LOG_CHARS]) > WRAP_WIDTH
+    last = np.append(starts[1:] - 1, len(probabilities) - 1)  # each block's last line may be short or long
+    wide_inside = np.bincount(block, weights=wide) - wide[last]
+    paragraph = (sizes > 1) & (wide_inside == 0) & (features[starts, _BLANK_SHARE] >= BLANK_SEPARATED_SHARE)
+    mean = np.add.reduceat(probabilities, starts, axis=0) / sizes[:, None]
+    return np.where(paragraph[block][:, None], mean[block], probabilities)
+
+
+def file_thread_furniture(coarse: npt.NDArray[np.int64], features: np.ndarray) -> npt.NDArray[np.int64]:
+    """A thread's headings and signatures ("posted by jo | 3 May 2008 10:12") are its furniture, not comments.
+
+    The model reads a thread as one region, its furniture included; the archive keeps only what readers wrote.
+    """
+    furniture = (features[:, _SIGNATURE] > 0) | (features[:, _MARKER] > 0)
+    return np.where((coarse == COMMENT) & furniture, BOILERPLATE, coarse)
+
+
+def held_as_article(groups: Sequence[LabeledGroup], coarse: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Lines a partner holds among its article text are article text, up to where this capture's thread begins.
+
+    That outweighs a heading or counter above the article ("Comments: 408") that made the whole
+    page read as a thread. The thread begins at the first comment line no partner holds as article:
+    a later line a partner holds is a comment quoting the article, and stays one.
+    """
+    found = coarse.copy()
+    starts = capture_starts(groups)
+    k = 0
+    for group in groups:
+        if len(group) > 1 and group.alignment is not None:
+            span = slice(starts[k], starts[k + len(group)])
+            found[span] = _group_held(group, coarse[span])
+        k += len(group)
+    return found
+
+
+def _group_held(group: LabeledGroup, coarse: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    assert group.alignment is not None
+    offsets = np.concatenate([[0], np.cumsum([len(lc.roles) for lc in group])])
+    found = coarse.copy()
+    article: dict[int, np.ndarray] = {}
+    for i, lc in enumerate(group):
+        mine = found[offsets[i] : offsets[i + 1]]
+        if not _may_be_held(mine, group.coverage[i]):
+            continue
+        n_tokens = len(lc.capture.tokens)
+        covered = np.zeros(n_tokens, dtype=bool)
+        for j in range(len(group)):
+            if j != i:
+                if j not in article:  # the tokens of capture j's article lines
+                    partner = group[j].capture
+                    article[j] = (coarse[offsets[j] : offsets[j + 1]] <= SUPPLEMENT)[partner.token_line]
+                covered |= group.alignment.covered(i, j, n_tokens, article[j])
+        held = line_coverage(lc.capture, covered) >= PARTNER_ARTICLE_SHARE
+        thread = np.flatnonzero((mine == COMMENT) & ~held)
+        held[thread[0] if len(thread) else len(held) :] = False
+        mine[held & (mine > SUPPLEMENT)] = BODY
+    return found
+
+
+def _may_be_held(classes: npt.NDArray[np.int64], coverage: np.ndarray) -> bool:
+    """Whether any line could change: one some partner holds (`coverage`, by any of its lines), not read as
+    article, before the first comment no partner holds at all. Most captures have none, and are not aligned again."""
+    shared = coverage >= PARTNER_ARTICLE_SHARE
+    thread = np.flatnonzero((classes == COMMENT) & ~shared)
+    end = thread[0] if len(thread) else len(classes)
+    return bool(np.any(shared[:end] & (classes[:end] > SUPPLEMENT)))
+
+
+def _regroup(captures: list[LabeledCapture], like: LabeledGroup) -> LabeledGroup:
+    group = LabeledGroup(captures)
+    group.alignment, group.coverage = like.alignment, like.coverage
+    return group
+
+
+def fine_roles(ruled: LabeledCapture, coarse: Sequence[int], confidence: Sequence[float]) -> LabeledCapture:
+    """Archive roles from the model's classes: a supplement line is what the rules called it, else byline or caption."""
+    roles: list[Role] = [_ROLE_OF_CLASS[c] for c in coarse]
+    author: str | None = None
+    lines = ruled.capture.lines
+    for index in [i for i, c in enumerate(coarse) if c == SUPPLEMENT]:  # a few lines a capture
+        role: Role = ruled.roles[index] if ruled.roles[index] in _SUPPLEMENT_ROLES else "caption"
+        if role == "caption" and _is_byline(lines[index].text, roles[:index]):
+            role = "byline"
+        roles[index] = role
+        if role == "byline" and author is None:
+            author = byline_name(lines[index].text) or _bare_name(lines[index].text)
+    if author is None and ruled.author is not None and "byline" in roles:
+        author = ruled.author
+    return LabeledCapture(ruled.capture, tuple(roles), author, ruled.has_metadata, tuple(confidence))
+
+
+def _is_byline(text: str, before: Sequence[Role]) -> bool:
+    """ "By Jane Doe, Reuters", or a name alone on its line right under the title."""
+    if byline_name(text) is not None:
+        return True
+    above = next((r for r in reversed(before) if r != "boilerplate"), None)
+    return above in ("title", "subtitle") and _bare_name(text) is not None
+
+
+def _bare_name(text: str) -> str | None:
+    if _BARE_NAME.match(text) is None:
+        return None
+    words = text.split()
+    if words[0].lower() == "by":
+        words = words[1:]
+    return " ".join(w.capitalize() if w.isupper() else w for w in words)

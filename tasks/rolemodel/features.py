@@ -1,0 +1,306 @@
+"""Features of every line of a batch of captures, computed at once in polars: what carries across sites.
+
+A line is described by its own shape (length, case, punctuation, dates, `Name:` and `name | date`
+shapes), its place in the capture, the shapes of its neighbours, how often it repeats (in the
+capture, across the run's articles), and what the alignment says: how much of it another
+capture of the same article holds. The rule labeler's role is one more feature.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import polars as pl
+
+from tasks.layout import BOILERPLATE, BYLINE, CLOSING, COMMENTS_MARKER
+
+ROLE_CODES = ("title", "subtitle", "byline", "author_bio", "body", "caption", "comment", "boilerplate")
+
+# Patterns read the line's key (lower case, one form of quotes and dashes) with ASCII word
+# boundaries where case does not matter: Unicode boundaries and (?i) made them several times slower.
+_B = r"(?-u:\b)"
+# A generic English stop-word list: prose is full of them, menus and headlines are not.
+_STOP = (
+    _B + r"(the|a|an|of|to|and|in|on|for|with|that|this|is|was|are|were|be|been|it|its|as|at|by|from|he|she"
+    r"|they|we|you|i|his|her|their|our|not|but|or|had|has|have|will|would|said|which|who|there|than|if)" + _B
+)
+_MONTH = (
+    _B + r"(jan(uary)?|feb(ruary)?|mar(ch)?|apr(il)?|may|june?|july?|aug(ust)?|sep(t(ember)?)?|oct(ober)?"
+    r"|nov(ember)?|dec(ember)?|monday|tuesday|wednesday|thursday|friday|saturday|sunday)" + _B
+)
+_TIME = (
+    _B
+    + r"\d{1,2}[:.]\d{2}"
+    + _B
+    + "|"
+    + _B
+    + r"\d{1,2} ?(am|pm|a\.m\.|p\.m\.)|"
+    + _B
+    + r"(gmt|utc|edt|est|pdt|pst|bst|cet|ist)"
+    + _B
+)
+_YEAR = _B + r"(19|20)\d\d" + _B
+_NUMERIC_DATE = _B + r"\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4}" + _B
+_AGO = _B + r"\d+ (second|minute|hour|day|week|month|year)s? ago" + _B
+_DATED = "|".join((_MONTH, _TIME, _YEAR, _NUMERIC_DATE, _AGO))
+_COPYRIGHT = _B + "copyright" + _B + "|all rights reserved"
+# Lines longer than this are prose or link lists, not dates, bylines, signatures or headings.
+CUE_CHARS = 160
+# Between a commenter's name and the date of a signature ("posted by jo on may 3", "jo | 3 may").
+_SIGNATURE_SEPARATOR = r" (on|at) |[|,\-]"
+_SIGNATURE_WORDS = 16
+_NUMBERED = r"^(#?\d{1,3}[.):]|\[\d{1,3}\])\s"
+_NAME_COLON = r"^[A-Z][\w.'\-]*( [A-Z][\w.'\-]*){0,3}: "
+_CREDIT_END = r"\([^()]{2,40}\)$"
+_CAPTION_HINT = _B + r"(photo|photograph|image|picture|credit|getty|reuters|afp|file photo|illustration)" + _B
+_LINK_MARKS = "[|\u00bb\u203a\u2022\u00b7>]"  # bars, guillemets, bullets between links
+_SENTENCE_END = r"[.!?][\"'\u201d\u2019)]?$"
+# Generic words of a comment thread's furniture and of the lines that sign comments.
+_THREAD_WORDS = _B + r"(posted|wrote|reply|replies|permalink|report (this|abuse)|recommend(ed)?|comments?|said)" + _B
+# Generic words of a page's own furniture: navigation, sharing, accounts.
+_PAGE_WORDS = (
+    _B + r"(home|news|sports?|business|weather|contact|about us|subscribe|login|log in|sign in|register"
+    r"|search|email|print|share|privacy|terms|advertis\w*|more|video|photos?|blogs?|rss|next|previous)" + _B
+)
+
+# Features shifted onto the neighbours: the shape of the lines around a line.
+_NEIGHBOUR_FEATURES = (
+    "words", "ends_sentence", "stop_share", "upper_share", "coverage", "furniture", "rule", "signature",
+    "page_words", "link_marks", "starts_quote", "capital_share",
+)  # fmt: skip
+_OFFSETS = (-2, -1, 1, 2)
+_WINDOWS = (2, 5, 12)
+
+
+@dataclass(frozen=True)
+class LineTable:
+    """Every line of a batch in capture order, with what the rule labeler and the alignment gave it."""
+
+    capture: npt.NDArray[np.int64]  # index of the capture in the batch
+    line_no: npt.NDArray[np.int64]  # 1-based line number in the file
+    text: list[str]
+    key: list[str]
+    rule: npt.NDArray[np.int64]  # index into ROLE_CODES
+    coverage: npt.NDArray[np.float64]  # share of the line's words another capture holds
+    furniture: npt.NDArray[np.bool_]  # the line recurs in captures of several articles
+    partners: npt.NDArray[np.int64]  # other captures of the same article
+    words: npt.NDArray[np.int64]  # words of each line, as the capture splits them
+
+
+def _shape(text: pl.Expr, key: pl.Expr) -> list[pl.Expr]:
+    """What every line is read for: its length, case, punctuation and stop words (counts: words come with the line)."""
+    chars = text.str.len_chars().cast(pl.Float64)
+    return [
+        chars.alias("chars"),
+        text.str.count_matches(r"[A-Za-z]").alias("_letters"),
+        text.str.count_matches(r"[A-Z]").alias("_uppers"),
+        text.str.count_matches(r"(?-u:\b)[A-Z]").alias("_capitals"),
+        (text.str.count_matches(r"\d") / chars).alias("digit_share"),
+        (text.str.count_matches(r"[^\w\s]") / chars).alias("punct_share"),
+        key.str.count_matches(_STOP).alias("_stops"),
+        text.str.contains(_SENTENCE_END).alias("ends_sentence"),
+        text.str.contains(r"^[a-z]").alias("starts_lower"),
+        text.str.contains(r"^[\"'\u201c\u2018]").alias("starts_quote"),
+        text.str.count_matches(_LINK_MARKS).alias("link_marks"),
+    ]
+
+
+def _cues(text: pl.Expr, key: pl.Expr) -> list[pl.Expr]:
+    """What only short lines are read for: dates, signatures, bylines, headings, furniture phrases, credits."""
+    dated = key.str.contains(_DATED)
+    return [
+        dated.alias("dated"),
+        (key.str.contains("\u00a9", literal=True) | key.str.contains(_COPYRIGHT)).alias("copyright"),
+        text.str.contains(_NAME_COLON).alias("name_colon"),
+        (dated & key.str.contains(_SIGNATURE_SEPARATOR) & ~text.str.contains(_SENTENCE_END)).alias("_signed"),
+        text.str.contains(BYLINE.pattern).alias("byline"),
+        key.str.contains(BOILERPLATE.pattern).alias("boilerplate_phrase"),
+        key.str.contains(CLOSING.pattern).alias("closing_phrase"),
+        key.str.contains(COMMENTS_MARKER.pattern).alias("comments_marker"),
+        text.str.contains(_CREDIT_END).alias("credit_end"),
+        key.str.contains(_CAPTION_HINT).alias("caption_hint"),
+        key.str.count_matches(_THREAD_WORDS).alias("_thread_words"),
+        key.str.count_matches(_PAGE_WORDS).alias("_page_words"),
+        text.str.ends_with(":").alias("ends_colon"),
+        text.str.contains(_NUMBERED).alias("numbered"),
+    ]
+
+
+_CUE_NAMES = (
+    "dated", "copyright", "name_colon", "_signed", "byline", "boilerplate_phrase", "closing_phrase",
+    "comments_marker", "credit_end", "caption_hint", "_thread_words", "_page_words", "ends_colon", "numbered",
+)  # fmt: skip
+
+
+def shape_features(texts: list[str], keys: list[str]) -> pl.DataFrame:
+    """The shape of each distinct line once (the captures of an article repeat most lines), in the given order.
+
+    The cues of short lines are read on lines of at most CUE_CHARS characters only: prose holds
+    most of a batch's characters, and a paragraph is no date line, byline or menu item.
+    """
+    lines = pl.DataFrame({"text": texts, "key": keys}, schema={"text": pl.String, "key": pl.String})
+    distinct = lines.unique(maintain_order=True).with_columns(_shape(pl.col("text"), pl.col("key")))
+    short = distinct.filter(pl.col("text").str.len_chars() <= CUE_CHARS).select(
+        "text", "key", *_cues(pl.col("text"), pl.col("key"))
+    )
+    shapes = distinct.join(short, on=["text", "key"], how="left").with_columns(
+        pl.col(name).cast(pl.Float64).fill_null(0.0) for name in _CUE_NAMES
+    )
+    return lines.join(shapes, on=["text", "key"], how="left", maintain_order="left")
+
+
+class _Spans:
+    """Where each line's capture begins and ends in a batch's line arrays (captures are contiguous).
+
+    Windows, shifts and running sums inside captures are taken from whole-batch cumulative sums
+    in numpy: polars' `over(capture)` per feature cost most of the features' time.
+    """
+
+    def __init__(self, capture: npt.NDArray[np.int64]) -> None:
+        n = len(capture)
+        change = np.flatnonzero(np.diff(capture)) + 1
+        bounds = np.concatenate([[0], change, [n]]).astype(np.int64)
+        sizes = np.diff(bounds)
+        self.start = np.repeat(bounds[:-1], sizes)
+        self.end = np.repeat(bounds[1:], sizes)
+        self.index = np.arange(n, dtype=np.int64)
+        self.size = (self.end - self.start).astype(np.float64)
+        self.position = (self.index - self.start).astype(np.float64)
+
+    def shift(self, values: np.ndarray, offset: int) -> np.ndarray:
+        """The value `offset` lines away in the same capture (NaN past its ends)."""
+        j = self.index + offset
+        inside = (j >= self.start) & (j < self.end)
+        return np.where(inside, values[np.clip(j, 0, len(values) - 1)], np.nan)
+
+    def _cumulative(self, values: np.ndarray) -> np.ndarray:
+        return np.concatenate([[0.0], np.cumsum(values, dtype=np.float64)])
+
+    def window_mean(self, values: np.ndarray, half: int) -> np.ndarray:
+        """Mean over the lines within `half` lines, inside the capture."""
+        total = self._cumulative(values)
+        low = np.maximum(self.index - half, self.start)
+        high = np.minimum(self.index + half + 1, self.end)
+        mean: np.ndarray = (total[high] - total[low]) / (high - low)
+        return mean
+
+    def before(self, values: np.ndarray) -> np.ndarray:
+        """Sum over the capture's lines before each line."""
+        total = self._cumulative(values)
+        found: np.ndarray = total[self.index] - total[self.start]
+        return found
+
+    def after(self, values: np.ndarray) -> np.ndarray:
+        total = self._cumulative(values)
+        found: np.ndarray = total[self.end] - total[self.index + 1]
+        return found
+
+    def total(self, values: np.ndarray) -> np.ndarray:
+        total = self._cumulative(values)
+        found: np.ndarray = total[self.end] - total[self.start]
+        return found
+
+    def lines_to_next(self, flags: np.ndarray) -> np.ndarray:
+        """Lines from each line to the next flagged line of its capture (inclusive), or a large number."""
+        nxt = np.where(flags, self.index, len(flags))
+        nxt = np.minimum.accumulate(nxt[::-1])[::-1]
+        return np.where(nxt < self.end, nxt - self.index, 10_000).astype(np.float64)
+
+    def lines_since(self, flags: np.ndarray) -> np.ndarray:
+        last = np.where(flags, self.index, -1)
+        last = np.maximum.accumulate(last)
+        return np.where(last >= self.start, self.index - last, 10_000).astype(np.float64)
+
+    def run_length(self, flags: np.ndarray) -> np.ndarray:
+        """Length of the run of equal flags each line belongs to, inside its capture."""
+        new_run = np.ones(len(flags), dtype=bool)
+        new_run[1:] = (flags[1:] != flags[:-1]) | (self.start[1:] == self.index[1:])
+        run = np.cumsum(new_run) - 1
+        lengths: np.ndarray = np.bincount(run)[run].astype(np.float64)
+        return lengths
+
+
+def line_features(table: LineTable) -> pl.DataFrame:
+    """One row of numeric features per line of the batch, in the order of `table`."""
+    shape = shape_features(table.text, table.key).drop("text", "key")
+    column = {name: shape[name].cast(pl.Float64).to_numpy() for name in shape.columns}
+    spans = _Spans(table.capture)
+    words = table.words.astype(np.float64)
+    per_word = 1.0 / np.maximum(words, 1.0)
+    f: dict[str, np.ndarray] = {name: values for name, values in column.items() if not name.startswith("_")}
+    f |= {
+        "log_chars": np.log1p(column["chars"]), "words": words, "chars_per_word": column["chars"] * per_word,
+        "upper_share": column["_uppers"] / np.maximum(column["_letters"], 1.0),
+        "capital_share": column["_capitals"] * per_word, "stop_share": column["_stops"] * per_word,
+        "thread_words": column["_thread_words"] * per_word, "page_words": column["_page_words"] * per_word,
+        "signature": column["_signed"] * (words <= _SIGNATURE_WORDS),
+    }  # fmt: skip
+    f |= {
+        "rule": table.rule.astype(np.float64), "coverage": table.coverage.astype(np.float64),
+        "furniture": table.furniture.astype(np.float64),
+        "partners": table.partners.astype(np.float64),
+    }  # fmt: skip
+    prose = ((words >= 12) & (column["ends_sentence"] > 0)) * words
+    shared = (table.coverage >= 0.5).astype(np.float64)
+    short = (words <= 4).astype(np.float64)
+    line_no = table.line_no
+    f |= {
+        "log_lines": np.log1p(spans.size), "position": spans.position / spans.size,
+        "log_from_end": np.log1p(spans.size - spans.position - 1), "log_from_start": np.log1p(spans.position),
+        "blank_before": _gap_over_one(line_no - spans.shift(line_no.astype(np.float64), -1)),
+        "blank_after": _gap_over_one(spans.shift(line_no.astype(np.float64), 1) - line_no),
+        "repeats": _repeats(table.capture, table.key), "prose_words": prose, "short": short, "shared": shared,
+        "markers_before": spans.before(column["comments_marker"]),
+        "signatures_before": np.log1p(spans.before(f["signature"])),
+        "signatures_after": np.log1p(spans.after(f["signature"])),
+        "prose_before": spans.before(prose) / np.maximum(spans.total(prose), 1.0),
+        "words_before": spans.before(words) / np.maximum(spans.total(words), 1.0),
+        "shared_before": spans.before(words * shared) / np.maximum(spans.total(words * shared), 1.0),
+        "prose_line_share": spans.total(prose > 0) / spans.size, "shared_line_share": spans.total(shared) / spans.size,
+        "mean_words": spans.total(words) / spans.size,
+        "to_next_prose": np.log1p(spans.lines_to_next(prose > 0)),
+        "from_last_prose": np.log1p(spans.lines_since(prose > 0)),
+        "run_length": np.log1p(spans.run_length(short > 0)),
+    }  # fmt: skip
+    # blank_before is NaN-free now: its share over the capture.
+    f["blank_share"] = spans.total(f["blank_before"]) / spans.size
+    for name in _NEIGHBOUR_FEATURES:
+        for offset in _OFFSETS:
+            f[f"{name}@{offset:+d}"] = spans.shift(f[name], offset)
+    for name, label in (("words", "words"), ("prose_words", "prose"), ("short", "short"), ("shared", "shared"),
+                        ("furniture", "furniture"), ("starts_quote", "quote"), ("signature", "signature")):  # fmt: skip
+        for half in _WINDOWS:
+            f[f"{label}~{half}"] = spans.window_mean(f[name], half)
+    return pl.DataFrame({name: values.astype(np.float32) for name, values in f.items()})
+
+
+def _gap_over_one(gaps: np.ndarray) -> np.ndarray:
+    """1 where a blank line (or the capture's edge) lies between two lines."""
+    return np.where(np.isnan(gaps) | (gaps > 1), 1.0, 0.0)
+
+
+def _repeats(capture: npt.NDArray[np.int64], keys: list[str]) -> np.ndarray:
+    """How many lines of its capture have each line's key."""
+    frame = pl.DataFrame({"capture": capture, "key": keys}, schema={"capture": pl.Int64, "key": pl.String})
+    return frame.select(pl.len().over("capture", "key")).to_series().cast(pl.Float64).to_numpy()
+
+
+def stack(frames: Sequence[pl.DataFrame]) -> np.ndarray:
+    """Feature frames side by side as one float32 matrix."""
+    return np.hstack([f.to_numpy() for f in frames]).astype(np.float32, copy=False)
+
+
+def _feature_names() -> list[str]:
+    """The columns line_features() gives, in order (from a capture of one line)."""
+    one = LineTable(
+        capture=np.zeros(1, dtype=np.int64), line_no=np.ones(1, dtype=np.int64), text=["x"], key=["x"],
+        rule=np.zeros(1, dtype=np.int64), coverage=np.zeros(1), furniture=np.zeros(1, dtype=bool),
+        partners=np.zeros(1, dtype=np.int64), words=np.ones(1, dtype=np.int64),
+    )  # fmt: skip
+    return line_features(one).columns
+
+
+FEATURE_NAMES = _feature_names()

@@ -1,0 +1,347 @@
+"""Trains the line-role model: `python -m tasks.rolemodel.train --realdev DIR` (or `make train`).
+
+Training data: the dev split of an annotated set of real pages (read where it lies, never
+copied), the two seeds with their gold, and a synthetic corpus written by tasks/synth. The
+dev split is also cross-validated by site, so the figures printed are on sites left out.
+Deterministic: the same data give the same model file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+
+from tasks.config import ArchiveParams
+from tasks.decode import decode_new, merge_decoded, reading_batches, settle_after_reading
+from tasks.discover import new_captures
+from tasks.group import group_new_captures
+from tasks.related import everything, find_related
+from tasks.rolemodel.batch import (
+    batch_features,
+    capture_starts,
+    file_thread_furniture,
+    held_as_article,
+    lean_on_rules,
+    wrapped_as_one,
+)  # fmt: skip
+from tasks.rolemodel.model import (
+    COARSE,
+    COARSE_OF_ROLE,
+    MODEL_FILE,
+    LineRoleModel,
+    region_path,
+    viterbi,
+    walk_tables,
+)  # fmt: skip
+from tasks.roles import LabeledGroup, label_all, site_furniture
+from tasks.state import read_state
+from tasks.synth import write_corpus
+
+REPO = Path(__file__).resolve().parents[2]
+CHROME = "comment chrome"
+SEEDS_RAW = REPO / "data" / "raw"
+SEEDS_GOLD = REPO / "tests" / "fixtures" / "seeds" / "gold"
+BOOSTING = {
+    "objective": "multiclass", "num_class": len(COARSE), "learning_rate": 0.2, "num_leaves": 15,
+    "min_data_in_leaf": 40, "feature_fraction": 0.5, "bagging_fraction": 0.8, "bagging_freq": 1,
+    "lambda_l2": 1.0, "max_bin": 63, "seed": 17, "deterministic": True, "force_col_wise": True,
+    "num_threads": 1, "verbose": -1,
+}  # fmt: skip
+ROUNDS = 50
+FOLDS = 5
+
+
+@dataclass
+class Corpus:
+    """The labeled groups of one set of captures, the gold coarse class of each line, and its site."""
+
+    name: str
+    groups: list[LabeledGroup]
+    furniture: frozenset[str]
+    gold: np.ndarray
+    either: np.ndarray  # per line: comment chrome, right as comment or as boilerplate
+    site: np.ndarray  # per line
+    weight: float
+
+
+def labeled_groups(raw_dir: Path) -> tuple[list[LabeledGroup], frozenset[str]]:
+    """Decode, group and label (by the rules) every capture of a folder, as a run would."""
+    params = ArchiveParams(raw_dir=str(raw_dir), out_dir="unused")
+    with tempfile.TemporaryDirectory() as empty:
+        state = read_state(Path(empty))
+        listed, _ = new_captures(raw_dir, state.fingerprints())
+        to_read, settled = reading_batches(listed, state.archived_shas(), params.execution.decode_batch_captures)
+        decoded = [settled, *(decode_new(part.captures, params.read) for part in to_read)]
+        _, batch = settle_after_reading(listed, merge_decoded(decoded), state.archived_shas())
+        related = find_related(raw_dir, state, batch.captures, params.match)
+    captures = everything(related)
+    groups = group_new_captures(captures, params.match, related.article_of)
+    furniture = site_furniture(captures, groups)
+    return label_all(captures, groups, params.roles, furniture), furniture
+
+
+def _corpus(
+    name: str, raw_dir: Path, gold_of: dict[str, dict[int, str]], site_of: dict[str, str], weight: float
+) -> Corpus:
+    groups, furniture = labeled_groups(raw_dir)
+    roles = [
+        gold_of[Path(lc.capture.uri).name][line.line_no]
+        for group in groups
+        for lc in group
+        for line in lc.capture.lines
+    ]
+    sites = [site_of[Path(lc.capture.uri).name] for group in groups for lc in group for _ in lc.capture.lines]
+    gold = np.asarray([COARSE_OF_ROLE["comment" if r == CHROME else r] for r in roles], dtype=np.int64)
+    either = np.asarray([r == CHROME for r in roles], dtype=bool)
+    return Corpus(name, groups, furniture, gold, either, np.asarray(sites, dtype=str), weight)
+
+
+def realdev_corpus(realdev: Path, split: str, work: Path) -> Corpus:
+    """The captures of one split, copied into a folder of their own.
+
+    Comment chrome (headings, signatures, forms inside a thread) is learned as part of the
+    thread, so the thread is one region; relabel() files the chrome shapes it knows as boilerplate.
+    """
+    entries = json.loads((realdev / "gold.json").read_text(encoding="utf-8"))
+    folder = work / f"realdev-{split}"
+    folder.mkdir()
+    gold_of: dict[str, dict[int, str]] = {}
+    site_of: dict[str, str] = {}
+    for name, entry in entries.items():
+        if entry["split"] != split:
+            continue
+        shutil.copyfile(realdev / "raw" / name, folder / name)
+        chrome = set(entry.get("comment_chrome", []))
+        gold_of[name] = {int(k): (CHROME if int(k) in chrome else v) for k, v in entry["roles"].items()}
+        site_of[name] = entry["group"]
+    return _corpus(f"realdev-{split}", folder, gold_of, site_of, 1.0)
+
+
+def _tsv_roles(path: Path) -> dict[int, str]:
+    rows = path.read_text(encoding="utf-8").splitlines()[1:]
+    return {int(r.split("\t")[0]): r.split("\t")[1] for r in rows}
+
+
+def seeds_corpus() -> Corpus:
+    names = [p.name for p in SEEDS_RAW.glob("*.txt")]
+    gold_of = {n: _tsv_roles(SEEDS_GOLD / n.replace(".txt", ".roles.tsv")) for n in names}
+    return _corpus("seeds", SEEDS_RAW, gold_of, dict.fromkeys(names, "seeds"), 20.0)
+
+
+def synthetic_corpus(work: Path, articles: int, seed: int) -> tuple[Corpus, Corpus]:
+    """The synthetic captures as the generator writes them, and the same captures dressed as whole pages."""
+    out = work / "synthetic"
+    write_corpus(out, articles=articles, seed=seed, workers=1)
+    names = [p.name for p in (out / "raw").glob("*.txt")]
+    gold_of = {n: _tsv_roles(out / "gold" / n.replace(".txt", ".roles.tsv")) for n in names}
+    outlets = {}
+    for row in (out / "gold" / "captures.tsv").read_text(encoding="utf-8").splitlines()[1:]:
+        fields = row.split("\t")
+        outlets[f"{fields[0]}.txt"] = f"synthetic:{fields[3]}"
+    plain = _corpus("synthetic", out / "raw", gold_of, outlets, 0.5)
+    pages, page_gold = dress_as_pages(plain, np.random.default_rng(seed))
+    folder = work / "synthetic-pages"
+    folder.mkdir()
+    for name, text in pages.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    page_outlets = {f"page-{name}": outlet for name, outlet in outlets.items()}
+    return plain, _corpus("synthetic-pages", folder, page_gold, page_outlets, 1.0)
+
+
+_MONTHS = ("January", "March", "May", "July", "September", "November", "Feb", "Aug", "Oct", "Dec")
+_HEADINGS = ("Comments", "{n} Comments", "Reader comments", "Leave a reply", "Responses", "{n} responses")
+
+
+def dress_as_pages(corpus: Corpus, rng: np.random.Generator) -> tuple[dict[str, str], dict[str, dict[int, str]]]:
+    """Each synthetic capture inside a page: menus above, links and a footer below, and its thread (if any)
+    under a heading or none, its comments signed or not. Real pages wrap articles so; the generator does not.
+
+    The page's words come from the corpus itself (other articles' headlines as links, its words as menu items).
+    """
+    captures = [lc for group in corpus.groups for lc in group]
+    titles = [line.text for lc in captures for line, r in zip(lc.capture.lines, lc.roles, strict=True) if r == "title"]
+    vocabulary = sorted(
+        {w for lc in captures[:50] for line in lc.capture.lines for w in line.text.split() if w.isalpha()}
+    )
+    offset = 0
+    pages: dict[str, str] = {}
+    gold: dict[str, dict[int, str]] = {}
+    for lc in captures:
+        roles = [COARSE[c] if c != 2 else "caption" for c in corpus.gold[offset : offset + len(lc.roles)].tolist()]
+        offset += len(lc.roles)
+        lines: list[tuple[str, str]] = [
+            (w.capitalize(), "boilerplate") for w in rng.choice(vocabulary, rng.integers(2, 12))
+        ]
+        texts = [line.text for line in lc.capture.lines]
+        thread = next((i for i, r in enumerate(roles) if r == "comment"), len(texts))
+        lines += list(zip(texts[:thread], roles[:thread], strict=True))
+        lines += [(str(t), "boilerplate") for t in rng.choice(titles, rng.integers(0, 8))] if titles else []
+        if thread < len(texts):
+            if rng.random() < 0.5:
+                heading = str(rng.choice(_HEADINGS)).format(n=len(texts) - thread)
+                lines.append((heading, CHROME))
+            signed = rng.random() < 0.6
+            for text, role in zip(texts[thread:], roles[thread:], strict=True):
+                lines.append((text, role))
+                if signed:
+                    lines.append((_signature(rng, vocabulary), CHROME))
+        lines += [(" ".join(w.capitalize() for w in rng.choice(vocabulary, rng.integers(1, 4))), "boilerplate")
+                  for _ in range(rng.integers(2, 8))]  # fmt: skip
+        lines.append(
+            (f"Copyright {rng.integers(1998, 2030)} {str(rng.choice(vocabulary)).capitalize()}", "boilerplate")
+        )
+        step = 2 if rng.random() < 0.5 else 1  # a blank line between lines, or none
+        name = f"page-{Path(lc.capture.uri).name}"
+        pages[name] = "\n".join(t for text, _ in lines for t in ([text, ""] if step == 2 else [text])) + "\n"
+        gold[name] = {1 + step * i: role for i, (_, role) in enumerate(lines)}
+    return pages, gold
+
+
+def _signature(rng: np.random.Generator, vocabulary: list[str]) -> str:
+    name = str(rng.choice(vocabulary)).capitalize()
+    day, year, hour, minute = rng.integers(1, 29), rng.integers(1998, 2030), rng.integers(1, 13), rng.integers(0, 60)
+    month = str(rng.choice(_MONTHS))
+    forms = (
+        f"Posted by {name} on {month} {day}, {year} {hour}:{minute:02d} PM",
+        f"{name} | {day} {month} {year}",
+        f"{name}, {hour} hours ago",
+        f"posted by: {name.lower()} at {hour}:{minute:02d}",
+    )
+    return forms[int(rng.integers(len(forms)))]
+
+
+def _folds(sites: np.ndarray) -> np.ndarray:
+    """A fold per site, the same on every run: sites sorted, dealt round-robin after a seeded shuffle."""
+    unique = np.unique(sites)
+    order = np.random.default_rng(2010).permutation(len(unique))
+    fold_of = dict(zip(unique[order].tolist(), (np.arange(len(unique)) % FOLDS).tolist(), strict=True))
+    return np.asarray([fold_of[s] for s in sites.tolist()])
+
+
+def _fit(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> lgb.Booster:
+    return lgb.train(BOOSTING, lgb.Dataset(x, y, weight=w), num_boost_round=ROUNDS)
+
+
+@dataclass(frozen=True)
+class Stacked:
+    """Every corpus's lines in one matrix, with gold, weights, site folds and where each corpus lies."""
+
+    corpora: list[Corpus]
+    features: np.ndarray
+    gold: np.ndarray
+    either: np.ndarray
+    weight: np.ndarray
+    folds: np.ndarray
+    spans: list[slice]
+
+
+def stack_corpora(corpora: Sequence[Corpus]) -> Stacked:
+    xs = [batch_features(c.groups, c.furniture) for c in corpora]
+    sizes = np.cumsum([0, *map(len, xs)])
+    gold = np.concatenate([c.gold for c in corpora])
+    weight = np.concatenate([np.full(len(c.gold), c.weight) for c in corpora])
+    sites = np.concatenate([c.site for c in corpora])
+    spans = [slice(int(a), int(b)) for a, b in pairwise(sizes)]
+    either = np.concatenate([c.either for c in corpora])
+    return Stacked(list(corpora), np.vstack(xs), gold, either, weight, _folds(sites), spans)
+
+
+def out_of_fold(data: Stacked) -> np.ndarray:
+    """Each line's class probabilities from a booster that never saw its site."""
+    found = np.zeros((len(data.gold), len(COARSE)))
+    for fold in range(FOLDS):
+        held = data.folds == fold
+        found[held] = _fit(data.features[~held], data.gold[~held], data.weight[~held]).predict(data.features[held])
+    return found
+
+
+def walk_of(data: Stacked) -> tuple[np.ndarray, np.ndarray]:
+    """Start and transition tables from the gold of every capture."""
+    paths: list[list[int]] = []
+    weights: list[float] = []
+    for corpus, span in zip(data.corpora, data.spans, strict=True):
+        starts = capture_starts(corpus.groups)
+        gold = data.gold[span]
+        paths += [region_path(gold[a:b].tolist()) for a, b in pairwise(starts)]
+        weights += [min(corpus.weight, 1.0)] * (len(starts) - 1)  # the seeds' weight is for their lines
+    return walk_tables(paths, weights)
+
+
+def decode(data: Stacked, probabilities: np.ndarray, model: LineRoleModel) -> np.ndarray:
+    """Viterbi, then the partners' evidence, corpus by corpus: what relabel() does."""
+    found = np.zeros(len(probabilities), dtype=np.int64)
+    for corpus, span in zip(data.corpora, data.spans, strict=True):
+        smoothed = wrapped_as_one(lean_on_rules(probabilities[span], data.features[span]), data.features[span])
+        walked = viterbi(smoothed, capture_starts(corpus.groups), model)
+        found[span] = file_thread_furniture(held_as_article(corpus.groups, walked), data.features[span])
+    return found
+
+
+def scores(gold: np.ndarray, predicted: np.ndarray, either: np.ndarray) -> dict[str, float]:
+    """Accuracy, article-vs-rest accuracy, and F1 of titles and comments (coarse classes), as `make eval-real`
+    counts them: chrome is right as comment or boilerplate, and left out of the comments' F1."""
+    article = np.isin(gold, (0, 1, 2))
+    right = (gold == predicted) | (either & np.isin(predicted, (3, 4)))
+
+    def f1(cls: int) -> float:
+        tp = float(np.sum((gold == cls) & (predicted == cls) & ~either))
+        denominator = float(np.sum((gold == cls) & ~either) + np.sum((predicted == cls) & ~either))
+        return 2 * tp / denominator if denominator else 1.0
+
+    return {
+        "accuracy": round(float(np.mean(right)), 4),
+        "article_vs_rest": round(float(np.mean(article == np.isin(predicted, (0, 1, 2)))), 4),
+        "title_f1": round(f1(0), 4), "comment_f1": round(f1(3), 4), "lines": len(gold),
+    }  # fmt: skip
+
+
+def train(corpora: Sequence[Corpus], *, cross_validate: bool = True) -> tuple[LineRoleModel, dict[str, object]]:
+    """The model from all corpora; with `cross_validate`, each corpus's figures on sites left out of training."""
+    data = stack_corpora(corpora)
+    log_start, log_transition = walk_of(data)
+    figures: dict[str, object] = {}
+    if cross_validate:
+        probabilities = out_of_fold(data)
+        walk = LineRoleModel(None, log_start, log_transition, {})  # type: ignore[arg-type]
+        decoded = decode(data, probabilities, walk)
+        for corpus, span in zip(data.corpora, data.spans, strict=True):
+            figures[corpus.name] = {
+                "per line": scores(data.gold[span], probabilities[span].argmax(axis=1), data.either[span]),
+                "decoded": scores(data.gold[span], decoded[span], data.either[span]),
+            }
+    meta = {"corpora": {c.name: len(c.gold) for c in corpora}, "rounds": ROUNDS, "folds": FOLDS}
+    return LineRoleModel(_fit(data.features, data.gold, data.weight), log_start, log_transition, meta), figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tasks.rolemodel.train", description=__doc__)
+    parser.add_argument(
+        "--realdev", type=Path, help="the annotated real pages (gold.json, raw/); without it, seeds and synthetic only"
+    )
+    parser.add_argument("--synthetic-articles", type=int, default=300)
+    parser.add_argument("--out", type=Path, default=MODEL_FILE)
+    parser.add_argument("--no-cv", action="store_true", help="skip the cross-validated figures")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory() as work:
+        corpora = [seeds_corpus(), *synthetic_corpus(Path(work), args.synthetic_articles, seed=11)]
+        if args.realdev is not None:
+            corpora.insert(0, realdev_corpus(args.realdev, "dev", Path(work)))
+        model, figures = train(corpora, cross_validate=not args.no_cv)
+    model.save(args.out)
+    for corpus, found in figures.items():
+        print(corpus, json.dumps(found))
+    print(f"model written to {args.out} ({args.out.stat().st_size:,} bytes)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

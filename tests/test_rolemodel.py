@@ -1,0 +1,132 @@
+"""The learned line roles: features on hand-written lines, and the model on invented pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+from tasks.config import ArchiveParams, RolesConfig
+from tasks.rolemodel.features import FEATURE_NAMES, LineTable, line_features
+from tasks.rolemodel.model import MODEL_FILE, LineRoleModel
+from tests import pages
+from tests.helpers import archive_tables, roles_by_line
+
+
+def features_of(texts: list[str], *, blank_after: bool = False) -> pl.DataFrame:
+    """Features of one capture made of `texts`."""
+    n = len(texts)
+    step = 2 if blank_after else 1
+    return line_features(
+        LineTable(
+            capture=np.zeros(n, dtype=np.int64), line_no=np.arange(1, step * n + 1, step, dtype=np.int64),
+            text=texts, key=[t.lower() for t in texts], rule=np.full(n, 4, dtype=np.int64),
+            coverage=np.zeros(n), furniture=np.zeros(n, dtype=bool), partners=np.zeros(n, dtype=np.int64),
+            words=np.array([len(t.split()) for t in texts], dtype=np.int64),
+        )
+    )  # fmt: skip
+
+
+def test_a_signed_comment_line_has_the_signature_shape_and_prose_does_not() -> None:
+    found = features_of(
+        [
+            "posted by seagull_watcher | 14 March 2026 9:12",
+            "The council said that the work would start in 2027 and end three years later.",
+        ]
+    )
+    assert found["signature"].to_list() == [1.0, 0.0]
+    assert found["dated"].to_list() == [1.0, 1.0]
+
+
+def test_a_speaker_label_and_a_numbered_line_are_told_by_their_shape() -> None:
+    found = features_of(["Okafor: Most of them were.", "3. I agree with the last reader", "Weather"])
+    assert found["name_colon"].to_list() == [1.0, 0.0, 0.0]
+    assert found["numbered"].to_list() == [0.0, 1.0, 0.0]
+
+
+def test_a_menu_is_a_long_run_of_short_lines() -> None:
+    texts = [*pages.MENU, pages.PARAGRAPHS[0]]
+    found = features_of(texts)
+    run = found["run_length"].to_list()
+    assert run[0] == run[len(pages.MENU) - 1] == pytest.approx(np.log1p(len(pages.MENU)))
+    assert run[-1] == pytest.approx(np.log1p(1))
+    assert found["page_words"][0] > 0  # "Home"
+    assert found["stop_share"][-1] > found["stop_share"][0]
+
+
+def test_position_and_blank_lines_are_read_from_the_line_numbers() -> None:
+    found = features_of(["one", "two", "three", "four"], blank_after=True)
+    assert found["position"].to_list() == [0.0, 0.25, 0.5, 0.75]
+    assert found["blank_before"].to_list() == [1.0, 1.0, 1.0, 1.0]
+    assert found["prose_before"].to_list() == [0.0] * 4  # no line is prose
+
+
+def test_the_shipped_model_file_loads_and_names_what_it_was_trained_on() -> None:
+    model = LineRoleModel.load(MODEL_FILE)
+    corpora = model.meta["corpora"]
+    assert isinstance(corpora, dict)
+    assert set(corpora) == {"realdev-dev", "seeds", "synthetic", "synthetic-pages"}
+    assert model.log_transition.shape == (9, 9)
+    assert model.booster.num_feature() == len(FEATURE_NAMES)
+
+
+def archived_roles(raw: Path, files: dict[str, str], roles: RolesConfig | None = None) -> dict[str, dict[int, str]]:
+    """Role of every line of every invented capture, archived by the pipeline."""
+    raw.mkdir()
+    for name, text in files.items():
+        (raw / name).write_text(text, encoding="utf-8")
+    params = ArchiveParams(raw_dir=str(raw), out_dir="unused", roles=roles or RolesConfig())
+    tables = archive_tables(raw, params)
+    return {name: roles_by_line(tables, name) for name in files}
+
+
+def line_of(text: str, line: str) -> int:
+    return text.split("\n").index(line) + 1
+
+
+def test_a_comment_counter_above_text_a_partner_holds_does_not_make_the_article_comments(tmp_path: Path) -> None:
+    page = pages.page(above_title=("Comments: 408",))
+    found = archived_roles(tmp_path / "raw", {"page.txt": page, "print.txt": pages.article_only()})["page.txt"]
+    assert [found[line_of(page, p)] for p in pages.PARAGRAPHS] == ["body"] * len(pages.PARAGRAPHS)
+    assert found[line_of(page, pages.TITLE)] == "title"
+    assert found[line_of(page, "Comments: 408")] != "comment"
+
+
+def test_the_article_only_capture_is_all_title_and_body(tmp_path: Path) -> None:
+    text = pages.article_only()
+    found = archived_roles(tmp_path / "raw", {"page.txt": pages.page(), "print.txt": text})["print.txt"]
+    assert found[1] == "title"
+    assert {role for line, role in found.items() if line > 1} == {"body"}
+
+
+def test_a_byline_in_capitals_under_the_title_is_a_byline(tmp_path: Path) -> None:
+    page = pages.page(under_title=("By ANNA KOWALSKA",), thread=False)
+    found = archived_roles(tmp_path / "raw", {"page.txt": page})["page.txt"]
+    assert found[line_of(page, "By ANNA KOWALSKA")] == "byline"
+    assert found[line_of(page, pages.TITLE)] == "title"
+
+
+def test_a_lone_capture_without_a_heading_still_finds_where_its_comments_start(tmp_path: Path) -> None:
+    page = pages.page()
+    found = archived_roles(tmp_path / "raw", {"page.txt": page})["page.txt"]
+    assert [found[line_of(page, p)] for p in pages.PARAGRAPHS] == ["body"] * len(pages.PARAGRAPHS)
+    comments = [found[line_of(page, c)] for c in pages.COMMENTS if not c.startswith("posted by")]
+    assert comments == ["comment"] * len(comments)
+    menu = [found[line_of(page, m)] for m in (*pages.MENU, *pages.FOOTER)]
+    assert set(menu) == {"boilerplate"}
+
+
+def test_dialogue_lines_in_a_print_capture_stay_body(tmp_path: Path) -> None:
+    text = pages.interview_print()
+    found = archived_roles(tmp_path / "raw", {"interview.txt": text})["interview.txt"]
+    assert {role for line, role in found.items() if line > 1} == {"body"}
+
+
+def test_with_the_rules_alone_no_line_gets_a_confidence(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "page.txt").write_text(pages.page(), encoding="utf-8")
+    tables = archive_tables(raw, ArchiveParams(raw_dir=str(raw), out_dir="x", roles=RolesConfig(line_model="rules")))
+    assert tables["segments"]["confidence"].null_count() == tables["segments"].height
