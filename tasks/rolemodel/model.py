@@ -36,6 +36,11 @@ ARTICLE_CLASSES = (TITLE, BODY, SUPPLEMENT)
 MODEL_FILE = Path(__file__).with_name("line_roles.json.gz")
 # Threads the booster may use per process: the batch stages already run one process per core.
 _THREADS = 1
+# A line stops going through trees once one class leads by this raw margin (checked every few rounds): most
+# lines are plain menus or prose. On 155,962 synthetic lines it took prediction from about 8 to 3.4 us a line
+# with no line's class changed (its probability is then that of the trees read).
+_EARLY_STOP_EVERY = 10
+_EARLY_STOP_MARGIN = 4.0
 
 
 @dataclass(frozen=True)
@@ -70,7 +75,12 @@ class LineRoleModel:
         """The probability of each coarse class, per line."""
         if not len(features):
             return np.zeros((0, len(COARSE)))
-        return np.asarray(self.booster.predict(features, num_threads=_THREADS))
+        return np.asarray(
+            self.booster.predict(
+                features, num_threads=_THREADS, pred_early_stop=True,
+                pred_early_stop_freq=_EARLY_STOP_EVERY, pred_early_stop_margin=_EARLY_STOP_MARGIN,
+            )
+        )  # fmt: skip
 
 
 @cache
