@@ -378,8 +378,8 @@ def evaluate(args: argparse.Namespace, command: str) -> dict[str, Any]:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="bench.real", description=__doc__)
-    parser.add_argument("--realdev", type=Path, default=REPO.parent / "shared" / "realdev",
-                        help="realdev folder: raw/*.txt and gold.json (default: ../shared/realdev)")  # fmt: skip
+    parser.add_argument("--realdev", type=Path, required=True,
+                        help="realdev folder: raw/*.txt and gold.json (make eval-real passes REALDEV)")  # fmt: skip
     parser.add_argument("--split", choices=list(SCORED), default="both",
                         help="dev, holdout, both apart (default) or all pooled; holdout looks are logged")  # fmt: skip
     parser.add_argument("--json", type=Path, help="write the figures as JSON here")

@@ -252,7 +252,7 @@ def line_features(table: LineTable) -> pl.DataFrame:
         "log_from_end": np.log1p(spans.size - spans.position - 1), "log_from_start": np.log1p(spans.position),
         "blank_before": _gap_over_one(line_no - spans.shift(line_no.astype(np.float64), -1)),
         "blank_after": _gap_over_one(spans.shift(line_no.astype(np.float64), 1) - line_no),
-        "repeats": _repeats(table.capture, table.key), "prose_words": prose, "short": short, "shared": shared,
+        "repeats": _repeats(table.capture, table.key), "prose_words": prose, "short": short, "held": shared,
         "markers_before": spans.before(column["comments_marker"]),
         "signatures_before": np.log1p(spans.before(f["signature"])),
         "signatures_after": np.log1p(spans.after(f["signature"])),
@@ -270,7 +270,7 @@ def line_features(table: LineTable) -> pl.DataFrame:
     for name in _NEIGHBOUR_FEATURES:
         for offset in _OFFSETS:
             f[f"{name}@{offset:+d}"] = spans.shift(f[name], offset)
-    for name, label in (("words", "words"), ("prose_words", "prose"), ("short", "short"), ("shared", "shared"),
+    for name, label in (("words", "words"), ("prose_words", "prose"), ("short", "short"), ("held", "held"),
                         ("furniture", "furniture"), ("starts_quote", "quote"), ("signature", "signature")):  # fmt: skip
         for half in _WINDOWS:
             f[f"{label}~{half}"] = spans.window_mean(f[name], half)
