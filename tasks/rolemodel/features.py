@@ -176,32 +176,30 @@ class _Spans:
         inside = (j >= self.start) & (j < self.end)
         return np.where(inside, values[np.clip(j, 0, len(values) - 1)], np.nan)
 
-    def _cumulative(self, values: np.ndarray) -> np.ndarray:
-        return np.concatenate([[0.0], np.cumsum(values, dtype=np.float64)])
+    def _sum(self, values: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
+        """Sum of `values` over the lines from `low` to before `high`, for each line."""
+        total = np.concatenate([[0.0], np.cumsum(values, dtype=np.float64)])
+        found: np.ndarray = total[high] - total[low]
+        return found
 
     def window_mean(self, values: np.ndarray, half: int) -> np.ndarray:
         """Mean over the lines within `half` lines, inside the capture."""
-        total = self._cumulative(values)
         low = np.maximum(self.index - half, self.start)
         high = np.minimum(self.index + half + 1, self.end)
-        mean: np.ndarray = (total[high] - total[low]) / (high - low)
+        mean: np.ndarray = self._sum(values, low, high) / (high - low)
         return mean
 
     def before(self, values: np.ndarray) -> np.ndarray:
         """Sum over the capture's lines before each line."""
-        total = self._cumulative(values)
-        found: np.ndarray = total[self.index] - total[self.start]
-        return found
+        return self._sum(values, self.start, self.index)
 
     def after(self, values: np.ndarray) -> np.ndarray:
-        total = self._cumulative(values)
-        found: np.ndarray = total[self.end] - total[self.index + 1]
-        return found
+        """Sum over the capture's lines after each line."""
+        return self._sum(values, self.index + 1, self.end)
 
     def total(self, values: np.ndarray) -> np.ndarray:
-        total = self._cumulative(values)
-        found: np.ndarray = total[self.end] - total[self.start]
-        return found
+        """Sum over each line's whole capture."""
+        return self._sum(values, self.start, self.end)
 
     def lines_to_next(self, flags: np.ndarray) -> np.ndarray:
         """Lines from each line to the next flagged line of its capture (inclusive), or a large number."""

@@ -1,8 +1,9 @@
 """Trains the line-role model: `python -m tasks.rolemodel.train --realdev DIR` (or `make train`).
 
 Training data: the dev split of an annotated set of real pages (read where it lies, never
-copied), the two seeds with their gold, and a synthetic corpus written by tasks/synth. The
-dev split is also cross-validated by site, so the figures printed are on sites left out.
+copied), the two seeds with their gold, and a synthetic corpus written by tasks/synth, as
+written and dressed as whole pages. Every corpus is also cross-validated by site, so the
+figures printed are on sites left out.
 Deterministic: the same data give the same model file.
 """
 
