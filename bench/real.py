@@ -36,6 +36,10 @@ AS_CAPTION = ("subtitle", "byline", "author_bio")
 CHROME = "comment chrome"  # confusion row: gold comment lines that hold no reader's text (headings, names, forms)
 LOST = "missing"  # lines that no segment of the archive covers
 KINDS = ("page", "article-only")
+# Two pages of different gold articles whose body text is one text (a wire story on two sites or two
+# pages of one site): at least this share of the smaller body's word shingles is in the other.
+SAME_TEXT_SHINGLE_WORDS = 8
+SAME_TEXT_SHARE = 0.8
 SplitChoice = Literal["dev", "holdout", "both", "all"]
 # Each inner tuple is scored as one set: "both" scores dev and holdout apart, "all" pools them.
 SCORED: dict[str, tuple[tuple[str, ...], ...]] = {
@@ -195,11 +199,46 @@ def archive_clusters(sources: pl.DataFrame, captures: Iterable[str]) -> list[lis
     return list(clusters.values())
 
 
-def score(gold: pl.DataFrame, sources: pl.DataFrame, segments: pl.DataFrame) -> dict[str, Any]:
+def body_shingles(gold: pl.DataFrame, text_of: Mapping[str, str]) -> dict[str, frozenset[int]]:
+    """Each capture's gold body text as hashed shingles of SAME_TEXT_SHINGLE_WORDS words (wrapping does not matter)."""
+    body = gold.filter(pl.col("gold") == "body").group_by("capture").agg(pl.col("line").sort())
+    found: dict[str, frozenset[int]] = {}
+    for capture, numbers in body.iter_rows():
+        lines = text_of[capture].split("\n")
+        words = " ".join(lines[n - 1] for n in numbers).lower().split()
+        n = SAME_TEXT_SHINGLE_WORDS
+        found[capture] = frozenset(hash(" ".join(words[i : i + n])) for i in range(max(len(words) - n + 1, 1)))
+    return found
+
+
+def same_text_pairs(
+    clusters: Iterable[Sequence[str]], article_of: Mapping[str, str], shingles: Mapping[str, frozenset[int]]
+) -> tuple[int, int]:
+    """(wrong pairs, of them those whose two bodies are one text): what a wrong merge of two gold articles joined."""
+    wrong = same = 0
+    for cluster in clusters:
+        for i, a in enumerate(cluster):
+            for b in cluster[i + 1 :]:
+                if article_of[a] == article_of[b]:
+                    continue
+                wrong += 1
+                small, large = sorted((shingles.get(a, frozenset()), shingles.get(b, frozenset())), key=len)
+                same += bool(small) and len(small & large) >= SAME_TEXT_SHARE * len(small)
+    return wrong, same
+
+
+def score(
+    gold: pl.DataFrame,
+    sources: pl.DataFrame,
+    segments: pl.DataFrame,
+    shingles: Mapping[str, frozenset[int]] | None = None,
+) -> dict[str, Any]:
     """Every figure of one set of gold captures against the archive's `sources` and `segments`."""
     table = scored_lines(gold, predicted_roles(segments, sources))
     kinds = table.unique("capture")["kind"]
     article_of = dict(table.unique("capture").select("capture", "article").iter_rows())
+    clusters = archive_clusters(sources, article_of)
+    wrong, same = same_text_pairs(clusters, article_of, shingles or {})
     return {
         "captures": len(kinds),
         "captures_by_kind": {k: int((kinds == k).sum()) for k in KINDS},
@@ -213,7 +252,9 @@ def score(gold: pl.DataFrame, sources: pl.DataFrame, segments: pl.DataFrame) -> 
         "title": asdict(title_detection(table)),
         "roles": {role: asdict(d) for role, d in role_detections(table).items()},
         "confusion": confusion(table),
-        "pairs": asdict(pair_scores(archive_clusters(sources, article_of), article_of)),
+        "pairs": asdict(pair_scores(clusters, article_of)),
+        "wrong_pairs": wrong,
+        "same_text_pairs": same,
         "worst": worst_captures(table).to_dicts(),
     }
 
@@ -255,6 +296,8 @@ def split_section(name: str, s: Mapping[str, Any]) -> list[str]:
             ["title F1", _prf(s["title"])],
             ["grouping pair F1", f"{pairs['f1']:.3f} (P {pairs['precision']:.3f}, R {pairs['recall']:.3f}; "
              f"gold pairs {pairs['gold_pairs']}, predicted {pairs['predicted_pairs']})"],
+            ["- wrong pairs; of them, two pages of one body text (a story on two pages or sites)",
+             f"{s['wrong_pairs']}; {s['same_text_pairs']}"],
         ]),
         "",
         "Per role (predicted subtitle, byline and author bio count as caption; chrome credited as above):",
@@ -319,6 +362,12 @@ def folder_listing(folder: Path) -> list[tuple[str, int, int]]:
     return sorted((p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in folder.iterdir())
 
 
+def raw_texts(realdev: Path, gold: pl.DataFrame) -> dict[str, str]:
+    """The text of every capture `gold` scores, read where it lies."""
+    names = gold["capture"].unique().to_list()
+    return {name: (realdev / "raw" / f"{name}.txt").read_text(encoding="utf-8") for name in names}
+
+
 def run_archive(realdev: Path, work: Path) -> dict[str, Any]:
     """Archive realdev/raw into work/archive with the flow; its seconds, stages and peak memory."""
     from bench.measure import run_flow  # imports Prefect: only when a run is wanted
@@ -366,7 +415,11 @@ def evaluate(args: argparse.Namespace, command: str) -> dict[str, Any]:
         run = None if args.archive else run_archive(realdev, Path(args.keep or tmp))
         tables = read_archive(Path(args.archive) if run is None else Path(run["archive"]))
     sets = SCORED[args.split]
-    splits = {"+".join(s): score(gold_frame(gold, s), tables["sources"], tables["segments"]) for s in sets}
+    frames = {"+".join(s): gold_frame(gold, s) for s in sets}
+    splits = {
+        name: score(frame, tables["sources"], tables["segments"], body_shingles(frame, raw_texts(realdev, frame)))
+        for name, frame in frames.items()
+    }
     commit, dirty = git("rev-parse", "--short", "HEAD"), bool(git("status", "--porcelain", "--untracked-files=no"))
     looked = any("holdout" in s for s in sets)
     return {

@@ -145,6 +145,18 @@ def test_score_reads_segments_as_the_archive_writes_them() -> None:
     assert figures["captures_by_kind"] == {"page": 1, "article-only": 1}
 
 
+def test_a_wrong_pair_of_two_pages_with_one_body_text_is_counted_apart() -> None:
+    story = "the ferry will run twice a day from the north quay to the island until the end of the summer season"
+    gold = pl.DataFrame(
+        {"capture": ["p", "q", "r", "q"], "line": [1, 1, 1, 2], "gold": ["body", "body", "body", "boilerplate"]}
+    )
+    texts = {"p": story, "q": story.upper() + "\nSite menu", "r": "a different story about the old library, " * 3}
+    shingles = real.body_shingles(gold, texts)
+    article_of = {"p": "P", "q": "Q", "r": "R"}
+    assert real.same_text_pairs([["p", "q", "r"]], article_of, shingles) == (3, 1)
+    assert real.same_text_pairs([["p"], ["q"], ["r"]], article_of, shingles) == (0, 0)
+
+
 def test_holdout_looks_are_appended_and_counted(tmp_path: Path) -> None:
     log = tmp_path / "looks.log"
     assert real.count_holdout_looks(log) == 0

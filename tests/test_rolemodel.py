@@ -63,6 +63,52 @@ def test_position_and_blank_lines_are_read_from_the_line_numbers() -> None:
     assert found["prose_before"].to_list() == [0.0] * 4  # no line is prose
 
 
+def test_a_headline_shares_its_words_with_the_lead_and_a_menu_item_does_not() -> None:
+    texts = [*pages.MENU, pages.TITLE, "14 March 2026", *pages.PARAGRAPHS[:2]]
+    found = features_of(texts)
+    lead = found["lead_words"].to_list()
+    title = len(pages.MENU)
+    # "harbour", "town", "rebuild", "library" of the title come back in the first paragraph.
+    assert lead[title] >= 0.5
+    assert lead[title - 1] == 0.0  # "Contact us"
+    assert lead[title + 1] == 0.0  # a date has no content words
+    assert lead[title + 2] == 0.0  # prose is not asked
+
+
+def test_dates_and_bylines_between_a_headline_and_its_text_do_not_keep_them_apart() -> None:
+    byline, date = "By ANNA KOWALSKA", "14 March 2026 9:12"
+    texts = ["Sport", "Letters to the editor", pages.TITLE, byline, date, pages.PARAGRAPHS[0]]
+    found = features_of(texts)["free_lines_to_prose"].to_list()
+    assert found[2] == 0.0  # only a byline and a date stand between the title and the prose
+    assert found[0] == pytest.approx(np.log1p(2))  # the letters' heading and the title stand between
+    assert found[1] == pytest.approx(np.log1p(1))
+    assert found[-1] == -1.0  # prose itself
+
+
+def test_the_lines_between_the_signatures_of_one_thread_are_comments() -> None:
+    from tasks.rolemodel.batch import follow_signatures
+    from tasks.rolemodel.model import BODY, BOILERPLATE, COMMENT
+
+    texts = [pages.PARAGRAPHS[0], *pages.COMMENTS, *pages.FOOTER]
+    features = features_of(texts).to_numpy()
+    read = np.asarray([BODY, COMMENT, COMMENT, *[BOILERPLATE] * (len(texts) - 3)], dtype=np.int64)
+    found = follow_signatures(read, features, np.asarray([0, len(texts)]))
+    thread = slice(1, 1 + len(pages.COMMENTS))
+    assert found[thread].tolist() == [COMMENT] * len(pages.COMMENTS)
+    assert found[0] == BODY
+    assert found[thread.stop :].tolist() == [BOILERPLATE] * len(pages.FOOTER)  # the footer after the last one
+
+
+def test_dated_links_one_under_another_are_no_thread() -> None:
+    from tasks.rolemodel.batch import follow_signatures
+    from tasks.rolemodel.model import BOILERPLATE, COMMENT
+
+    texts = ["a fine comment from a reader, who liked it", *[f"Ferry news | {d} March 2026" for d in range(1, 6)]]
+    features = features_of(texts).to_numpy()
+    read = np.asarray([COMMENT, *[BOILERPLATE] * 5], dtype=np.int64)
+    assert follow_signatures(read, features, np.asarray([0, len(texts)])).tolist() == read.tolist()
+
+
 def test_the_shipped_model_file_loads_and_names_what_it_was_trained_on() -> None:
     model = LineRoleModel.load(MODEL_FILE)
     corpora = model.meta["corpora"]

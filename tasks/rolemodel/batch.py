@@ -41,6 +41,8 @@ _CLASS_OF_RULE = np.asarray([COARSE_OF_ROLE[role] for role in ROLE_CODES], dtype
 # dev's figures cross-validated by site (line accuracy 0.9605 at 0.1, see BENCHMARKS.md at 0.2, 0.9595 at 0.3).
 RULES_WEIGHT = 0.2
 _MARKER = FEATURE_NAMES.index("comments_marker")
+# Lines between two signatures of one thread at most: a comment of a few lines, its name and date.
+THREAD_SIGNATURE_GAP = 6
 _ROLE_CODE = {role: code for code, role in enumerate(ROLE_CODES)}
 # A line whose words another capture of the article holds at least this much among its article
 # text is article text (as RolesConfig.shared_coverage counts a line shared).
@@ -89,7 +91,8 @@ def relabel(groups: Sequence[LabeledGroup], furniture: frozenset[str], model: Li
     features = batch_features(groups, furniture)
     probabilities = wrapped_as_one(lean_on_rules(model.predict(features), features), features)
     starts = capture_starts(groups)
-    coarse = file_thread_furniture(held_as_article(groups, viterbi(probabilities, starts, model)), features)
+    walked = held_as_article(groups, viterbi(probabilities, starts, model))
+    coarse = file_thread_furniture(follow_signatures(walked, features, starts), features)
     confidence = probabilities[np.arange(len(coarse)), coarse] if len(coarse) else np.zeros(0)
     relabeled: list[LabeledGroup] = []
     k = 0
@@ -132,6 +135,36 @@ def wrapped_as_one(probabilities: np.ndarray, features: np.ndarray) -> np.ndarra
     paragraph = (sizes > 1) & (wide_inside == 0) & (features[starts, _BLANK_SHARE] >= BLANK_SEPARATED_SHARE)
     mean = np.add.reduceat(probabilities, starts, axis=0) / sizes[:, None]
     return np.where(paragraph[block][:, None], mean[block], probabilities)
+
+
+def follow_signatures(
+    coarse: npt.NDArray[np.int64], features: np.ndarray, starts: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """A thread goes on while its comments go on being signed: the lines between two signatures of one
+    thread are comments (what follows the last signature is left to the model: a footer may start there).
+
+    The model reads each line with a window around it, and a thread's last comments, near the page's
+    footer, can read as the footer; the signatures' rhythm says where the thread really ends.
+    """
+    found = coarse.copy()
+    signed = features[:, _SIGNATURE] > 0
+    comments_so_far = np.concatenate([[0], np.cumsum(coarse == COMMENT)])
+    for k in np.flatnonzero(comments_so_far[starts[1:]] > comments_so_far[starts[:-1]]):
+        a, b = int(starts[k]), int(starts[k + 1])
+        mine = found[a:b]
+        first = int(np.flatnonzero(mine == COMMENT)[0])
+        signatures = np.flatnonzero(signed[a:b])
+        signatures = signatures[signatures >= first - 1]
+        if len(signatures) < 2 or signatures[0] > first + THREAD_SIGNATURE_GAP:
+            continue
+        gaps = np.diff(signatures)
+        # Signatures one under another are a list of dated links, not a thread: a comment stands between two.
+        broken = (gaps < 2) | (gaps > THREAD_SIGNATURE_GAP)
+        chained = int(np.argmax(broken)) if np.any(broken) else len(gaps)
+        if chained:
+            span = mine[int(signatures[0]) : int(signatures[chained]) + 1]
+            span[span == BOILERPLATE] = COMMENT
+    return found
 
 
 def file_thread_furniture(coarse: npt.NDArray[np.int64], features: np.ndarray) -> npt.NDArray[np.int64]:

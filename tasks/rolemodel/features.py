@@ -73,6 +73,17 @@ _NEIGHBOUR_FEATURES = (
 )  # fmt: skip
 _OFFSETS = (-2, -1, 1, 2)
 _WINDOWS = (2, 5, 12)
+# A headline's words come back in the article's first sentences: its content words (four letters or
+# more, less generic English function words) are looked for in the first characters of the next prose lines.
+_CONTENT_WORD = r"[a-z]{4,}"
+_FUNCTION_WORDS = (
+    "that", "this", "with", "from", "have", "were", "been", "their", "there", "which", "would", "about", "they",
+    "them", "than", "what", "when", "will", "said", "into", "more", "also", "after", "over", "your", "some",
+)  # fmt: skip
+_LEAD_PROSE_LINES = 2
+_LEAD_CHARS = 200
+# Only lines this close above prose are looked up: a headline stands over its article, not pages away.
+_LEAD_REACH = 6
 
 
 @dataclass(frozen=True)
@@ -262,12 +273,16 @@ def line_features(table: LineTable) -> pl.DataFrame:
         "to_next_prose": np.log1p(spans.lines_to_next(prose > 0)),
         "from_last_prose": np.log1p(spans.lines_since(prose > 0)),
         "run_length": np.log1p(spans.run_length(short > 0)),
+        "free_lines_to_prose": _free_lines_to_prose(spans, prose > 0, column, words),
+        "lead_words": _lead_words(spans, table.key, prose > 0, column["chars"]),
     }  # fmt: skip
     # blank_before is NaN-free now: its share over the capture.
     f["blank_share"] = spans.total(f["blank_before"]) / spans.size
     for name in _NEIGHBOUR_FEATURES:
         for offset in _OFFSETS:
             f[f"{name}@{offset:+d}"] = spans.shift(f[name], offset)
+    for offset in (-1, 1):
+        f[f"lead_words@{offset:+d}"] = spans.shift(f["lead_words"], offset)
     for name, label in (("words", "words"), ("prose_words", "prose"), ("short", "short"), ("held", "held"),
                         ("furniture", "furniture"), ("starts_quote", "quote"), ("signature", "signature")):  # fmt: skip
         for half in _WINDOWS:
@@ -278,6 +293,65 @@ def line_features(table: LineTable) -> pl.DataFrame:
 def _gap_over_one(gaps: np.ndarray) -> np.ndarray:
     """1 where a blank line (or the capture's edge) lies between two lines."""
     return np.where(np.isnan(gaps) | (gaps > 1), 1.0, 0.0)
+
+
+def _free_lines_to_prose(
+    spans: _Spans, prose: npt.NDArray[np.bool_], column: dict[str, np.ndarray], words: np.ndarray
+) -> np.ndarray:
+    """Lines between each line and the next prose line that are neither prose nor dates, bylines,
+    copyright or a few words: 0 for a headline over its dateline and byline (log scale, -1 on prose)."""
+    cue = (column["dated"] > 0) | (column["byline"] > 0) | (column["copyright"] > 0) | (words <= 3)
+    free = np.concatenate([[0.0], np.cumsum(~cue & ~prose, dtype=np.float64)])
+    to_next = spans.lines_to_next(prose)
+    reached = to_next < 10_000
+    nxt = np.where(reached, spans.index + to_next, spans.index).astype(np.int64)
+    between = free[nxt] - free[np.minimum(spans.index + 1, nxt)]
+    found: np.ndarray = np.where(prose, -1.0, np.where(reached, np.log1p(between), np.log1p(10_000.0)))
+    return found
+
+
+def _lead_words(spans: _Spans, keys: list[str], prose: npt.NDArray[np.bool_], chars: np.ndarray) -> np.ndarray:
+    """Share of a short line's content words found at the start of the next prose lines of its capture."""
+    n = len(keys)
+    found = np.zeros(n)
+    to_next = spans.lines_to_next(prose)
+    asks = np.flatnonzero((chars <= CUE_CHARS) & ~prose & (to_next <= _LEAD_REACH))
+    if not len(asks):
+        return found
+    prose_at = np.flatnonzero(prose)
+    rank = np.searchsorted(prose_at, asks, side="right")  # the first prose line after each asking line
+    line_parts, target_parts = [], []
+    for k in range(_LEAD_PROSE_LINES):
+        at = np.minimum(rank + k, len(prose_at) - 1)
+        inside = (rank + k < len(prose_at)) & (prose_at[at] < spans.end[asks])
+        line_parts.append(asks[inside])
+        target_parts.append(prose_at[at][inside])
+    pairs = pl.DataFrame({"line": np.concatenate(line_parts), "target": np.concatenate(target_parts)})
+    if not pairs.height:
+        return found
+    lines = pl.DataFrame({"line": asks, "key": [keys[i] for i in asks.tolist()]})
+    asked = (
+        lines.select("line", pl.col("key").str.extract_all(_CONTENT_WORD).list.unique().alias("word"))
+        .explode("word")
+        .filter(pl.col("word").is_not_null() & ~pl.col("word").is_in(list(_FUNCTION_WORDS)))
+    )
+    wanted = pairs["target"].unique().sort()
+    leads = (
+        pl.DataFrame({"target": wanted, "key": [keys[i][:_LEAD_CHARS] for i in wanted.to_list()]})
+        .select("target", pl.col("key").str.extract_all(_CONTENT_WORD).list.unique().alias("word"))
+        .explode("word")
+        .drop_nulls()
+    )
+    hits = (
+        asked.join(pairs, on="line")
+        .join(leads, on=["target", "word"], how="semi")
+        .unique(["line", "word"])
+        .group_by("line")
+        .len("hits")
+    )
+    shares = asked.group_by("line").len("asked").join(hits, on="line", how="left")
+    found[shares["line"].to_numpy()] = shares["hits"].fill_null(0).to_numpy() / shares["asked"].to_numpy()
+    return found
 
 
 def _repeats(capture: npt.NDArray[np.int64], keys: list[str]) -> np.ndarray:
