@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import heapq
 import re
-from bisect import bisect_left
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from itertools import chain
+from itertools import chain, islice
 
 from rapidfuzz import fuzz, process
 
@@ -21,6 +21,10 @@ _QUOTED = re.compile(r'"([^"]+)"')
 # rapidfuzz is asked (a cheap filter; partial_ratio is slow).
 _MIN_WORD_OVERLAP = 0.8
 _PAIRS_PER_THREAD = 5_000
+# Candidates of one passage scored in its first round, and how much more each round takes: a line
+# repeated down a thread has thousands of holders, and the first that passes the word filter mostly quotes it.
+_FIRST_ROUND = 1
+_ROUND_GROWTH = 4
 
 
 @dataclass(frozen=True)
@@ -80,33 +84,25 @@ def link_quotes(
     for index, words in enumerate(target_words):
         for word in words & needed:
             holders[word].append(index)
-    pairs: list[tuple[int, int, str]] = []  # (comment_no, target index, passage)
-    for comment_no, passage, words, rarest in passages:
-        need = _MIN_WORD_OVERLAP * len(words)
-        pairs.extend(
-            (comment_no, target, passage)
-            for target in _holding(rarest, holders, n_par + comment_no)
-            if len(passage) <= len(targets[target]) and len(words & target_words[target]) >= need
-        )
-    if not pairs:
-        return []
-    # A passage the line holds word for word scores 100 without rapidfuzz: 85 % of the candidate
-    # pairs of 9,917 synthetic captures, and 98 % of partial_ratio's time (it slides along the line).
-    scores = [100.0 if passage in targets[target] else -1.0 for _, target, passage in pairs]
-    fuzzy = [i for i, score in enumerate(scores) if score < 0]
-    if fuzzy:
-        # An article has tens of candidate pairs: starting threads for them cost more than scoring
-        # them (1.6 ms per article); batches of articles already run one per core.
-        found = process.cpdist(
-            [pairs[i][2] for i in fuzzy], [targets[pairs[i][1]] for i in fuzzy],
-            scorer=fuzz.partial_ratio, processor=None, workers=1 if len(fuzzy) < _PAIRS_PER_THREAD else -1,
-        )  # fmt: skip
-        for i, score in zip(fuzzy, found.tolist(), strict=True):
-            scores[i] = score
     best: dict[int, tuple[int, float]] = {}
-    for (comment_no, target, _), score in zip(pairs, scores, strict=True):
-        if score >= cfg.score_cutoff and (comment_no not in best or target < best[comment_no][0]):
-            best[comment_no] = (target, float(score))
+    memo: dict[tuple[str, str], float] = {}
+    searches = [
+        _Search(comment_no, passage, words, islice(_holding(rarest, holders, n_par + comment_no), cfg.max_candidates))
+        for comment_no, passage, words, rarest in passages
+    ]
+    most = _FIRST_ROUND
+    while searches:
+        # Each round scores the next candidates of every passage still searching, earliest first:
+        # a passage stops at its first target that holds it, however many lines hold its rarest words.
+        for search in searches:
+            search.take(targets, target_words, most)
+        most *= _ROUND_GROWTH
+        _score_round(searches, targets, memo)
+        for search in searches:
+            found = search.first_at_least(cfg.score_cutoff)
+            if found is not None and (search.comment_no not in best or found[0] < best[search.comment_no][0]):
+                best[search.comment_no] = found
+        searches = [s for s in searches if s.first_at_least(cfg.score_cutoff) is None and not s.done]
     return [
         QuoteLink(c, t if t < n_par else None, t - n_par if t >= n_par else None, s)
         for c, (t, s) in sorted(best.items())
@@ -130,13 +126,72 @@ def rarest_two(words: set[str], counts: Counter[str]) -> tuple[str, ...]:
     return tuple(word for _, word in sorted(zip(held, words, strict=True))[:2])
 
 
-def _holding(rarest: tuple[str, ...], holders: defaultdict[str, list[int]], limit: int) -> list[int]:
-    """Targets before `limit` that hold one of the words."""
-    found: set[int] = set()
-    for word in rarest:
-        held = holders[word]  # ascending: the targets before `limit` are a prefix
-        found.update(held[: bisect_left(held, limit)])
-    return sorted(found)
+def _holding(rarest: tuple[str, ...], holders: defaultdict[str, list[int]], limit: int) -> Iterator[int]:
+    """Targets before `limit` that hold one of the words, ascending and each once, as they are asked for."""
+    last = -1
+    for target in heapq.merge(*(holders[word] for word in rarest)):  # each list is ascending
+        if target >= limit:
+            return
+        if target != last:
+            last = target
+            yield target
+
+
+class _Search:
+    """One passage's search for the earliest line that quotes it: candidates taken a few at a time."""
+
+    __slots__ = ("candidates", "comment_no", "done", "need", "passage", "scored", "seen", "taken", "words")
+
+    def __init__(self, comment_no: int, passage: str, words: set[str], candidates: Iterator[int]) -> None:
+        self.comment_no, self.passage, self.words, self.candidates = comment_no, passage, words, candidates
+        self.need = _MIN_WORD_OVERLAP * len(words)
+        self.taken: list[int] = []  # this round's targets, ascending
+        self.scored: list[float] = []  # their scores; -1 until rapidfuzz has scored them
+        self.seen: set[str] = set()  # target texts asked already: a line repeated scores as its first copy did
+        self.done = False
+
+    def take(self, targets: Sequence[str], target_words: Sequence[set[str]], most: int) -> None:
+        """The next targets long enough and holding enough of the words; a target holding it word for word ends it."""
+        self.taken, self.scored = [], []
+        for target in self.candidates:
+            text = targets[target]
+            if len(self.passage) > len(text) or text in self.seen or len(self.words & target_words[target]) < self.need:
+                continue
+            self.seen.add(text)
+            self.taken.append(target)
+            # A passage the line holds word for word scores 100 without rapidfuzz: 85 % of the candidate
+            # pairs of 9,917 synthetic captures, and 98 % of partial_ratio's time (it slides along the line).
+            exact = self.passage in targets[target]
+            self.scored.append(100.0 if exact else -1.0)
+            if exact:
+                self.done = True
+                return
+            if len(self.taken) >= most:
+                return
+        self.done = True
+
+    def first_at_least(self, cutoff: float) -> tuple[int, float] | None:
+        return next(((t, s) for t, s in zip(self.taken, self.scored, strict=True) if s >= cutoff), None)
+
+
+def _score_round(searches: Sequence[_Search], targets: Sequence[str], memo: dict[tuple[str, str], float]) -> None:
+    """rapidfuzz's partial_ratio for every candidate of the round not held word for word, in one call.
+
+    `memo` keeps the scores of the call's earlier rounds: a comment posted again is not scored again.
+    """
+    asked = [(search, i) for search in searches for i, score in enumerate(search.scored) if score < 0]
+    pairs = {(search.passage, targets[search.taken[i]]) for search, i in asked} - memo.keys()
+    if pairs:
+        new = sorted(pairs)  # a fixed order: the scores do not depend on it, the threads' split does not either
+        # An article has tens of candidate pairs: starting threads for them cost more than scoring
+        # them (1.6 ms per article); batches of articles already run one per core.
+        found = process.cpdist(
+            [passage for passage, _ in new], [text for _, text in new],
+            scorer=fuzz.partial_ratio, processor=None, workers=1 if len(new) < _PAIRS_PER_THREAD else -1,
+        )  # fmt: skip
+        memo.update(zip(new, map(float, found.tolist()), strict=True))
+    for search, i in asked:
+        search.scored[i] = memo[search.passage, targets[search.taken[i]]]
 
 
 def link_article_quotes(article: Article, cfg: QuoteConfig) -> Article:

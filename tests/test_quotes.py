@@ -59,3 +59,21 @@ def test_partial_ratio_scores_any_substring_100(line: str, data: st.DataObject) 
     start = data.draw(st.integers(0, len(line) - 1))
     end = data.draw(st.integers(start + 1, len(line)))
     assert fuzz.partial_ratio(line[start:end], line, processor=None) == 100.0
+
+
+def test_a_comment_posted_again_and_again_links_each_copy_to_the_earliest_line_it_quotes() -> None:
+    """Every earlier copy holds each copy word for word: each search stops at its first line, the paragraph."""
+    comments = ['so "engineers found water seeping through the northern wall" was known'] * 2_000
+    links = link_quotes(PARAGRAPHS, comments, QuoteConfig())
+    assert len(links) == 2_000
+    assert {(link.paragraph_no, link.quoted_comment_no, link.score) for link in links} == {(1, None, 100.0)}
+
+
+def test_a_quote_is_looked_for_in_at_most_max_candidates_lines_holding_its_rarest_words() -> None:
+    """Past the cap a quote is left unlinked, rather than compared with every earlier line of a huge thread."""
+    passage = "the crossing will be finished before the council elections next spring"
+    scrambled = " ".join(reversed(passage.split()))  # every word of it, in no order partial_ratio accepts
+    paragraphs = [f"{scrambled} {n}" for n in range(10)] + [f"they promised that {passage} again"]
+    comments = [f'"{passage}"']
+    assert [link.paragraph_no for link in link_quotes(paragraphs, comments, QuoteConfig())] == [10]
+    assert link_quotes(paragraphs, comments, QuoteConfig(max_candidates=5)) == []

@@ -176,3 +176,17 @@ def test_with_the_rules_alone_no_line_gets_a_confidence(tmp_path: Path) -> None:
     (raw / "page.txt").write_text(pages.page(), encoding="utf-8")
     tables = archive_tables(raw, ArchiveParams(raw_dir=str(raw), out_dir="x", roles=RolesConfig(line_model="rules")))
     assert tables["segments"]["confidence"].null_count() == tables["segments"].height
+
+
+def test_a_capture_walking_alone_takes_the_path_it_takes_beside_another() -> None:
+    """The walk of one long capture finishes in plain Python: the same path as numpy's lockstep walk."""
+    from tasks.rolemodel.model import shipped_model, viterbi
+
+    rng = np.random.default_rng(5)
+    model = shipped_model()
+    alone = rng.dirichlet(np.full(5, 0.3), 700)
+    beside = rng.dirichlet(np.full(5, 0.3), 700)
+    walked_alone = viterbi(alone, np.asarray([0, 700]), model)
+    walked_together = viterbi(np.vstack([alone, beside]), np.asarray([0, 700, 1400]), model)
+    assert walked_alone.tolist() == walked_together[:700].tolist()
+    assert len(set(walked_alone.tolist())) > 1  # a real walk, not one class throughout

@@ -142,6 +142,28 @@ def walk_tables(
     return WALK_WEIGHT * log_start, WALK_WEIGHT * log_moves
 
 
+def _walk_alone(score: np.ndarray, emit: np.ndarray, log_transition: np.ndarray) -> tuple[np.ndarray, int]:
+    """The rest of one capture's walk from `score`: each line's best previous region, and the last region."""
+    moves = log_transition.T.tolist()  # moves[to][from]
+    regions = range(len(moves))
+    current = score.tolist()
+    back: list[list[int]] = []
+    for line in emit.tolist():
+        best = []
+        scores = []
+        for j in regions:
+            into = moves[j]
+            b, top = 0, current[0] + into[0]
+            for i in regions:  # the first of equals wins, as with numpy's argmax
+                if current[i] + into[i] > top:
+                    b, top = i, current[i] + into[i]
+            best.append(b)
+            scores.append(top + line[j])
+        back.append(best)
+        current = scores
+    return np.asarray(back, dtype=np.int8).reshape(emit.shape), max(regions, key=current.__getitem__)
+
+
 def viterbi(
     probabilities: np.ndarray, starts: npt.NDArray[np.int64], model: LineRoleModel, *, floor: float = 1e-6
 ) -> npt.NDArray[np.int64]:
@@ -160,6 +182,10 @@ def viterbi(
     steps = int(lengths.max(initial=0))
     for t in range(steps):
         live = int(np.searchsorted(-lengths, -t, side="left"))  # captures longer than t
+        if live == 1 and t:  # one capture walks on alone: plain Python steps cost less than numpy's calls
+            rest = slice(int(begin[0]) + t, int(begin[0]) + int(lengths[0]))
+            back[rest], last[0] = _walk_alone(score[0], emit[rest], model.log_transition)
+            break
         if t:
             step = score[:live, :, None] + model.log_transition  # from (rows) to (columns)
             best = step.argmax(axis=1)

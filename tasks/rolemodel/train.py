@@ -133,10 +133,23 @@ def _tsv_roles(path: Path) -> dict[int, str]:
     return {int(r.split("\t")[0]): r.split("\t")[1] for r in rows}
 
 
-def seeds_corpus() -> Corpus:
-    names = [p.name for p in SEEDS_RAW.glob("*.txt")]
-    gold_of = {n: _tsv_roles(SEEDS_GOLD / n.replace(".txt", ".roles.tsv")) for n in names}
-    return _corpus("seeds", SEEDS_RAW, gold_of, dict.fromkeys(names, "seeds"), 20.0)
+def seeds_corpus(work: Path) -> Corpus:
+    """The seeds with their gold, and an earlier scrape of the seed that has comments: its thread two-thirds
+    as long. Scrapers take a page again and again, so an article's thread often comes in several captures."""
+    folder = work / "seeds"
+    folder.mkdir()
+    gold_of: dict[str, dict[int, str]] = {}
+    for path in sorted(SEEDS_RAW.glob("*.txt")):
+        shutil.copy(path, folder / path.name)
+        gold_of[path.name] = _tsv_roles(SEEDS_GOLD / path.name.replace(".txt", ".roles.tsv"))
+        comments = [n for n, role in gold_of[path.name].items() if role == "comment"]
+        if comments:
+            cut = comments[(2 * len(comments)) // 3]  # the line where the later comments begin
+            lines = path.read_text(encoding="utf-8").split("\n")[: cut - 1]
+            earlier = f"earlier-{path.name}"
+            (folder / earlier).write_text("\n".join(lines) + "\n", encoding="utf-8")
+            gold_of[earlier] = {n: r for n, r in gold_of[path.name].items() if n < cut}
+    return _corpus("seeds", folder, gold_of, dict.fromkeys(gold_of, "seeds"), 20.0)
 
 
 def synthetic_corpus(work: Path, articles: int, seed: int) -> tuple[Corpus, Corpus]:
@@ -338,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-cv", action="store_true", help="skip the cross-validated figures")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as work:
-        corpora = [seeds_corpus(), *synthetic_corpus(Path(work), args.synthetic_articles, seed=11)]
+        corpora = [seeds_corpus(Path(work)), *synthetic_corpus(Path(work), args.synthetic_articles, seed=11)]
         if args.realdev is not None:
             corpora.insert(0, realdev_corpus(args.realdev, "dev", Path(work)))
         model, figures = train(corpora, cross_validate=not args.no_cv)
