@@ -194,8 +194,9 @@ def publish_run_report(
         ),
     )
     create_table_artifact(
-        # Columns, so an empty quarantine still shows its headers.
-        quarantined.head(MAX_QUARANTINE_ROWS).to_dict(as_series=False),
+        # A list of rows: Prefect's V2 UI reads no other shape (it showed "No results." for a dict of columns); the V1
+        # UI reads this one too. Neither shows the headers of an empty table.
+        quarantined.head(MAX_QUARANTINE_ROWS).to_dicts(),
         key=QUARANTINE_KEY,
         description=f"{quarantined.height} quarantined captures and why (`sources` rows with status 'quarantined')",
     )
