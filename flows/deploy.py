@@ -17,8 +17,6 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from tasks.config import ArchiveParams
-
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
 
@@ -27,8 +25,11 @@ DEFAULT_CRON = "0 2 * * *"  # daily at 02:00
 DEFAULT_TIMEZONE = "UTC"
 
 
-def archive_deployment(*, cron: str, timezone: str, params: ArchiveParams) -> RunnerDeployment:
-    """One deployment for scheduled and manual runs, so one concurrency limit covers both."""
+def archive_deployment(*, cron: str, timezone: str, raw_dir: str, out_dir: str) -> RunnerDeployment:
+    """One deployment for scheduled and manual runs, so one concurrency limit covers both.
+
+    The folders are top-level parameters of the flow: a run given other parameters keeps them.
+    """
     from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
     from prefect.schedules import Cron
 
@@ -37,14 +38,14 @@ def archive_deployment(*, cron: str, timezone: str, params: ArchiveParams) -> Ru
     deployment = archive.to_deployment(
         name=DEPLOYMENT,
         description=(
-            f"Archives {params.raw_dir} into {params.out_dir} on the cron schedule {cron!r} ({timezone}). "
+            f"Archives {raw_dir} into {out_dir} on the cron schedule {cron!r} ({timezone}). "
             "Run → Quick run archives now; Run → Custom run changes directories or thresholds for one run. "
-            "One run at a time: further runs wait in the queue (AwaitingConcurrencySlot)."
+            "One run at a time: further runs wait in the queue and start when it ends."
         ),
         schedules=[Cron(cron, timezone=timezone)],
         # A second run writing the same tables at once would race on them: runs queue instead of failing.
         concurrency_limit=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE),
-        parameters={"params": {"raw_dir": params.raw_dir, "out_dir": params.out_dir}},
+        parameters={"raw_dir": raw_dir, "out_dir": out_dir},
         enforce_parameter_schema=True,
         tags=["newsarchive"],
     )
@@ -69,12 +70,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--raw-dir",
         default=env("NEWSARCHIVE_RAW_DIR", "data/raw"),
-        help="default raw directory of runs (env NEWSARCHIVE_RAW_DIR, default data/raw)",
+        help="raw directory of runs that name none (env NEWSARCHIVE_RAW_DIR, default data/raw), absolute",
     )
     parser.add_argument(
         "--out-dir",
         default=env("NEWSARCHIVE_OUT_DIR", "data/processed"),
-        help="default archive directory of runs (env NEWSARCHIVE_OUT_DIR, default data/processed)",
+        help="archive directory of runs that name none (env NEWSARCHIVE_OUT_DIR, default data/processed), absolute",
     )
     args = parser.parse_args(argv)
     try:
@@ -127,9 +128,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     from prefect import serve
 
-    params = ArchiveParams(raw_dir=args.raw_dir, out_dir=args.out_dir)
     try:
-        serve(archive_deployment(cron=args.cron, timezone=args.timezone, params=params))
+        serve(archive_deployment(cron=args.cron, timezone=args.timezone, raw_dir=args.raw_dir, out_dir=args.out_dir))
     except KeyboardInterrupt:
         pass  # interrupted before the runner started (once started, it catches KeyboardInterrupt itself)
     finally:  # also on the runner's SystemExit(0) after SIGTERM

@@ -9,6 +9,7 @@ checked in both UIs.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -172,7 +173,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
 
 
 def create_run(stack: Stack, out_dir: Path) -> httpx.Response:
-    params = {"params": {"raw_dir": str(stack.raw_dir), "out_dir": str(out_dir)}}
+    params = {"raw_dir": str(stack.raw_dir), "out_dir": str(out_dir)}
     return stack.api.post(f"/deployments/{stack.deployment_id}/create_flow_run", json={"parameters": params})
 
 
@@ -233,7 +234,7 @@ def test_the_deployment_is_scheduled_daily_with_one_run_at_a_time(stack: Stack) 
     assert deployment["concurrency_options"]["collision_strategy"] == "ENQUEUE"
     assert deployment["global_concurrency_limit"]["limit"] == 1
     assert deployment["enforce_parameter_schema"]
-    assert deployment["parameters"] == {"params": {"raw_dir": str(stack.raw_dir), "out_dir": str(stack.out_dir)}}
+    assert deployment["parameters"] == {"raw_dir": str(stack.raw_dir), "out_dir": str(stack.out_dir)}
     schema = deployment["parameter_openapi_schema"]
     assert schema["definitions"]["MatchConfig"]["properties"]["shingle_words"]["minimum"] == 2
 
@@ -241,23 +242,56 @@ def test_the_deployment_is_scheduled_daily_with_one_run_at_a_time(stack: Stack) 
 @pytest.mark.parametrize(
     ("params", "field", "reason"),
     [
-        ({"match": {"shingle_words": 1}}, "params.match.shingle_words", "1 is less than the minimum of 2"),
-        ({"out_dir": ""}, "params.out_dir", "'' should be non-empty"),
-        ({"quotes": {"score_cutoff": "high"}}, "params.quotes.score_cutoff", "'high' is not of type 'number'"),
-        ({"shingles": 3}, "params", "Additional properties are not allowed ('shingles' was unexpected)"),
-        ({"execution": {"runner": "gpu"}}, "params.execution.runner", "'gpu' is not one of"),
+        ({"match": {"shingle_words": 1}}, "match.shingle_words", "1 is less than the minimum of 2"),
+        ({"out_dir": ""}, "out_dir", "'' does not match '^/'"),
+        ({"raw_dir": "data/raw"}, "raw_dir", "'data/raw' does not match '^/'"),
+        ({"quotes": {"score_cutoff": "high"}}, "quotes.score_cutoff", "'high' is not of type 'number'"),
+        ({"match": {"shingles": 3}}, "match", "Additional properties are not allowed ('shingles' was unexpected)"),
+        ({"execution": {"runner": "gpu"}}, "execution.runner", "'gpu' is not one of"),
     ],
 )
 def test_a_bad_parameter_is_refused_before_a_run_starts(
     stack: Stack, params: dict[str, Any], field: str, reason: str
 ) -> None:
-    reply = stack.api.post(
-        f"/deployments/{stack.deployment_id}/create_flow_run", json={"parameters": {"params": params}}
-    )
+    reply = stack.api.post(f"/deployments/{stack.deployment_id}/create_flow_run", json={"parameters": params})
     assert reply.status_code == 409, reply.text
     message = reply.json()["detail"]
     assert f"Validation failed for field '{field}'" in message
     assert reason in message
+
+
+def prefect_command(stack: Stack, *args: str) -> subprocess.CompletedProcess[str]:
+    """Prefect's own command line against the stack's server, run from a folder of no importance."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
+    env |= {"PREFECT_API_URL": f"{stack.ui_url}/api", "PREFECT_HOME": str(stack.tmp / "command-home"), "COLUMNS": "400"}
+    return subprocess.run(
+        [sys.executable, "-m", "prefect", *args],
+        cwd=stack.tmp, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, check=False,
+    )  # fmt: skip
+
+
+def test_a_run_given_some_parameters_keeps_the_deployments_folders(stack: Stack) -> None:
+    """`prefect deployment run --params` with one section: the folders are the deployment's, not the runner's."""
+    params = json.dumps({"quotes": {"min_quote_words": 7}})  # the gold's shortest quote has 7 words
+    done = prefect_command(stack, "deployment", "run", DEPLOYMENT, "--params", params)
+    assert done.returncode == 0, done.stdout + done.stderr
+    found = re.search(r"UUID: ([0-9a-f-]{36})", done.stdout)
+    assert found, done.stdout
+    run = finished_run(stack, found[1])
+    assert run["parameters"] == {
+        "raw_dir": str(stack.raw_dir), "out_dir": str(stack.out_dir), "quotes": {"min_quote_words": 7}
+    }  # fmt: skip
+    assert_matches_gold(stack.out_dir)
+    shutil.rmtree(stack.out_dir)  # the Quick run's test expects the deployment's archive new
+
+
+def test_a_relative_folder_given_to_a_deployment_run_is_refused(stack: Stack) -> None:
+    runs_before = stack.api.post("/flow_runs/count", json={}).json()
+    done = prefect_command(stack, "deployment", "run", DEPLOYMENT, "--params", '{"out_dir": "data/processed"}')
+    assert done.returncode == 1, done.stdout + done.stderr
+    reason = "Validation failed for field 'out_dir'. Failure reason: 'data/processed' does not match '^/'"
+    assert reason in done.stdout + done.stderr
+    assert stack.api.post("/flow_runs/count", json={}).json() == runs_before
 
 
 def test_the_schedule_fires_without_anyone_starting_a_run(stack: Stack) -> None:
@@ -268,11 +302,9 @@ def test_the_schedule_fires_without_anyone_starting_a_run(stack: Stack) -> None:
         "max_scheduled_runs": 1,
         # One capture per batch: the scheduled run also decodes and labels on the default process pool.
         "parameters": {
-            "params": {
-                "raw_dir": str(stack.raw_dir),
-                "out_dir": str(out),
-                "execution": {"decode_batch_captures": 1, "batch_captures": 1},
-            }
+            "raw_dir": str(stack.raw_dir),
+            "out_dir": str(out),
+            "execution": {"decode_batch_captures": 1, "batch_captures": 1},
         },
     }
     created = stack.api.post(f"/deployments/{stack.deployment_id}/schedules", json=[schedule])
@@ -283,7 +315,7 @@ def test_the_schedule_fires_without_anyone_starting_a_run(stack: Stack) -> None:
         def scheduled_runs() -> list[dict[str, Any]]:
             query = {"deployments": {"id": {"any_": [stack.deployment_id]}}, "sort": "START_TIME_ASC", "limit": 50}
             runs = stack.api.post("/flow_runs/filter", json=query).json()
-            mine = [r for r in runs if r["auto_scheduled"] and r["parameters"]["params"]["out_dir"] == str(out)]
+            mine = [r for r in runs if r["auto_scheduled"] and r["parameters"]["out_dir"] == str(out)]
             return [r for r in mine if r["state_type"] != "SCHEDULED"]  # picked up by the runner
 
         first = wait_for(scheduled_runs, RUN_TIMEOUT_S, "a run from the interval schedule to start")[0]
@@ -330,7 +362,7 @@ def test_the_command_reports_to_a_running_server_when_prefect_api_url_is_set(sta
     assert "quarantined: 1" in done.stdout
     assert "temporary server" not in output.lower(), output[-3000:]
     runs = stack.api.post("/flow_runs/filter", json={"sort": "EXPECTED_START_TIME_DESC", "limit": 50}).json()
-    ours = [r for r in runs if r["parameters"].get("params", {}).get("out_dir") == str(out)]
+    ours = [r for r in runs if r["parameters"].get("out_dir") == str(out)]
     assert [r["state_type"] for r in ours] == ["COMPLETED"], ours
     assert ours[0]["deployment_id"] is None  # started by the command, not by the deployment
     assert_matches_gold(out)
@@ -366,7 +398,8 @@ def page(browser: Browser) -> Iterator[Page]:
 
 def form_field(page: Page, title: str, control: str) -> Locator:
     """The input of the V1 Custom run form's property titled `title` (its labels are not tied to the inputs)."""
-    label = f"//span[contains(@class, 'schema-form-property__label') and normalize-space() = '{title} (Optional)']"
+    titled = f"(normalize-space() = '{title}' or normalize-space() = '{title} (Optional)')"  # required or not
+    label = f"//span[contains(@class, 'schema-form-property__label') and {titled}]"
     prop = "ancestor::div[contains(concat(' ', normalize-space(@class), ' '), ' schema-form-property ')][1]"
     return page.locator(f"xpath={label}/{prop}//{control}")
 
@@ -483,6 +516,10 @@ def test_quick_run_from_the_default_ui_archives_the_seeds(stack: Stack, page: Pa
             open_run_menu(page, stack, V2)
         clicks += 1
         page.get_by_role("menuitem", name="Quick run").click()
+        # The folders are required parameters: V2 shows them, filled in with the deployment's, before it runs.
+        dialog = page.get_by_role("dialog", name="Run Deployment")
+        expect(dialog.get_by_label("Archive directory", exact=True)).to_have_value(str(stack.out_dir))
+        dialog.get_by_role("button", name="Run", exact=True).click()
 
     run_id = start_run_from_the_ui(page, stack, quick_run)
     check_finished_run_page(page, stack, run_id, "2-quick")
@@ -507,6 +544,22 @@ def test_custom_run_from_the_ui_writes_where_the_form_says(stack: Stack, page: P
 
 
 @pytest.mark.browser
+def test_a_custom_run_with_the_archive_directory_cleared_keeps_the_deployments(stack: Stack, page: Page) -> None:
+    """Cleared in the default UI's form, the folder is left out of the run's parameters: the deployment's stands."""
+    open_run_menu(page, stack, V2)
+    page.get_by_role("menuitem", name="Custom run").click()
+    page.wait_for_url("**/run**")
+    archive_dir = page.get_by_label("Archive directory", exact=True)
+    expect(archive_dir).to_have_value(str(stack.out_dir))
+    archive_dir.fill("")
+    page.screenshot(path=SCREENSHOTS / "6-v2-custom-run-cleared.png", full_page=True)
+    run_id = start_run_from_the_ui(page, stack, page.get_by_role("button", name="Submit").click)
+    run = finished_run(stack, run_id)
+    assert (run["parameters"]["raw_dir"], run["parameters"]["out_dir"]) == (str(stack.raw_dir), str(stack.out_dir))
+    assert_matches_gold(stack.out_dir)
+
+
+@pytest.mark.browser
 def test_the_form_refuses_a_bad_value_and_names_the_field(stack: Stack, page: Page) -> None:
     runs_before = stack.api.post("/flow_runs/count", json={}).json()
     open_run_menu(page, stack)
@@ -514,7 +567,7 @@ def test_the_form_refuses_a_bad_value_and_names_the_field(stack: Stack, page: Pa
     page.wait_for_url("**/run?**")
     form_field(page, "Shingle length (words)", "input").fill("1")
     page.get_by_role("button", name="Submit").click()
-    refusal = page.get_by_text("Validation failed for field 'params.match.shingle_words'").last  # toasts come in twos
+    refusal = page.get_by_text("Validation failed for field 'match.shingle_words'").last  # toasts come in twos
     expect(refusal).to_contain_text("1 is less than the minimum of 2")
     expect(page.locator(ERROR_TOASTS).first).to_be_visible()  # as start_run_from_the_ui tells refusals
     page.screenshot(path=SCREENSHOTS / "5-custom-run-refused.png")
