@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import inspect
+import logging
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
 import pytest
 from pydantic import ValidationError
 
-from flows.deploy import DEFAULT_CRON, archive_deployment, parse_args
+from flows.deploy import DEFAULT_CRON, AtCapacityNowAndThen, archive_deployment, parse_args
 from tasks.config import ArchiveParams
 from tasks.report import quarantined_captures, summary_markdown
+from tests.helpers import REPO
 
 
 def test_defaults_are_daily_at_two_utc_with_absolute_directories(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -117,3 +121,29 @@ def test_the_flow_takes_every_setting_as_a_top_level_parameter_and_the_folders_a
     assert list(inspect.signature(archive.fn).parameters) == list(ArchiveParams.model_fields)
     with pytest.raises(ValidationError, match="'data/raw' is not an absolute path"):
         ArchiveParams(raw_dir="data/raw", out_dir="/x")
+
+
+def test_serve_help_names_the_command_the_port_variable_and_ctrl_c() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "flows.serve", "--help"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout.startswith("usage: python -m flows.serve "), done.stdout
+    assert "PREFECT_SERVER_API_PORT=4300 python -m flows.serve" in done.stdout
+    assert "Ctrl-C (or SIGTERM) stops everything it started" in done.stdout
+
+
+def test_the_runners_at_capacity_line_comes_at_most_once_a_minute() -> None:
+    """With a run queued behind another, Prefect's runner says so at every poll: the terminal gets it now and then."""
+    quiet = AtCapacityNowAndThen()
+
+    def record(msg: str) -> logging.LogRecord:
+        return logging.LogRecord("prefect.runner", logging.INFO, __file__, 1, msg, (1,), None)
+
+    assert quiet.filter(record("%d scheduled runs skipped (at capacity)"))
+    assert not quiet.filter(record("%d scheduled runs skipped (at capacity)"))
+    assert quiet.filter(record("Runner 'newsarchive' submitting flow run"))
