@@ -121,11 +121,11 @@ def run_flow(corpus: Path, work: Path) -> dict[str, Any]:
 
     out = work / "archive"
     shutil.rmtree(out, ignore_errors=True)
-    params = ArchiveParams(raw_dir=str(corpus / "raw"), out_dir=str(out))
+    params = ArchiveParams(raw_dir=str((corpus / "raw").absolute()), out_dir=str(out.absolute()))
     with TreeMemory() as memory:
         started = time.perf_counter()  # the workers started before the flow are timed too
         with run_settings(), workers_started_early(params):
-            state = archive(params, return_state=True)
+            state = archive(**params.flow_parameters(), return_state=True)
         seconds = time.perf_counter() - started
     summary = state.result()
     return {

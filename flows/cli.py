@@ -108,10 +108,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as err:
         print(f"newsarchive: {err}", file=sys.stderr)
         return 2
-    params = ArchiveParams(raw_dir=args.raw_dir, out_dir=args.out_dir, lock_wait_seconds=args.wait, execution=execution)
+    # Absolute as the flow wants them: relative to where the command was started, as before.
+    raw_dir, out_dir = str(Path(args.raw_dir).absolute()), str(Path(args.out_dir).absolute())
+    params = ArchiveParams(raw_dir=raw_dir, out_dir=out_dir, lock_wait_seconds=args.wait, execution=execution)
     try:
         with run_settings(), workers_started_early(params):
-            counts = archive(params)
+            counts = archive(**params.flow_parameters())
     except Exception as err:  # the flow already logged the traceback
         print(f"newsarchive: the run failed: {err}", file=sys.stderr)
         return 1

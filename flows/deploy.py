@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import argparse
 import inspect
+import logging
 import os
 import signal
 import sys
+import time
 import zoneinfo
 from collections.abc import Sequence
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
-
-from tasks.config import ArchiveParams
 
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
@@ -25,10 +25,16 @@ if TYPE_CHECKING:
 DEPLOYMENT = "newsarchive"  # shown as archive/newsarchive
 DEFAULT_CRON = "0 2 * * *"  # daily at 02:00
 DEFAULT_TIMEZONE = "UTC"
+# How often the runner asks the server for runs due (Prefect's default: 10 s). A run queued behind another starts
+# this long (plus up to 30 % jitter) after the first ends.
+POLL_SECONDS = 2
 
 
-def archive_deployment(*, cron: str, timezone: str, params: ArchiveParams) -> RunnerDeployment:
-    """One deployment for scheduled and manual runs, so one concurrency limit covers both."""
+def archive_deployment(*, cron: str, timezone: str, raw_dir: str, out_dir: str) -> RunnerDeployment:
+    """One deployment for scheduled and manual runs, so one concurrency limit covers both.
+
+    The folders are top-level parameters of the flow: a run given other parameters keeps them.
+    """
     from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
     from prefect.schedules import Cron
 
@@ -37,14 +43,14 @@ def archive_deployment(*, cron: str, timezone: str, params: ArchiveParams) -> Ru
     deployment = archive.to_deployment(
         name=DEPLOYMENT,
         description=(
-            f"Archives {params.raw_dir} into {params.out_dir} on the cron schedule {cron!r} ({timezone}). "
+            f"Archives {raw_dir} into {out_dir} on the cron schedule {cron!r} ({timezone}). "
             "Run → Quick run archives now; Run → Custom run changes directories or thresholds for one run. "
-            "One run at a time: further runs wait in the queue (AwaitingConcurrencySlot)."
+            "One run at a time: further runs wait in the queue and start when it ends."
         ),
         schedules=[Cron(cron, timezone=timezone)],
         # A second run writing the same tables at once would race on them: runs queue instead of failing.
         concurrency_limit=ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLimitStrategy.ENQUEUE),
-        parameters={"params": {"raw_dir": params.raw_dir, "out_dir": params.out_dir}},
+        parameters={"raw_dir": raw_dir, "out_dir": out_dir},
         enforce_parameter_schema=True,
         tags=["newsarchive"],
     )
@@ -52,9 +58,20 @@ def archive_deployment(*, cron: str, timezone: str, params: ArchiveParams) -> Ru
     return deployment
 
 
-def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    """Options, each with an environment variable as its default; bad values stop here, before any server call."""
-    parser = argparse.ArgumentParser(prog="python -m flows.deploy", description=__doc__.split("\n\n")[0])
+def parse_args(
+    argv: Sequence[str] | None,
+    *,
+    prog: str = "python -m flows.deploy",
+    about: str = __doc__ or "",
+    epilog: str | None = None,
+) -> argparse.Namespace:
+    """Options, each with an environment variable as its default; bad values stop here, before any server call.
+
+    `prog`, `about` and `epilog`: how the command that takes these options (this one or flows.serve) presents itself.
+    """
+    parser = argparse.ArgumentParser(
+        prog=prog, description=about, epilog=epilog, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     env = os.environ.get
     parser.add_argument(
         "--cron",
@@ -69,12 +86,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--raw-dir",
         default=env("NEWSARCHIVE_RAW_DIR", "data/raw"),
-        help="default raw directory of runs (env NEWSARCHIVE_RAW_DIR, default data/raw)",
+        help="raw directory of runs that name none (env NEWSARCHIVE_RAW_DIR, default data/raw), absolute",
     )
     parser.add_argument(
         "--out-dir",
         default=env("NEWSARCHIVE_OUT_DIR", "data/processed"),
-        help="default archive directory of runs (env NEWSARCHIVE_OUT_DIR, default data/processed)",
+        help="archive directory of runs that name none (env NEWSARCHIVE_OUT_DIR, default data/processed), absolute",
     )
     args = parser.parse_args(argv)
     try:
@@ -119,6 +136,24 @@ def pause_schedule() -> None:
         print(f"newsarchive: could not pause the schedule of archive/{DEPLOYMENT}: {err}", file=sys.stderr)
 
 
+class AtCapacityNowAndThen(logging.Filter):
+    """The runner's "N scheduled runs skipped (at capacity)" at most once a minute: with limit=1 it says so at every
+    poll (2 s) for as long as a run waits for the one in progress, hours maybe."""
+
+    def __init__(self, every_s: float = 60.0) -> None:
+        super().__init__()
+        self.every_s = every_s
+        self.last = -every_s
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "(at capacity)" not in str(record.msg):
+            return True
+        if time.monotonic() - self.last < self.every_s:
+            return False
+        self.last = time.monotonic()
+        return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Register the deployment and execute its runs until Ctrl-C or SIGTERM; then pause its schedule."""
     # Prefect's runner takes SIGTERM over once it starts; until then SIGTERM would end this process on the spot.
@@ -127,9 +162,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     from prefect import serve
 
-    params = ArchiveParams(raw_dir=args.raw_dir, out_dir=args.out_dir)
+    logging.getLogger("prefect.runner").addFilter(AtCapacityNowAndThen())
     try:
-        serve(archive_deployment(cron=args.cron, timezone=args.timezone, params=params))
+        # limit=1: the runner leaves a run due while it executes another Scheduled, and takes it at its next poll.
+        # Without it, the server put that run in AwaitingConcurrencySlot for 30 s at a time (its
+        # PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS), so it started up to 30 s after the first ended.
+        serve(
+            archive_deployment(cron=args.cron, timezone=args.timezone, raw_dir=args.raw_dir, out_dir=args.out_dir),
+            limit=1,
+            query_seconds=POLL_SECONDS,
+        )
     except KeyboardInterrupt:
         pass  # interrupted before the runner started (once started, it catches KeyboardInterrupt itself)
     finally:  # also on the runner's SystemExit(0) after SIGTERM

@@ -23,6 +23,15 @@ from flows.deploy import DEPLOYMENT, parse_args
 
 SERVER_START_TIMEOUT_S = 180.0  # a cold start with database migrations takes 10-40 s on 2 cores
 STOP_TIMEOUT_S = 20.0
+EPILOG = """\
+environment:
+  PREFECT_SERVER_API_PORT   the port of the UI and the API (default 4200), e.g.
+                            PREFECT_SERVER_API_PORT=4300 python -m flows.serve
+  PREFECT_SERVER_API_HOST   the address the server listens on (default 127.0.0.1)
+
+Ctrl-C (or SIGTERM) stops everything it started: a run in progress (it ends as Crashed),
+then the runner (the schedule is paused), then the server.
+"""
 
 
 def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -101,7 +110,7 @@ def _own_group_dying_with_us() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Start the server, then the deployment's runner; stop both when either stops or on Ctrl-C."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    parse_args(argv)  # refuse a bad cron or time zone before starting anything
+    parse_args(argv, prog="python -m flows.serve", about=__doc__ or "", epilog=EPILOG)  # refuse a bad cron or zone
     host = os.environ.get("PREFECT_SERVER_API_HOST", "127.0.0.1")
     port = os.environ.get("PREFECT_SERVER_API_PORT", "4200")
     local = "127.0.0.1" if host in ("0.0.0.0", "::") else host

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from pathlib import Path
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 
 class _Frozen(BaseModel):
@@ -203,50 +204,76 @@ class ExecutionConfig(_Frozen):
     # of 2,500 took 1.4 s longer than 21 of 5,000
 
 
-class ArchiveParams(_Frozen):
-    """Where to read captures, where to write the archive, and how to match."""
+# The flow's top-level parameters (flows/archive.py), each its own field of the UI's form, so that a run given some of
+# them keeps the deployment's values of the others: Prefect merges a run's parameters with its deployment's by name.
 
-    raw_dir: str = Field(
-        "data/raw",
-        min_length=1,
-        title="Raw captures",
-        description="Directory of raw text captures (one file per capture).",
-    )
-    out_dir: str = Field(
-        "data/processed",
-        min_length=1,
-        title="Archive directory",
-        description="Directory of the Parquet tables (created if missing).",
-    )
-    lock_wait_seconds: int = Field(
-        3600,
-        ge=0,
-        le=86_400,
-        title="Wait for another run (s)",
-        description="How long to wait while another run writes the same archive before giving up.",
-    )  # an hour: a daily scheduled run and a manual one should queue, not fail
-    read: ReadConfig = Field(
-        default_factory=ReadConfig,
-        title="Reading",
-        description="Limits on one capture: a larger one, or one with a longer line, is quarantined with the reason.",
-    )
-    match: MatchConfig = Field(
-        default_factory=MatchConfig,
-        title="Grouping",
-        description="How the captures of one article are found: shared shingles of long lines, then line scores.",
-    )
-    roles: RolesConfig = Field(
-        default_factory=RolesConfig,
-        title="Roles",
-        description="How aligned captures tell title, body, caption, byline, bio and comments apart.",
-    )
-    quotes: QuoteConfig = Field(
-        default_factory=QuoteConfig,
-        title="Quotes",
-        description="How a comment that quotes a paragraph or an earlier comment is linked to it.",
-    )
-    execution: ExecutionConfig = Field(
-        default_factory=ExecutionConfig,
-        title="Execution",
-        description="Where the batch stages run (worker processes, threads or Dask) and how large their batches are.",
-    )
+
+def _shown(title: str, description: str) -> Any:
+    """A top-level parameter's title and help text in the UI's form.
+
+    Prefect titles a flow's parameter with its name and drops a description set on its type, but keeps the type's
+    JSON schema extras: they go there as well.
+    """
+    return Field(title=title, description=description, json_schema_extra={"title": title, "description": description})
+
+
+def _absolute(path: str) -> str:
+    # A deployment's runs start in whatever folder the runner started in: a relative path would depend on it.
+    if not Path(path).is_absolute():
+        raise ValueError(f"{path!r} is not an absolute path (a run may start in any folder): give the full path")
+    return path
+
+
+# The pattern refuses a relative path in the server's check, before a deployment's run is created.
+_Folder = Annotated[str, AfterValidator(_absolute), Field(json_schema_extra={"pattern": "^/"})]
+RawDir = Annotated[
+    _Folder, _shown("Raw captures", "Directory of raw text captures (one file per capture); an absolute path.")
+]
+OutDir = Annotated[
+    _Folder, _shown("Archive directory", "Directory of the Parquet tables (created if missing); an absolute path.")
+]
+LockWaitSeconds = Annotated[
+    int,
+    Field(ge=0, le=86_400),
+    _shown("Wait for another run (s)", "How long to wait while another run writes the same archive before giving up."),
+]
+LOCK_WAIT_SECONDS = 3600  # an hour: a daily scheduled run and a manual one should queue, not fail
+Reading = Annotated[
+    ReadConfig,
+    _shown(
+        "Reading", "Limits on one capture: a larger one, or one with a longer line, is quarantined with the reason."
+    ),
+]
+Grouping = Annotated[
+    MatchConfig,
+    _shown("Grouping", "How the captures of one article are found: shared shingles of long lines, then line scores."),
+]
+Roles = Annotated[
+    RolesConfig, _shown("Roles", "How aligned captures tell title, body, caption, byline, bio and comments apart.")
+]
+Quotes = Annotated[
+    QuoteConfig, _shown("Quotes", "How a comment that quotes a paragraph or an earlier comment is linked to it.")
+]
+Execution = Annotated[
+    ExecutionConfig,
+    _shown(
+        "Execution", "Where the batch stages run (worker processes, threads or Dask) and how large their batches are."
+    ),
+]
+
+
+class ArchiveParams(_Frozen):
+    """Every parameter of the archive flow in one object, for callers in Python (the command, tests, benchmarks)."""
+
+    raw_dir: RawDir
+    out_dir: OutDir
+    lock_wait_seconds: LockWaitSeconds = LOCK_WAIT_SECONDS
+    read: Reading = ReadConfig()
+    match: Grouping = MatchConfig()
+    roles: Roles = RolesConfig()
+    quotes: Quotes = QuoteConfig()
+    execution: Execution = ExecutionConfig()
+
+    def flow_parameters(self) -> dict[str, Any]:
+        """The archive flow's keyword arguments: one per field, the sections as their models."""
+        return dict(self)

@@ -15,7 +15,7 @@ from prefect.cache_policies import NO_CACHE
 from prefect.tasks import Task
 from prefect.utilities.annotations import quote
 
-from tasks.config import ArchiveParams, ExecutionConfig
+from tasks.config import ExecutionConfig
 from tasks.execution import BatchRunner, Sealed
 
 P = ParamSpec("P")
@@ -148,8 +148,8 @@ def _least_confident_section(unsure: pl.DataFrame | None) -> list[str]:
 
 
 def summary_markdown(
-    summary: Mapping[str, int], quarantined: pl.DataFrame, seconds: Mapping[str, float], params: ArchiveParams,
-    *, least_confident: pl.DataFrame | None = None,
+    summary: Mapping[str, int], quarantined: pl.DataFrame, seconds: Mapping[str, float],
+    *, raw_dir: str, out_dir: str, least_confident: pl.DataFrame | None = None,
 ) -> str:  # fmt: skip
     """The run in one page: counts, what was quarantined and why, which captures to read first, where the time went.
 
@@ -158,7 +158,7 @@ def summary_markdown(
     lines = [
         "# Archive run",
         "",
-        f"Read `{params.raw_dir}`, wrote `{params.out_dir}`.",
+        f"Read `{raw_dir}`, wrote `{out_dir}`.",
         "",
         "| | count |",
         "|---|---:|",
@@ -178,7 +178,12 @@ def summary_markdown(
 
 @task(name="publish-run-report", cache_policy=NO_CACHE)
 def publish_run_report(
-    tables: Mapping[str, pl.DataFrame], summary: dict[str, int], seconds: dict[str, float], params: ArchiveParams
+    tables: Mapping[str, pl.DataFrame],
+    summary: dict[str, int],
+    seconds: dict[str, float],
+    *,
+    raw_dir: str,
+    out_dir: str,
 ) -> None:
     """A markdown summary and a table of the quarantined captures, shown on the run's page.
 
@@ -186,7 +191,14 @@ def publish_run_report(
     """
     quarantined = quarantined_captures(tables["sources"])
     create_markdown_artifact(
-        summary_markdown(summary, quarantined, seconds, params, least_confident=tables.get("least_confident")),
+        summary_markdown(
+            summary,
+            quarantined,
+            seconds,
+            raw_dir=raw_dir,
+            out_dir=out_dir,
+            least_confident=tables.get("least_confident"),
+        ),
         key=SUMMARY_KEY,
         description=(
             "Captures read, archived, duplicates, quarantined; articles, paragraphs, comments; "
@@ -194,8 +206,9 @@ def publish_run_report(
         ),
     )
     create_table_artifact(
-        # Columns, so an empty quarantine still shows its headers.
-        quarantined.head(MAX_QUARANTINE_ROWS).to_dict(as_series=False),
+        # A list of rows: Prefect's V2 UI reads no other shape (it showed "No results." for a dict of columns); the V1
+        # UI reads this one too. Neither shows the headers of an empty table.
+        quarantined.head(MAX_QUARANTINE_ROWS).to_dicts(),
         key=QUARANTINE_KEY,
         description=f"{quarantined.height} quarantined captures and why (`sources` rows with status 'quarantined')",
     )

@@ -22,7 +22,6 @@ import pytest
 from polars.testing import assert_frame_equal
 
 import tasks.discover
-from tasks.config import ArchiveParams
 from tasks.decode import decode_batch, read_all
 from tasks.discover import hash_capture, list_capture_paths, new_captures
 from tasks.schema import TABLES
@@ -168,7 +167,7 @@ def baseline(tmp_path_factory: pytest.TempPathFactory, prefect_harness: None) ->
     raw = tmp_path_factory.mktemp("raw")
     seeds_into(raw)
     out = tmp_path_factory.mktemp("out")
-    archive(ArchiveParams(raw_dir=str(raw), out_dir=str(out)))
+    archive(raw_dir=str(raw), out_dir=str(out))
     return seed_tables(read_archive(out))
 
 
@@ -181,7 +180,7 @@ def test_bad_capture_beside_the_seeds(tmp_path: Path, case: str, baseline: dict[
     raw.mkdir()
     seeds_into(raw)
     make(raw)
-    summary = archive(ArchiveParams(raw_dir=str(raw), out_dir=str(tmp_path / "out")))
+    summary = archive(raw_dir=str(raw), out_dir=str(tmp_path / "out"))
     tables = read_archive(tmp_path / "out")
     for table, frame in seed_tables(tables).items():
         assert_frame_equal(frame, baseline[table])
@@ -241,7 +240,7 @@ def test_a_capture_removed_between_listing_and_reading_by_the_flow(
         return listed
 
     monkeypatch.setattr(tasks.discover, "list_capture_paths", list_then_remove)
-    summary = archive(ArchiveParams(raw_dir=str(raw), out_dir=str(tmp_path / "out")))
+    summary = archive(raw_dir=str(raw), out_dir=str(tmp_path / "out"))
     tables = read_archive(tmp_path / "out")
     row = tables["sources"].filter(pl.col("uri") == "gone.txt").row(0, named=True)
     assert (row["status"], row["error"], row["article_id"]) == (

@@ -159,8 +159,7 @@ def test_a_run_whose_output_fails_a_check_publishes_nothing(
     raw.mkdir()
     for name in SEED_NAMES:
         shutil.copy(SEEDS / f"{name}.txt", raw / f"{name}.txt")
-    params = ArchiveParams(raw_dir=str(raw), out_dir=str(out))
-    archive(params)
+    archive(raw_dir=str(raw), out_dir=str(out))
     before, manifest = read_archive(out), load_manifest(out)
     files = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file() and p.name != LOCK)
 
@@ -173,12 +172,12 @@ def test_a_run_whose_output_fails_a_check_publishes_nothing(
 
     monkeypatch.setattr(tasks.build, "plan_changes", broken_plan)
     with pytest.raises(ArchiveInconsistent, match="nothing was published: sources: source_id is not unique"):
-        archive(params)
+        archive(raw_dir=str(raw), out_dir=str(out))
     assert load_manifest(out) == manifest
     assert sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file() and p.name != LOCK) == files
     for table, frame in read_archive(out).items():
         assert_frame_equal(frame, before[table])
 
     monkeypatch.undo()
-    archive(params)  # the bug fixed, the next run archives the new capture
+    archive(raw_dir=str(raw), out_dir=str(out))  # the bug fixed, the next run archives the new capture
     assert read_archive(out)["sources"].filter(pl.col("uri") == "later.txt")["status"].item() == "archived"

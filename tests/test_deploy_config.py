@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import inspect
+import logging
+import subprocess
+import sys
 from pathlib import Path
 
 import polars as pl
 import pytest
+from pydantic import ValidationError
 
-from flows.deploy import DEFAULT_CRON, archive_deployment, parse_args
+from flows.deploy import DEFAULT_CRON, AtCapacityNowAndThen, archive_deployment, parse_args
 from tasks.config import ArchiveParams
 from tasks.report import quarantined_captures, summary_markdown
+from tests.helpers import REPO
 
 
 def test_defaults_are_daily_at_two_utc_with_absolute_directories(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -46,8 +52,9 @@ def test_a_bad_schedule_is_refused_before_anything_starts(
 
 
 def test_one_deployment_with_the_cron_schedule_and_a_queue_of_one() -> None:
-    params = ArchiveParams(raw_dir="/data/raw", out_dir="/data/archive")
-    deployment = archive_deployment(cron="15 3 * * *", timezone="America/New_York", params=params)
+    deployment = archive_deployment(
+        cron="15 3 * * *", timezone="America/New_York", raw_dir="/data/raw", out_dir="/data/archive"
+    )
     assert deployment.name == "newsarchive"
     [schedule] = deployment.schedules or []
     assert (schedule.schedule.cron, schedule.schedule.timezone) == ("15 3 * * *", "America/New_York")  # type: ignore[union-attr]
@@ -55,7 +62,7 @@ def test_one_deployment_with_the_cron_schedule_and_a_queue_of_one() -> None:
     assert deployment.concurrency_options is not None
     assert deployment.concurrency_options.collision_strategy == "ENQUEUE"
     assert deployment.enforce_parameter_schema
-    assert deployment.parameters == {"params": {"raw_dir": "/data/raw", "out_dir": "/data/archive"}}
+    assert deployment.parameters == {"raw_dir": "/data/raw", "out_dir": "/data/archive"}
     assert deployment.entrypoint == "flows/archive.py:archive"
 
 
@@ -72,7 +79,7 @@ def test_the_summary_names_every_count_each_quarantined_capture_and_the_time_of_
     assert quarantined["capture"].to_list() == ["c.txt", "z.bin"]
     summary = {"captures": 4, "archived": 1, "duplicates": 1, "quarantined": 2, "articles": 1}
     text = summary_markdown(
-        summary, quarantined, {"discover-captures": 0.25, "write-archive": 1.5}, ArchiveParams(out_dir="/x")
+        summary, quarantined, {"discover-captures": 0.25, "write-archive": 1.5}, raw_dir="/r", out_dir="/x"
     )
     assert "| captures read | 4 |" in text
     assert "| quarantined | 2 |" in text
@@ -85,20 +92,58 @@ def test_the_summary_names_every_count_each_quarantined_capture_and_the_time_of_
 
 def test_a_clean_run_says_nothing_was_quarantined() -> None:
     sources = pl.DataFrame({"uri": ["a.txt"], "status": ["archived"], "error": [None], "size_bytes": [1]})
-    text = summary_markdown({"captures": 1}, quarantined_captures(sources), {}, ArchiveParams())
+    text = summary_markdown({"captures": 1}, quarantined_captures(sources), {}, raw_dir="/r", out_dir="/x")
     assert "## Quarantined\n\nNone.\n" in text
 
 
 def test_every_field_of_the_custom_run_form_has_a_title_and_help_text() -> None:
     """The UI's Custom run form shows each property's title and description, the sections' as well."""
-    deployment = archive_deployment(cron=DEFAULT_CRON, timezone="UTC", params=ArchiveParams())
+    deployment = archive_deployment(cron=DEFAULT_CRON, timezone="UTC", raw_dir="/r", out_dir="/x")
     schema = deployment._parameter_openapi_schema.model_dump()
-    sections = schema["definitions"]["ArchiveParams"]["properties"]
-    assert {"read", "match", "roles", "quotes", "execution"} <= set(sections)
+    assert schema["properties"]["match"]["title"] == "Grouping"  # not the parameter's name, Prefect's default
+    models = {"parameters": schema, **schema["definitions"]}
     untold = [
         f"{model}.{name}"
-        for model, definition in schema["definitions"].items()
+        for model, definition in models.items()
         for name, field in definition["properties"].items()
         if not (field.get("title") and field.get("description"))
     ]
     assert not untold, f"fields without a title or a description: {untold}"
+
+
+def test_the_flow_takes_every_setting_as_a_top_level_parameter_and_the_folders_are_required() -> None:
+    """So a run given some parameters keeps the deployment's other ones, and never runs without folders."""
+    from flows.archive import archive
+
+    schema = archive_deployment(cron=DEFAULT_CRON, timezone="UTC", raw_dir="/r", out_dir="/x")._parameter_openapi_schema
+    assert list(schema.properties) == list(ArchiveParams.model_fields)
+    assert schema.required == ["raw_dir", "out_dir"]
+    assert list(inspect.signature(archive.fn).parameters) == list(ArchiveParams.model_fields)
+    with pytest.raises(ValidationError, match="'data/raw' is not an absolute path"):
+        ArchiveParams(raw_dir="data/raw", out_dir="/x")
+
+
+def test_serve_help_names_the_command_the_port_variable_and_ctrl_c() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "flows.serve", "--help"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout.startswith("usage: python -m flows.serve "), done.stdout
+    assert "PREFECT_SERVER_API_PORT=4300 python -m flows.serve" in done.stdout
+    assert "Ctrl-C (or SIGTERM) stops everything it started" in done.stdout
+
+
+def test_the_runners_at_capacity_line_comes_at_most_once_a_minute() -> None:
+    """With a run queued behind another, Prefect's runner says so at every poll: the terminal gets it now and then."""
+    quiet = AtCapacityNowAndThen()
+
+    def record(msg: str) -> logging.LogRecord:
+        return logging.LogRecord("prefect.runner", logging.INFO, __file__, 1, msg, (1,), None)
+
+    assert quiet.filter(record("%d scheduled runs skipped (at capacity)"))
+    assert not quiet.filter(record("%d scheduled runs skipped (at capacity)"))
+    assert quiet.filter(record("Runner 'newsarchive' submitting flow run"))

@@ -97,7 +97,7 @@ def test_the_runner_parameter_picks_the_task_runner() -> None:
 def test_small_batches_give_the_archive_of_one_batch(corpus: Path) -> None:
     one = archive_tables(corpus)
     small_batches = ExecutionConfig(decode_batch_captures=7, batch_captures=7)
-    small = ArchiveParams(raw_dir=str(corpus), out_dir="unused", execution=small_batches)
+    small = ArchiveParams(raw_dir=str(corpus), out_dir="/unused", execution=small_batches)
     assert_same_archive(archive_tables(corpus, small), one)
 
 
@@ -108,13 +108,13 @@ def test_the_flow_on_two_workers_gives_the_tables_of_the_default_run(corpus: Pat
     from flows.archive import archive
 
     default = tmp_path / "default"
-    archive(ArchiveParams(raw_dir=str(corpus), out_dir=str(default)))
+    archive(raw_dir=str(corpus), out_dir=str(default))
     # Batches of 10 captures: the corpus's ~70 captures make 7 decoding tasks and about as many article batches.
     two_workers = ExecutionConfig(runner=runner, workers=2, decode_batch_captures=10, batch_captures=10)
     spread = tmp_path / runner
     params = ArchiveParams(raw_dir=str(corpus), out_dir=str(spread), execution=two_workers)
     with workers_started_early(params):  # as `newsarchive run` does: the process pool's workers start first
-        archive(params)
+        archive(**params.flow_parameters())
     assert_same_archive(read_archive(spread), read_archive(default))
 
 
@@ -130,7 +130,7 @@ def test_count_files_guesses_the_run_size_without_reading(tmp_path: Path) -> Non
 
 def test_workers_started_before_the_flow_are_taken_over_by_its_task_runner(corpus: Path) -> None:
     small_batches = ExecutionConfig(workers=2, decode_batch_captures=10, batch_captures=10)
-    params = ArchiveParams(raw_dir=str(corpus), out_dir="unused", execution=small_batches)
+    params = ArchiveParams(raw_dir=str(corpus), out_dir="/unused", execution=small_batches)
     before = set(multiprocessing.active_children())
     with workers_started_early(params):
         early = set(multiprocessing.active_children()) - before
@@ -145,7 +145,7 @@ def test_workers_started_before_the_flow_are_taken_over_by_its_task_runner(corpu
 
 def test_workers_started_early_are_stopped_when_the_run_leaves_them(corpus: Path) -> None:
     before = set(multiprocessing.active_children())
-    params = ArchiveParams(raw_dir=str(corpus), out_dir="unused", execution=ExecutionConfig(workers=2))
+    params = ArchiveParams(raw_dir=str(corpus), out_dir="/unused", execution=ExecutionConfig(workers=2))
     with workers_started_early(params):  # fewer captures than a batch: a run would not use workers
         assert set(multiprocessing.active_children()) == before
     small_batches = ExecutionConfig(workers=2, decode_batch_captures=10, batch_captures=10)

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 from polars.testing import assert_frame_equal
 
-from tasks.config import ArchiveParams
 from tasks.schema import TABLES
 from tasks.write import read_archive
 from tests.helpers import REPO, SEED_NAMES, SEEDS, TITLE, gold_lines, roles_by_line
@@ -32,7 +31,7 @@ def test_flow_archives_the_seeds_and_a_rerun_changes_nothing(raw_dir: Path, tmp_
     from flows.archive import archive
 
     out = tmp_path / "archive"
-    summary = archive(ArchiveParams(raw_dir=str(raw_dir), out_dir=str(out)))
+    summary = archive(raw_dir=str(raw_dir), out_dir=str(out))
     assert summary == {
         "captures": 2, "archived": 2, "duplicates": 0, "quarantined": 0, "articles": 1,
         "articles_new": 1, "articles_updated": 0, "paragraphs": 9, "captions": 1, "comments": 123,
@@ -43,7 +42,7 @@ def test_flow_archives_the_seeds_and_a_rerun_changes_nothing(raw_dir: Path, tmp_
         expected = {no: g.role for no, g in enumerate(gold_lines(name), start=1) if g.role}
         assert roles_by_line(first, f"{name}.txt") == expected
 
-    rerun = archive(ArchiveParams(raw_dir=str(raw_dir), out_dir=str(out)))
+    rerun = archive(raw_dir=str(raw_dir), out_dir=str(out))
     assert rerun["captures"] == rerun["articles"] == 0  # nothing new to read
     second = read_archive(out)
     for name in TABLES:

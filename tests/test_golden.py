@@ -109,7 +109,7 @@ def test_every_segment_has_the_confidence_of_its_lines_between_0_and_1(tables: d
 
 
 def test_segments_have_no_confidence_when_the_rules_alone_label_the_lines() -> None:
-    rules = ArchiveParams(roles=RolesConfig(line_model="rules"))
+    rules = ArchiveParams(raw_dir="/unused", out_dir="/unused", roles=RolesConfig(line_model="rules"))
     segments = archive_tables(REPO / "data" / "raw", rules)["segments"]
     assert segments.height > 0
     assert segments["confidence"].null_count() == segments.height

@@ -11,7 +11,7 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 import tasks.report
-from tasks.config import ArchiveParams, ExecutionConfig
+from tasks.config import ExecutionConfig
 from tasks.execution import Sealed, batch_runner
 from tasks.report import PROGRESS_KEY, StageProgress, least_confident_captures, summary_markdown
 
@@ -103,11 +103,15 @@ def test_the_least_confident_captures_come_first_weighted_by_their_lines() -> No
 def test_the_summary_lists_the_least_confident_captures_and_leaves_the_section_out_without_any() -> None:
     sources = run_sources(("a", "a.txt", "archived"), ("b", "b.txt", "archived"))
     unsure = least_confident_captures(sources, run_segments(("a", 1, 4, 0.75), ("b", 1, 2, 0.5)))
-    text = summary_markdown({"captures": 2}, NOTHING_QUARANTINED, {}, ArchiveParams(), least_confident=unsure)
+    text = summary_markdown(
+        {"captures": 2}, NOTHING_QUARANTINED, {}, raw_dir="/raw", out_dir="/archive", least_confident=unsure
+    )
     assert "## Least confident captures\n\n| capture | confidence | lines |\n|---|---:|---:|\n" in text
     assert "| `b.txt` | 0.500 | 2 |\n| `a.txt` | 0.750 | 4 |\n" in text
     assert text.index("## Least confident") < text.index("## Time per stage")
     none = least_confident_captures(sources, run_segments(("a", 1, 4, None)))
     for without in (None, none):
-        text = summary_markdown({}, NOTHING_QUARANTINED, {}, ArchiveParams(), least_confident=without)
+        text = summary_markdown(
+            {}, NOTHING_QUARANTINED, {}, raw_dir="/raw", out_dir="/archive", least_confident=without
+        )
         assert "Least confident" not in text

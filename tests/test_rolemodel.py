@@ -123,7 +123,7 @@ def archived_roles(raw: Path, files: dict[str, str], roles: RolesConfig | None =
     raw.mkdir()
     for name, text in files.items():
         (raw / name).write_text(text, encoding="utf-8")
-    params = ArchiveParams(raw_dir=str(raw), out_dir="unused", roles=roles or RolesConfig())
+    params = ArchiveParams(raw_dir=str(raw), out_dir="/unused", roles=roles or RolesConfig())
     tables = archive_tables(raw, params)
     return {name: roles_by_line(tables, name) for name in files}
 
@@ -174,7 +174,9 @@ def test_with_the_rules_alone_no_line_gets_a_confidence(tmp_path: Path) -> None:
     raw = tmp_path / "raw"
     raw.mkdir()
     (raw / "page.txt").write_text(pages.page(), encoding="utf-8")
-    tables = archive_tables(raw, ArchiveParams(raw_dir=str(raw), out_dir="x", roles=RolesConfig(line_model="rules")))
+    tables = archive_tables(
+        raw, ArchiveParams(raw_dir=str(raw), out_dir="/unused", roles=RolesConfig(line_model="rules"))
+    )
     assert tables["segments"]["confidence"].null_count() == tables["segments"].height
 
 

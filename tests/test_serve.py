@@ -154,7 +154,7 @@ def test_ctrl_c_during_a_run_ends_the_run_as_crashed_and_stops_its_process(serve
         fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
         with httpx.Client(base_url=served.api, timeout=60) as api:
             deployment = api.get(f"/deployments/name/{DEPLOYMENT}").json()
-            params = {"params": {"raw_dir": str(served.tmp / "raw"), "out_dir": str(out)}}
+            params = {"raw_dir": str(served.tmp / "raw"), "out_dir": str(out)}
             reply = api.post(f"/deployments/{deployment['id']}/create_flow_run", json={"parameters": params})
             assert reply.status_code == 201, reply.text
             run_id = reply.json()["id"]

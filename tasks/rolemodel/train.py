@@ -21,7 +21,7 @@ from pathlib import Path
 import lightgbm as lgb
 import numpy as np
 
-from tasks.config import ArchiveParams
+from tasks.config import ExecutionConfig, MatchConfig, ReadConfig, RolesConfig
 from tasks.decode import decode_new, merge_decoded, reading_batches, settle_after_reading
 from tasks.discover import new_captures
 from tasks.group import group_new_captures
@@ -77,18 +77,18 @@ class Corpus:
 
 def labeled_groups(raw_dir: Path) -> tuple[list[LabeledGroup], frozenset[str]]:
     """Decode, group and label (by the rules) every capture of a folder, as a run would."""
-    params = ArchiveParams(raw_dir=str(raw_dir), out_dir="unused")
+    match = MatchConfig()  # a run's defaults
     with tempfile.TemporaryDirectory() as empty:
         state = read_state(Path(empty))
         listed, _ = new_captures(raw_dir, state.fingerprints())
-        to_read, settled = reading_batches(listed, state.archived_shas(), params.execution.decode_batch_captures)
-        decoded = [settled, *(decode_new(part.captures, params.read) for part in to_read)]
+        to_read, settled = reading_batches(listed, state.archived_shas(), ExecutionConfig().decode_batch_captures)
+        decoded = [settled, *(decode_new(part.captures, ReadConfig()) for part in to_read)]
         _, batch = settle_after_reading(listed, merge_decoded(decoded), state.archived_shas())
-        related = find_related(raw_dir, state, batch.captures, params.match)
+        related = find_related(raw_dir, state, batch.captures, match)
     captures = everything(related)
-    groups = group_new_captures(captures, params.match, related.article_of)
+    groups = group_new_captures(captures, match, related.article_of)
     furniture = site_furniture(captures, groups)
-    return label_all(captures, groups, params.roles, furniture), furniture
+    return label_all(captures, groups, RolesConfig(), furniture), furniture
 
 
 def _corpus(
