@@ -237,7 +237,7 @@ def decode_new(raw: Sequence[RawCapture], limits: ReadConfig) -> DecodedBatch:
     A file listed unread is read once, and hashed as it is read; its record is in `read`.
     """
     from tasks.capture import make_capture
-    from tasks.discover import read_capture, read_regular
+    from tasks.discover import GONE, check_raw_folder, read_capture, read_regular
     from tasks.ids import source_id_of
 
     batch = DecodedBatch([], {}, {}, {})
@@ -247,6 +247,8 @@ def decode_new(raw: Sequence[RawCapture], limits: ReadConfig) -> DecodedBatch:
         if item.unread:
             record, data = read_capture(item, max_bytes=max_bytes)
             batch.read[item.uri] = record
+            if record.error == GONE:
+                check_raw_folder(item)  # every file is gone where the raw folder cannot be seen (a worker elsewhere)
             if record.error is not None:
                 batch.quarantined[item.uri] = record.error
                 continue

@@ -27,6 +27,7 @@ from tasks.decode import (
     split_lines,
 )
 from tasks.discover import hash_capture, list_capture_paths, new_captures
+from tasks.folders import RawFolderError
 from tasks.ids import source_id_of
 from tasks.normalize import _FOLD as FOLD
 from tasks.normalize import normalize_key, tokenize, tokenize_lines
@@ -225,6 +226,23 @@ def test_identical_new_files_in_different_batches_are_settled_once_read(tmp_path
     assert [c.uri for c in batch.captures] == ["a.txt", "b.txt"]
     assert batch.duplicate_of == {"c.txt": source_id_of("a.txt", a_sha), "d.txt": "earlier-source"}
     assert sorted(batch.encodings) == ["a.txt", "b.txt"]
+
+
+def test_decoding_where_the_raw_folder_cannot_be_seen_fails_instead_of_quarantining_every_capture(
+    tmp_path: Path,
+) -> None:
+    """As a worker on a machine without the raw folder's mount sees it (on main: every capture quarantined as
+    `the file disappeared between listing and reading`, and the run exited 0)."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for name in ("a.txt", "b.txt"):
+        (raw / name).write_text(f"A capture named {name}.\n")
+    listed, _ = new_captures(raw, {})
+    (raw / "a.txt").unlink()
+    assert decode_new(listed, ReadConfig()).quarantined == {"a.txt": "the file disappeared between listing and reading"}
+    raw.rename(tmp_path / "elsewhere")
+    with pytest.raises(RawFolderError, match=f"raw directory '{raw}' cannot be reached on "):
+        decode_new(listed, ReadConfig())
 
 
 def test_the_scratch_folder_starts_empty_and_is_removed_after_the_run(tmp_path: Path) -> None:
