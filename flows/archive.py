@@ -14,6 +14,7 @@ from tasks.config import ArchiveParams
 from tasks.decode import decode_captures, merge_decoded, reading_batches, settle_after_reading
 from tasks.discover import count_files, discover_captures
 from tasks.execution import batch_runner, gc_paused, worker_count
+from tasks.folders import absolute_folders
 from tasks.group import group_articles
 from tasks.related import everything, load_related
 from tasks.report import StageProgress, publish_run_report
@@ -33,24 +34,26 @@ def archive(params: ArchiveParams = ArchiveParams()) -> dict[str, int]:  # noqa:
     runner `params.execution` names; the other stages see the whole run at once.
     """
     run_at = datetime.now(UTC)
+    # Absolute before any task or worker sees them; an archive inside the raw folder (or holding it) is refused.
+    raw_dir, out_dir = absolute_folders(params.raw_dir, params.out_dir)
     execution = params.execution
     workers = worker_count(execution)  # several batches of a stage come in a multiple of them
-    lock = archive_lock(Path(params.out_dir), wait_seconds=params.lock_wait_seconds, on_wait=print)
+    lock = archive_lock(Path(out_dir), wait_seconds=params.lock_wait_seconds, on_wait=print)
     # Decoded lines wait in the archive's scratch folder, not in this process (tasks/shelf.py).
     # The collector is paused as in the batch tasks: this process holds every capture of the run.
     with (
         lock, gc_paused(freeze_survivors=True), batch_runner(execution) as runner,
-        scratch_folder(params.out_dir) as shelf,
+        scratch_folder(out_dir) as shelf,
     ):  # fmt: skip
         stage = StageProgress(total=STAGES, runner=runner)
-        state = stage.run(open_archive, params.out_dir)
-        runner.start_workers_for(count_files(params.raw_dir) - state.known.height)  # while the folder is listed
-        listed = stage.run(discover_captures, params.raw_dir, state.fingerprints())
+        state = stage.run(open_archive, out_dir)
+        runner.start_workers_for(count_files(raw_dir) - state.known.height)  # while the folder is listed
+        listed = stage.run(discover_captures, raw_dir, state.fingerprints())
         archived = state.archived_shas()
         to_read, settled = reading_batches(listed, archived, execution.decode_batch_captures, workers=workers)
         decoded = stage.map(decode_captures, to_read, limits=params.read, shelf_dir=shelf.path)
         raw, batch = settle_after_reading(listed, merge_decoded([settled, *decoded]), archived)
-        related = stage.run(load_related, params.raw_dir, state, batch.captures, params.match)
+        related = stage.run(load_related, raw_dir, state, batch.captures, params.match)
         captures = everything(related)
         groups = stage.run(group_articles, captures, params.match, related.article_of)
         furniture = stage.run(find_site_furniture, captures, groups)

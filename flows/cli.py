@@ -13,6 +13,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from tasks.config import ArchiveParams, ExecutionConfig
+from tasks.folders import FolderOverlapError, absolute_folders
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -93,6 +94,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not Path(args.raw_dir).is_dir():
         print(f"newsarchive: raw directory {args.raw_dir!r} does not exist or is not a directory", file=sys.stderr)
         return 2
+    try:
+        raw_dir, out_dir = absolute_folders(args.raw_dir, args.out_dir)
+    except FolderOverlapError as err:
+        print(f"newsarchive: {err}; give an --out-dir apart from --raw-dir", file=sys.stderr)
+        return 2
     # Offline machines: no telemetry calls from the temporary server.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     # The temporary server's 20 s default is too short when two runs start at once on two busy cores.
@@ -108,7 +114,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as err:
         print(f"newsarchive: {err}", file=sys.stderr)
         return 2
-    params = ArchiveParams(raw_dir=args.raw_dir, out_dir=args.out_dir, lock_wait_seconds=args.wait, execution=execution)
+    params = ArchiveParams(raw_dir=raw_dir, out_dir=out_dir, lock_wait_seconds=args.wait, execution=execution)
     try:
         with run_settings(), workers_started_early(params):
             counts = archive(params)

@@ -1,8 +1,9 @@
-"""The run's folders: a raw folder out of reach fails the run, and such an error is not retried."""
+"""The run's two folders: made absolute once, and kept apart (the archive may not be read as captures)."""
 
 from __future__ import annotations
 
 import errno
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -22,6 +23,35 @@ class RawFolderError(OSError):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+class FolderOverlapError(ValueError):
+    """The archive folder is the raw folder, lies inside it or holds it; the message names both."""
+
+
+def overlap_problem(raw_dir: PurePath, out_dir: PurePath) -> str | None:
+    """Why these absolute folders may not go together, or None.
+
+    An archive inside the raw folder is listed as captures by every run: its manifest became an
+    article titled `{`, its Parquet files were quarantined, and each rerun found new files.
+    """
+    names = f"the archive directory {str(out_dir)!r} (out_dir) and the raw directory {str(raw_dir)!r} (raw_dir)"
+    if out_dir == raw_dir:
+        return f"{names} are the same folder: a run would read its own output as captures"
+    if out_dir.is_relative_to(raw_dir):
+        return f"{names}: the archive lies inside the raw directory, so a run would read its own output as captures"
+    if raw_dir.is_relative_to(out_dir):
+        return f"{names}: the raw directory lies inside the archive, where runs write and remove files"
+    return None
+
+
+def absolute_folders(raw_dir: str, out_dir: str) -> tuple[str, str]:
+    """Both folders absolute, links resolved (workers started elsewhere get the same paths), checked apart."""
+    raw, out = Path(raw_dir).expanduser().resolve(), Path(out_dir).expanduser().resolve()
+    problem = overlap_problem(raw, out)
+    if problem is not None:
+        raise FolderOverlapError(problem)
+    return str(raw), str(out)
 
 
 def is_transient(err: BaseException) -> bool:

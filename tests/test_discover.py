@@ -1,5 +1,5 @@
 """Listing the raw folder: one entry that cannot be listed is a quarantined row, never the run's end;
-the raw folder itself out of reach fails the run."""
+the raw folder itself out of reach fails the run; the archive may not overlap the raw folder."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ import errno
 import os
 import shutil
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pytest
 
 import tasks.discover
 from tasks.discover import list_capture_paths, new_captures
-from tasks.folders import RawFolderError, is_transient
+from tasks.folders import RawFolderError, is_transient, overlap_problem
 from tasks.write import read_archive
 from tests.helpers import SEED_NAMES, SEEDS, newsarchive, without_root_read
 
@@ -130,3 +130,59 @@ def test_a_raw_folder_that_cannot_be_listed_ends_the_listing_with_a_permanent_er
     (tmp_path / "file").write_text(OTHER, encoding="utf-8")
     with pytest.raises(RawFolderError, match="Not a directory"):
         list_capture_paths(tmp_path / "file")
+
+
+@pytest.mark.parametrize(
+    ("raw", "out", "words"),
+    [
+        ("/srv/raw", "/srv/raw", "are the same folder"),
+        ("/srv/raw", "/srv/raw/archive", "the archive lies inside the raw directory"),
+        ("/srv/raw", "/srv/raw/.hidden/archive", "the archive lies inside the raw directory"),
+        ("/srv/raw", "/srv", "the raw directory lies inside the archive"),
+        ("/srv/raw", "/srv/raw-archive", None),  # a sibling whose name starts alike
+        ("/srv/raw", "/srv/archive", None),
+    ],
+)
+def test_the_archive_folder_may_not_be_the_raw_folder_inside_it_or_hold_it(
+    raw: str, out: str, words: str | None
+) -> None:
+    problem = overlap_problem(PurePosixPath(raw), PurePosixPath(out))
+    if words is None:
+        assert problem is None
+    else:
+        assert problem is not None
+        assert words in problem
+        assert f"'{raw}'" in problem
+        assert f"'{out}'" in problem
+
+
+@pytest.mark.parametrize("where", ["the raw folder", "inside it", "holding it", "a link to it"])
+def test_the_command_refuses_an_archive_folder_overlapping_the_raw_folder_before_anything_starts(
+    raw: Path, tmp_path: Path, where: str
+) -> None:
+    """Exit 2 (a usage error) naming both folders, and nothing written (on main: the run read its own files)."""
+    out = {
+        "the raw folder": raw, "inside it": raw / "archive", "holding it": tmp_path, "a link to it": tmp_path / "link",
+    }[where]  # fmt: skip
+    if where == "a link to it":
+        out.symlink_to(raw)
+    before = sorted(tmp_path.rglob("*"))
+    done = newsarchive("run", "--raw-dir", str(raw), "--out-dir", str(out), home=tmp_path / "home", timeout=60)
+    assert done.returncode == 2, done.stdout[-3000:] + done.stderr[-3000:]
+    assert f"'{raw.resolve()}'" in done.stderr
+    assert f"'{out.resolve()}'" in done.stderr
+    assert sorted(tmp_path.rglob("*")) == before  # no archive, no lock, no Prefect home
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("prefect_harness")
+def test_the_flow_refuses_an_archive_folder_inside_the_raw_folder_before_anything_starts(raw: Path) -> None:
+    """A deployment's run fails with the reason, naming both folders, and writes nothing."""
+    from flows.archive import archive
+    from tasks.config import ArchiveParams
+
+    with pytest.raises(ValueError, match="lies inside the raw directory") as raised:
+        archive(ArchiveParams(raw_dir=str(raw), out_dir=str(raw / "archive")))
+    assert f"'{raw.resolve()}'" in str(raised.value)
+    assert f"'{raw.resolve() / 'archive'}'" in str(raised.value)
+    assert sorted(p.name for p in raw.iterdir()) == sorted(f"{name}.txt" for name in SEED_NAMES)
