@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import os
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
@@ -52,6 +53,19 @@ def absolute_folders(raw_dir: str, out_dir: str) -> tuple[str, str]:
     if problem is not None:
         raise FolderOverlapError(problem)
     return str(raw), str(out)
+
+
+def raw_folder_problem(raw_dir: str) -> str | None:
+    """Why the raw folder cannot be listed at all, or None: then there is no run to make."""
+    try:
+        with os.scandir(raw_dir):
+            return None
+    except FileNotFoundError:
+        return f"raw directory {raw_dir!r} does not exist"
+    except NotADirectoryError:
+        return f"raw directory {raw_dir!r} is not a directory"
+    except OSError as err:
+        return f"raw directory {raw_dir!r} cannot be listed: {err.strerror or err}"
 
 
 def is_transient(err: BaseException) -> bool:

@@ -29,6 +29,10 @@ class ArchiveState:
         done = self.known.filter(pl.col("status") != "quarantined").drop_nulls(["size_bytes", "modified_at"])
         return {u: (s, m) for u, s, m in done.select("uri", "size_bytes", "modified_at").iter_rows()}
 
+    def archived_files(self) -> int:
+        """How many files (uris) the archive holds a capture of, archived or as a duplicate."""
+        return self.known.filter(pl.col("status") != "quarantined")["uri"].n_unique()
+
     def article_ids(self) -> set[str]:
         """The articles the archive holds (each has at least one source)."""
         return set(self.known["article_id"].drop_nulls().to_list())
