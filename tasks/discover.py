@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from io import BufferedReader
 from pathlib import Path, PurePosixPath
-from typing import NamedTuple
+from typing import NamedTuple, TypeAlias
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
@@ -29,6 +29,8 @@ _KINDS = {
     stat.S_IFCHR: "a character device",
     stat.S_IFBLK: "a block device",
 }
+# The (size, modified time) of each version of a file archived before (tasks/state.py).
+Fingerprints: TypeAlias = frozenset[tuple[int, datetime]]
 _NOT_UTF8_NAME = "the file name is not valid UTF-8 (its bytes are shown as \\x escapes): rename the file"
 GONE = "the file disappeared between listing and reading"
 _TOO_LONG = "the path is longer than the system allows (ENAMETOOLONG): move it nearer the raw directory"
@@ -282,21 +284,21 @@ def _read_problem(err: OSError) -> str:
     return f"cannot read the file: {err.strerror or err}"
 
 
-def new_captures(raw_dir: Path, known: Mapping[str, tuple[int, datetime]]) -> tuple[list[RawCapture], int]:
+def new_captures(raw_dir: Path, known: Mapping[str, Fingerprints]) -> tuple[list[RawCapture], int]:
     """Captures to read this run, and how many were skipped as unchanged.
 
-    `known` maps uri to the (size, modified time) an earlier run archived it with: such
-    a file is neither read nor hashed again. A known file that changed is hashed now, so
-    that one only touched is not decoded again. A new file is left unread (no sha256, no
-    error): decoding reads it once and hashes it then (tasks/decode.py), on the workers'
-    cores. Reading and hashing 100,187 files here took 1.6 s of the run, all of it again
-    read by decoding.
+    `known` maps uri to the (size, modified time) of each version an earlier run archived
+    under it: a file as one of them left it is neither read nor hashed again. A known file
+    that changed is hashed now, so that one only touched is not decoded again. A new file is
+    left unread (no sha256, no error): decoding reads it once and hashes it then
+    (tasks/decode.py), on the workers' cores. Reading and hashing 100,187 files here took
+    1.6 s of the run, all of it again read by decoding.
     """
     found: list[RawCapture] = []
     unchanged = 0
     for uri, path, problem in list_capture_paths(raw_dir):
         if problem is None and uri in known:
-            if fingerprint(path) == known[uri]:
+            if fingerprint(path) in known[uri]:
                 unchanged += 1
             else:
                 found.append(hash_capture(uri, path, problem))
@@ -309,7 +311,7 @@ def new_captures(raw_dir: Path, known: Mapping[str, tuple[int, datetime]]) -> tu
     name="discover-captures", retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=retry_transient,
     cache_policy=NO_CACHE,
 )  # fmt: skip
-def discover_captures(raw_dir: str, known: Mapping[str, tuple[int, datetime]]) -> Sealed[list[RawCapture]]:
+def discover_captures(raw_dir: str, known: Mapping[str, Fingerprints]) -> Sealed[list[RawCapture]]:
     """List the raw directory: the captures not archived unchanged before (changed ones hashed, new ones to read)."""
     found, unchanged = new_captures(Path(raw_dir), known)  # RawFolderError when raw_dir cannot be listed
     unreadable = sum(1 for f in found if f.error)
