@@ -29,6 +29,7 @@ from tasks.config import (
 from tasks.decode import decode_captures, merge_decoded, reading_batches, settle_after_reading
 from tasks.discover import count_files, discover_captures
 from tasks.execution import batch_runner, gc_paused, worker_count
+from tasks.folders import absolute_folders
 from tasks.group import group_articles
 from tasks.related import everything, load_related
 from tasks.report import StageProgress, publish_run_report
@@ -58,6 +59,8 @@ def archive(
     runner `execution` names; the other stages see the whole run at once.
     """
     run_at = datetime.now(UTC)
+    # Absolute before any task or worker sees them; an archive inside the raw folder (or holding it) is refused.
+    raw_dir, out_dir = absolute_folders(raw_dir, out_dir)
     workers = worker_count(execution)  # several batches of a stage come in a multiple of them
     lock = archive_lock(Path(out_dir), wait_seconds=lock_wait_seconds, on_wait=print)
     # Decoded lines wait in the archive's scratch folder, not in this process (tasks/shelf.py).

@@ -6,13 +6,17 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from tasks.config import ArchiveParams, ExecutionConfig
+from tasks.folders import FolderOverlapError, absolute_folders, raw_folder_problem
+
+# Exit codes (README, "Two commands"): 0 done, 1 the run failed, 2 a usage error (argparse's own), then:
+RAW_DIR_MISSING = 3  # the raw folder is missing or cannot be listed: often a mount not there yet
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -90,8 +94,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.command == "synth":
         return synthesize(args)
-    if not Path(args.raw_dir).is_dir():
-        print(f"newsarchive: raw directory {args.raw_dir!r} does not exist or is not a directory", file=sys.stderr)
+    problem = raw_folder_problem(args.raw_dir)
+    if problem is not None:
+        print(f"newsarchive: {problem}", file=sys.stderr)
+        return RAW_DIR_MISSING
+    try:
+        raw_dir, out_dir = absolute_folders(args.raw_dir, args.out_dir)
+    except FolderOverlapError as err:
+        print(f"newsarchive: {err}; give an --out-dir apart from --raw-dir", file=sys.stderr)
         return 2
     # Offline machines: no telemetry calls from the temporary server.
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
@@ -108,8 +118,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ValidationError as err:
         print(f"newsarchive: {err}", file=sys.stderr)
         return 2
-    # Absolute as the flow wants them: relative to where the command was started, as before.
-    raw_dir, out_dir = str(Path(args.raw_dir).absolute()), str(Path(args.out_dir).absolute())
     params = ArchiveParams(raw_dir=raw_dir, out_dir=out_dir, lock_wait_seconds=args.wait, execution=execution)
     try:
         with run_settings(), workers_started_early(params):
@@ -117,12 +125,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as err:  # the flow already logged the traceback
         print(f"newsarchive: the run failed: {err}", file=sys.stderr)
         return 1
-    print(
+    print(summary_line(counts))
+    return 0
+
+
+def summary_line(counts: Mapping[str, int]) -> str:
+    """The run's counts; a run that read nothing says so, where a row of zeros read like an empty archive."""
+    if counts["captures"] == 0:
+        archived, articles = counts["captures_archived_before"], counts["articles_archived_before"]
+        return f"nothing new: {_plural(archived, 'capture')} already archived ({_plural(articles, 'article')})"
+    return (
         f"captures read: {counts['captures']}, articles: {counts['articles']}, "
         f"paragraphs: {counts['paragraphs']}, comments: {counts['comments']}, "
         f"quarantined: {counts['quarantined']}"
     )
-    return 0
+
+
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 if __name__ == "__main__":

@@ -422,6 +422,9 @@ def run_summary(changes: Changes, state: ArchiveState, rows: ArticleRows, raw: S
         "paragraphs": rows.paragraphs.height,
         "captions": rows.captions.height,
         "comments": rows.comments.height,
+        # What a run with nothing new says instead: "nothing new: N captures already archived (M articles)"
+        "captures_archived_before": state.archived_files(),
+        "articles_archived_before": len(stored_before),
     }
 
 

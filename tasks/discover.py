@@ -5,17 +5,19 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import socket
 import stat
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from io import BufferedReader
 from pathlib import Path, PurePosixPath
-from typing import NamedTuple
+from typing import NamedTuple, TypeAlias
 
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from tasks.execution import Sealed
+from tasks.folders import RawFolderError, retry_transient
 
 # Captures up to this size are read at once to be hashed (hashing 100,187 took 2.9 s streamed, 2.5 s so).
 _READ_WHOLE_BYTES = 1 << 20
@@ -27,7 +29,11 @@ _KINDS = {
     stat.S_IFCHR: "a character device",
     stat.S_IFBLK: "a block device",
 }
+# The (size, modified time) of each version of a file archived before (tasks/state.py).
+Fingerprints: TypeAlias = frozenset[tuple[int, datetime]]
 _NOT_UTF8_NAME = "the file name is not valid UTF-8 (its bytes are shown as \\x escapes): rename the file"
+GONE = "the file disappeared between listing and reading"
+_TOO_LONG = "the path is longer than the system allows (ENAMETOOLONG): move it nearer the raw directory"
 
 
 class RawCapture(NamedTuple):
@@ -54,25 +60,53 @@ def list_capture_paths(raw_dir: Path) -> list[tuple[str, str, str | None]]:
 
     Links are not followed out of raw_dir, nor into a loop. Directory entries say what they
     are without a system call per file (os.walk plus Path.is_symlink took 1.5 s for 100,000).
+    A sub-folder that cannot be listed is one row with its problem, not the run's end; the
+    raw folder itself that cannot be listed ends the stage (RawFolderError).
     """
     root = raw_dir.resolve()
     prefix = len(str(root)) + 1  # uri: the entry's path after "root/" (POSIX separators)
     found: list[tuple[str, str, str | None]] = []
-    folders = [root]
+    folders = [str(root)]
     while folders:
         folder = folders.pop()
-        with os.scandir(folder) as entries:
-            for entry in entries:
-                if entry.name.startswith("."):
-                    continue
+        try:
+            entries = _visible_entries(folder)
+        except OSError as err:
+            if folder == str(root):
+                raise RawFolderError(f"raw directory {folder!r} cannot be listed: {err.strerror or err}", err) from err
+            found.append(_row(folder[prefix:], folder, _folder_problem(err)))
+            continue
+        for entry in entries:
+            try:
                 if entry.is_dir(follow_symlinks=False):
-                    folders.append(Path(entry.path))
+                    folders.append(entry.path)
                     continue
-                uri, problem = entry.path[prefix:], _entry_problem(entry, root)
-                if not uri.isascii() and not _is_utf8(uri):  # sources.uri is UTF-8: the run would fail writing it
-                    uri, problem = _printable(uri), _NOT_UTF8_NAME
-                found.append((uri, entry.path, problem))
+                problem = _entry_problem(entry, root)
+            except OSError as err:  # gone, or a path too long, while it was looked at
+                problem = _read_problem(err)
+            found.append(_row(entry.path[prefix:], entry.path, problem))
     return sorted(found)
+
+
+def _visible_entries(folder: str) -> list[os.DirEntry[str]]:
+    with os.scandir(folder) as entries:
+        return [entry for entry in entries if not entry.name.startswith(".")]
+
+
+def _row(uri: str, path: str, problem: str | None) -> tuple[str, str, str | None]:
+    if not uri.isascii() and not _is_utf8(uri):  # sources.uri is UTF-8: the run would fail writing it
+        return _printable(uri), path, _NOT_UTF8_NAME
+    return uri, path, problem
+
+
+def _folder_problem(err: OSError) -> str:
+    if isinstance(err, PermissionError):
+        return "no permission to list the folder"
+    if isinstance(err, FileNotFoundError):
+        return "the folder disappeared while it was being listed"
+    if err.errno == errno.ENAMETOOLONG:
+        return _TOO_LONG
+    return f"cannot list the folder: {err.strerror or err}"
 
 
 def _entry_problem(entry: os.DirEntry[str], root: Path) -> str | None:
@@ -84,7 +118,7 @@ def _entry_problem(entry: os.DirEntry[str], root: Path) -> str | None:
     try:
         return _kind_problem(entry.stat(follow_symlinks=False).st_mode)
     except OSError:
-        return "the file disappeared between listing and reading"
+        return GONE
 
 
 def _is_utf8(name: str) -> bool:
@@ -118,7 +152,7 @@ def capture_problem(raw_dir: Path, uri: str) -> str | None:
     try:
         mode = path.lstat().st_mode
     except OSError:
-        return "the file disappeared between listing and reading"
+        return GONE
     return _link_problem(path, root) if stat.S_ISLNK(mode) else _kind_problem(mode)
 
 
@@ -200,6 +234,13 @@ def read_capture(item: RawCapture, *, max_bytes: int) -> tuple[RawCapture, bytes
     return RawCapture(item.uri, item.path, size, digest, None, _modified_at(status.st_mtime_ns)), data
 
 
+def check_raw_folder(item: RawCapture) -> None:
+    """Raise RawFolderError when the raw folder `item` was listed in cannot be seen here: nothing in it can be read."""
+    root = item.path[: len(item.path) - len(item.uri) - 1]
+    if not Path(root).is_dir():
+        raise RawFolderError(f"raw directory {root!r} cannot be reached on {socket.gethostname()}")
+
+
 class NotRegularFileError(OSError):
     """A listed name that is no regular file when it is opened; the message says what it is."""
 
@@ -235,27 +276,29 @@ def _read_problem(err: OSError) -> str:
     if err.errno == errno.ENXIO:  # what opening a socket (or a device without a driver) says
         return "not a regular file (a socket or a device)"
     if isinstance(err, FileNotFoundError):
-        return "the file disappeared between listing and reading"
+        return GONE
     if isinstance(err, PermissionError):
         return "no permission to read the file"
+    if err.errno == errno.ENAMETOOLONG:
+        return _TOO_LONG
     return f"cannot read the file: {err.strerror or err}"
 
 
-def new_captures(raw_dir: Path, known: Mapping[str, tuple[int, datetime]]) -> tuple[list[RawCapture], int]:
+def new_captures(raw_dir: Path, known: Mapping[str, Fingerprints]) -> tuple[list[RawCapture], int]:
     """Captures to read this run, and how many were skipped as unchanged.
 
-    `known` maps uri to the (size, modified time) an earlier run archived it with: such
-    a file is neither read nor hashed again. A known file that changed is hashed now, so
-    that one only touched is not decoded again. A new file is left unread (no sha256, no
-    error): decoding reads it once and hashes it then (tasks/decode.py), on the workers'
-    cores. Reading and hashing 100,187 files here took 1.6 s of the run, all of it again
-    read by decoding.
+    `known` maps uri to the (size, modified time) of each version an earlier run archived
+    under it: a file as one of them left it is neither read nor hashed again. A known file
+    that changed is hashed now, so that one only touched is not decoded again. A new file is
+    left unread (no sha256, no error): decoding reads it once and hashes it then
+    (tasks/decode.py), on the workers' cores. Reading and hashing 100,187 files here took
+    1.6 s of the run, all of it again read by decoding.
     """
     found: list[RawCapture] = []
     unchanged = 0
     for uri, path, problem in list_capture_paths(raw_dir):
         if problem is None and uri in known:
-            if fingerprint(path) == known[uri]:
+            if fingerprint(path) in known[uri]:
                 unchanged += 1
             else:
                 found.append(hash_capture(uri, path, problem))
@@ -264,13 +307,13 @@ def new_captures(raw_dir: Path, known: Mapping[str, tuple[int, datetime]]) -> tu
     return found, unchanged
 
 
-@task(name="discover-captures", retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
-def discover_captures(raw_dir: str, known: Mapping[str, tuple[int, datetime]]) -> Sealed[list[RawCapture]]:
+@task(
+    name="discover-captures", retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=retry_transient,
+    cache_policy=NO_CACHE,
+)  # fmt: skip
+def discover_captures(raw_dir: str, known: Mapping[str, Fingerprints]) -> Sealed[list[RawCapture]]:
     """List the raw directory: the captures not archived unchanged before (changed ones hashed, new ones to read)."""
-    root = Path(raw_dir)
-    if not root.is_dir():
-        raise FileNotFoundError(f"raw directory {raw_dir!r} does not exist or is not a directory")
-    found, unchanged = new_captures(root, known)
+    found, unchanged = new_captures(Path(raw_dir), known)  # RawFolderError when raw_dir cannot be listed
     unreadable = sum(1 for f in found if f.error)
     get_run_logger().info(
         "%s: %d new or changed captures, %d unchanged since an earlier run, %d unreadable",

@@ -10,6 +10,7 @@ import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from tasks.discover import Fingerprints
 from tasks.store import Manifest, load_manifest, read_buckets, recover
 
 KNOWN_COLUMNS = ["source_id", "uri", "sha256", "size_bytes", "modified_at", "status", "error", "article_id"]
@@ -24,10 +25,23 @@ class ArchiveState:
     known: pl.DataFrame  # KNOWN_COLUMNS of every source
     anchors: pl.DataFrame  # article_id, anchor
 
-    def fingerprints(self) -> dict[str, tuple[int, datetime]]:
-        """uri -> (size, modified time) of captures archived unchanged (retried otherwise)."""
+    def fingerprints(self) -> dict[str, Fingerprints]:
+        """uri -> (size, modified time) of each version archived under it (quarantined ones are retried).
+
+        A file edited in place has a row per version. One fingerprint per uri, that of the row
+        stored last, was an older version's whenever its source_id sorted after the newer one's,
+        and every rerun read the file again. Taking the latest by modified time instead fails a
+        version copied in with its old time; any version the file matches is what it is.
+        """
         done = self.known.filter(pl.col("status") != "quarantined").drop_nulls(["size_bytes", "modified_at"])
-        return {u: (s, m) for u, s, m in done.select("uri", "size_bytes", "modified_at").iter_rows()}
+        versions: dict[str, set[tuple[int, datetime]]] = {}
+        for uri, size, modified_at in done.select("uri", "size_bytes", "modified_at").iter_rows():
+            versions.setdefault(uri, set()).add((size, modified_at))
+        return {uri: frozenset(found) for uri, found in versions.items()}
+
+    def archived_files(self) -> int:
+        """How many files (uris) the archive holds a capture of, archived or as a duplicate."""
+        return self.known.filter(pl.col("status") != "quarantined")["uri"].n_unique()
 
     def article_ids(self) -> set[str]:
         """The articles the archive holds (each has at least one source)."""

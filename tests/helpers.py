@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from tasks.articles import batch_articles, build_batch
 from tasks.build import concat_rows, plan_changes
@@ -27,7 +31,43 @@ REPO = Path(__file__).resolve().parents[1]
 SEEDS = REPO / "tests" / "fixtures" / "seeds"
 SEED_NAMES = ("000_a1bb77ff0534570e", "002_e23ddddf5298c3e8")
 RUN_AT = datetime(2026, 1, 1, tzinfo=UTC)
+NEWSARCHIVE = REPO / ".venv" / "bin" / "newsarchive"  # the command as `make setup` installs it
+# Root reads every file: without these capabilities its reads obey the permission bits as another
+# user's do (setpriv is in Debian's util-linux). `nobody` itself cannot run this environment where
+# its interpreter lies under root's home.
+WITHOUT_ROOT_READ = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search",
+                     "--inh-caps", "-dac_override,-dac_read_search"]  # fmt: skip
 TITLE = "Trump Says He Has Spoken With Putin by Phone About Ending Ukraine War"
+
+
+def newsarchive(
+    *args: str, home: Path, prefix: Sequence[str] = (), timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """`newsarchive ARGS` in a process of its own, with its own PREFECT_HOME (`home`), as a person runs it."""
+    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"} | {"PREFECT_HOME": str(home)}
+    return subprocess.run(
+        [*prefix, str(NEWSARCHIVE), *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout,
+        check=False,
+    )  # fmt: skip
+
+
+def without_root_read(scratch: Path) -> list[str]:
+    """What to run a command under so that a folder of mode 000 cannot be read; skips the test if nothing can."""
+    if os.geteuid() != 0:
+        return []
+    probe = scratch / "mode-000"
+    probe.mkdir()
+    probe.chmod(0)
+    try:
+        done = subprocess.run([*WITHOUT_ROOT_READ, "ls", str(probe)], capture_output=True, check=False)
+    except FileNotFoundError:
+        pytest.skip("running as root, and setpriv is missing: a folder of mode 000 would be read")
+    finally:
+        probe.chmod(0o700)
+        probe.rmdir()
+    if done.returncode == 0:
+        pytest.skip("running as root, and setpriv could not take root's power to read every folder")
+    return WITHOUT_ROOT_READ
 
 
 @dataclass(frozen=True)

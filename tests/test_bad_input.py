@@ -26,7 +26,7 @@ from tasks.decode import decode_batch, read_all
 from tasks.discover import hash_capture, list_capture_paths, new_captures
 from tasks.schema import TABLES
 from tasks.write import read_archive
-from tests.helpers import REPO, SEED_NAMES, SEEDS
+from tests.helpers import REPO, SEED_NAMES, SEEDS, WITHOUT_ROOT_READ
 
 pytestmark = pytest.mark.slow
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00\x1f\x15\xc4\x89"
@@ -280,11 +280,6 @@ def test_a_capture_hashed_at_listing_then_replaced_by_a_named_pipe(tmp_path: Pat
     raw = [hash_capture(uri, path, problem) for uri, path, problem in list_capture_paths(tmp_path)]
     pipe_in_place(tmp_path / "piped.txt")
     assert decode_batch(raw).quarantined == {"piped.txt": "cannot read the file: not a regular file (a named pipe)"}
-
-
-# Root reads every file: drop the capabilities that let it (setpriv is in Debian's util-linux).
-WITHOUT_ROOT_READ = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search",
-                     "--inh-caps", "-dac_override,-dac_read_search"]  # fmt: skip
 
 
 def test_a_capture_without_read_permission(tmp_path: Path, baseline: dict[str, pl.DataFrame]) -> None:

@@ -27,10 +27,13 @@ from tasks.decode import (
     split_lines,
 )
 from tasks.discover import hash_capture, list_capture_paths, new_captures
+from tasks.folders import RawFolderError
 from tasks.ids import source_id_of
 from tasks.normalize import _FOLD as FOLD
 from tasks.normalize import normalize_key, tokenize, tokenize_lines
 from tasks.shelf import SCRATCH, pack, read_entries, scratch_folder, write_shelf
+from tasks.write import read_archive
+from tests.helpers import SEED_NAMES, SEEDS, newsarchive
 
 TEXT = "“Quote” – it’s here\r\nsecond line\rthird"
 
@@ -82,6 +85,65 @@ def test_white_space_only_is_an_error() -> None:
 
 def test_nul_bytes_are_dropped() -> None:
     assert split_lines("a\x00b") == ["ab"]
+
+
+RUSSIAN = "Совет гавани проголосовал в понедельник за восстановление моста до зимы.\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "codec"),
+    [(TEXT, "utf-16-le"), (TEXT, "utf-16-be"), (RUSSIAN * 3, "utf-16-le"), (RUSSIAN * 3, "utf-16-be")],
+)
+def test_utf16_without_a_byte_order_mark_is_told_by_the_side_its_nul_bytes_fall_on(text: str, codec: str) -> None:
+    # NULs on one side of 0.895 of TEXT's units, of 0.151 of the Russian text's (its spaces and full stop).
+    assert decode_capture(text.encode(codec)) == (text, f"{codec} (no byte order mark)")
+
+
+def test_a_block_of_nul_bytes_in_a_utf8_capture_is_dropped_however_long() -> None:
+    seed = (SEEDS / f"{SEED_NAMES[0]}.txt").read_text(encoding="utf-8")
+    middle = seed.index("\n", len(seed) // 2) + 1
+    for block in (1, 4096, 40_960):
+        data = (seed[:middle] + "\x00" * block + seed[middle:]).encode()
+        text, encoding = decode_capture(data)
+        assert encoding == "utf-8"
+        assert numbered_lines(text) == numbered_lines(seed)
+
+
+def test_nul_bytes_alone_are_no_text() -> None:
+    text, _ = decode_capture(b"\x00" * 4096)
+    with pytest.raises(CaptureError, match="empty"):
+        numbered_lines(text)
+
+
+@pytest.mark.slow
+def test_utf16_without_a_byte_order_mark_and_a_block_of_nul_bytes_are_archived_by_the_command(tmp_path: Path) -> None:
+    """The seeds, and again as UTF-16 of each byte order without a BOM and as UTF-8 with 4 KB of NULs:
+    each read as the text it is, so grouped with its seed (on main the first two were quarantined as binary,
+    the third too)."""
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    raw.mkdir()
+    texts = {name: (SEEDS / f"{name}.txt").read_text(encoding="utf-8") for name in SEED_NAMES}
+    for name, text in texts.items():
+        (raw / f"{name}.txt").write_text(text, encoding="utf-8")
+    first, second = SEED_NAMES
+    middle = texts[first].index("\n", len(texts[first]) // 2) + 1
+    copies = {
+        "le.txt": (first, texts[first].encode("utf-16-le"), "utf-16-le (no byte order mark)"),
+        "be.txt": (second, texts[second].encode("utf-16-be"), "utf-16-be (no byte order mark)"),
+        "nul.txt": (first, (texts[first][:middle] + "\x00" * 4096 + texts[first][middle:]).encode(), "utf-8"),
+    }
+    for uri, (_, data, _) in copies.items():
+        (raw / uri).write_bytes(data)
+    done = newsarchive("run", "--raw-dir", str(raw), "--out-dir", str(out), home=tmp_path / "home")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "quarantined: 0" in done.stdout
+    tables = read_archive(out)
+    rows = {row["uri"]: row for row in tables["sources"].iter_rows(named=True)}
+    assert tables["articles"].height == 1
+    for uri, (seed, _, encoding) in copies.items():
+        row, original = rows[uri], rows[f"{seed}.txt"]
+        assert (row["status"], row["error"], row["encoding"]) == ("archived", None, encoding)
+        assert (row["article_id"], row["n_lines"]) == (original["article_id"], original["n_lines"])
 
 
 def test_key_folds_quotes_dashes_case_and_space() -> None:
@@ -225,6 +287,23 @@ def test_identical_new_files_in_different_batches_are_settled_once_read(tmp_path
     assert [c.uri for c in batch.captures] == ["a.txt", "b.txt"]
     assert batch.duplicate_of == {"c.txt": source_id_of("a.txt", a_sha), "d.txt": "earlier-source"}
     assert sorted(batch.encodings) == ["a.txt", "b.txt"]
+
+
+def test_decoding_where_the_raw_folder_cannot_be_seen_fails_instead_of_quarantining_every_capture(
+    tmp_path: Path,
+) -> None:
+    """As a worker on a machine without the raw folder's mount sees it (on main: every capture quarantined as
+    `the file disappeared between listing and reading`, and the run exited 0)."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for name in ("a.txt", "b.txt"):
+        (raw / name).write_text(f"A capture named {name}.\n")
+    listed, _ = new_captures(raw, {})
+    (raw / "a.txt").unlink()
+    assert decode_new(listed, ReadConfig()).quarantined == {"a.txt": "the file disappeared between listing and reading"}
+    raw.rename(tmp_path / "elsewhere")
+    with pytest.raises(RawFolderError, match=f"raw directory '{raw}' cannot be reached on "):
+        decode_new(listed, ReadConfig())
 
 
 def test_the_scratch_folder_starts_empty_and_is_removed_after_the_run(tmp_path: Path) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import itertools
 import os
 import shutil
 from datetime import UTC, datetime
@@ -16,11 +18,21 @@ from polars.testing import assert_frame_equal
 from tasks.config import MatchConfig
 from tasks.decode import read_all
 from tasks.discover import new_captures
+from tasks.ids import source_id_of
 from tasks.related import candidate_articles
 from tasks.state import read_state
 from tasks.store import load_manifest
 from tasks.write import read_archive
-from tests.helpers import SEED_NAMES, SEEDS, GoldLine, gold_lines, roles_by_line, run_stages, write_capture
+from tests.helpers import (
+    SEED_NAMES,
+    SEEDS,
+    GoldLine,
+    gold_lines,
+    newsarchive,
+    roles_by_line,
+    run_stages,
+    write_capture,
+)
 
 COMMENTS, META = SEED_NAMES
 DAY2 = datetime(2026, 1, 2, tzinfo=UTC)
@@ -196,6 +208,44 @@ def test_a_touched_capture_is_recorded_and_then_not_read_again(raw: Path, tmp_pa
     version = load_manifest(out).version
     run_stages(raw, out, run_at=datetime(2026, 1, 3, tzinfo=UTC))
     assert load_manifest(out).version == version
+
+
+def edited_in_place(path: Path) -> bytes:
+    """The file with a comment added, chosen so that the new version's source_id sorts before the old one's:
+    stored rows (by uri, then source_id) then come with the old version last."""
+    data = path.read_bytes()
+    old_id = source_id_of(path.name, hashlib.sha256(data).hexdigest())
+    for n in itertools.count():
+        edited = data + f"\nComment {n}: posted after the first capture was archived.\n".encode()
+        if source_id_of(path.name, hashlib.sha256(edited).hexdigest()) < old_id:
+            return edited
+    raise AssertionError("unreachable")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("edited_at", ["a day later", "a year earlier"])  # saved now, or copied with its old time
+def test_a_rerun_after_an_edit_in_place_reads_nothing(raw: Path, tmp_path: Path, edited_at: str) -> None:
+    """Two versions of a file, a `sources` row each: the rerun finds the file as one of them left it and
+    reads nothing (on main it compared with the row stored last, the old version's, and read it on every run)."""
+    out = tmp_path / "out"
+    archive_seeds(raw, out)
+    path = raw / f"{COMMENTS}.txt"
+    first_at, first_size = path.stat().st_mtime, path.stat().st_size
+    path.write_bytes(edited_in_place(path))
+    when = first_at + (86_400 if edited_at == "a day later" else -365 * 86_400)
+    os.utime(path, (when, when))
+    run_stages(raw, out, run_at=DAY2)
+    before = read_archive(out)
+    versions = before["sources"].filter(pl.col("uri") == path.name)
+    assert versions["status"].to_list() == ["archived", "archived"]
+    assert versions["article_id"].n_unique() == 1  # one bucket, in which the old version's row comes last
+    assert versions["size_bytes"].to_list() == [path.stat().st_size, first_size]
+    assert new_captures(raw, read_state(out).fingerprints()) == ([], 2)  # nothing to read, both unchanged
+    done = newsarchive("run", "--raw-dir", str(raw), "--out-dir", str(out), home=tmp_path / "home")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "nothing new: 2 captures already archived (1 article)" in done.stdout
+    for table, frame in read_archive(out).items():
+        assert_frame_equal(frame, before[table])
 
 
 CORPUS = {

@@ -84,3 +84,23 @@ def test_a_transient_storage_error_is_retried_after_1_s_then_5_s(
     retries = [s for s in history if s.name == "Retrying"]
     waited = [(retry.timestamp - wait.timestamp).total_seconds() for wait, retry in zip(waits, retries, strict=True)]
     assert all(w >= b - 0.1 for w, b in zip(waited, BACKOFF_S, strict=True)), waited
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("prefect_harness")
+def test_a_raw_folder_that_cannot_be_listed_fails_discovery_at_once(tmp_path: Path) -> None:
+    """A missing raw folder stays missing: no retry, no 6 s of waiting, nothing quarantined for it
+    (on main it was tried three times)."""
+    from tasks.folders import RawFolderError
+
+    @flow(name="list-a-missing-folder")
+    def list_a_missing_folder(raw_dir: str) -> UUID | None:
+        listed = discover_captures(raw_dir, {}, return_state=True)
+        return listed.state_details.task_run_id
+
+    task_run_id = list_a_missing_folder(str(tmp_path / "missing"))
+    assert task_run_id is not None
+    history = task_run_history(task_run_id)
+    assert [s.name for s in history if s.name != "Pending"] == ["Running", "Failed"]
+    assert f"{RawFolderError.__name__}: raw directory" in (history[-1].message or "")
+    assert "cannot be listed: No such file or directory" in (history[-1].message or "")
