@@ -10,7 +10,7 @@ SYNCED := .venv/.synced-$(shell (cat uv.lock pyproject.toml; echo $(SYNC_FLAGS))
 export UV_PYTHON_DOWNLOADS := never
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: setup run serve test test-fast lint bench eval-real train clean
+.PHONY: setup run serve test test-all lint bench eval-real train clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -29,11 +29,11 @@ run: setup  ## archive data/raw into data/processed (Prefect's embedded server)
 serve: setup  ## Prefect server + the archive deployment + its runner; UI on PREFECT_SERVER_API_PORT (4200); Ctrl-C stops
 	.venv/bin/python -m flows.serve
 
-test: setup  ## the whole test suite
-	.venv/bin/pytest
-
-test-fast: setup  ## only the tests that start no server
+test: setup  ## the tests that start no server and no browser (about a minute on two cores)
 	.venv/bin/pytest -m "not slow"
+
+test-all: setup  ## every test: also the real flow runs, servers, crashes and the browser (CI runs this)
+	.venv/bin/pytest
 
 lint: setup
 	.venv/bin/ruff check .

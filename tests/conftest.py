@@ -1,10 +1,18 @@
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 
 import pytest
 
+# Prefect's home (its database of runs, its settings) is the tests' own, set before Prefect is imported:
+# the user's ~/.prefect never sees a test's run, and the command-line runs the tests start inherit it.
+_PREFECT_HOME = tempfile.mkdtemp(prefix="newsarchive-tests-prefect-")
+os.environ["PREFECT_HOME"] = _PREFECT_HOME
+atexit.register(shutil.rmtree, _PREFECT_HOME, ignore_errors=True)
 # Offline machines: no telemetry from Prefect's temporary servers.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")

@@ -179,10 +179,9 @@ def test_the_command_refuses_an_archive_folder_overlapping_the_raw_folder_before
 def test_the_flow_refuses_an_archive_folder_inside_the_raw_folder_before_anything_starts(raw: Path) -> None:
     """A deployment's run fails with the reason, naming both folders, and writes nothing."""
     from flows.archive import archive
-    from tasks.config import ArchiveParams
 
     with pytest.raises(ValueError, match="lies inside the raw directory") as raised:
-        archive(ArchiveParams(raw_dir=str(raw), out_dir=str(raw / "archive")))
+        archive(raw_dir=str(raw), out_dir=str(raw / "archive"))
     assert f"'{raw.resolve()}'" in str(raised.value)
     assert f"'{raw.resolve() / 'archive'}'" in str(raised.value)
     assert sorted(p.name for p in raw.iterdir()) == sorted(f"{name}.txt" for name in SEED_NAMES)
