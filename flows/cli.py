@@ -99,6 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     from flows.archive import archive  # Prefect is imported only once the arguments are good
     from tasks.execution import workers_started_early
+    from tasks.server import start_temporary_server
 
     try:
         execution = ExecutionConfig(
@@ -111,6 +112,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     params = ArchiveParams(raw_dir=args.raw_dir, out_dir=args.out_dir, lock_wait_seconds=args.wait, execution=execution)
     try:
         with run_settings(), workers_started_early(params):
+            start_temporary_server()  # as Prefect would start it, but dying with this process
             counts = archive(params)
     except Exception as err:  # the flow already logged the traceback
         print(f"newsarchive: the run failed: {err}", file=sys.stderr)
