@@ -97,6 +97,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     # The temporary server's 20 s default is too short when two runs start at once on two busy cores.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    from flows.lifetime import stop_on_signals
+
+    watch = stop_on_signals()  # Ctrl-C: exit 130, SIGTERM: 143, in seconds; before any thread or process starts
     from flows.archive import archive  # Prefect is imported only once the arguments are good
     from tasks.execution import workers_started_early
     from tasks.server import start_temporary_server
@@ -113,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with run_settings(), workers_started_early(params):
             start_temporary_server()  # as Prefect would start it, but dying with this process
-            counts = archive(params)
+            counts = archive.with_options(on_running=[watch.note_run_for_ctrl_c])(params)
     except Exception as err:  # the flow already logged the traceback
         print(f"newsarchive: the run failed: {err}", file=sys.stderr)
         return 1

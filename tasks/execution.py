@@ -192,9 +192,12 @@ def start_stage_worker(parent: int) -> None:
     """Run once in each new worker process: tie it to `parent`, then import the stages (polars, numpy, rapidfuzz).
 
     Ctrl-C reaches the terminal's whole process group, workers included: they ignore it,
-    and the parent alone decides what happens.
+    and the parent alone decides what happens. A worker of `newsarchive run` starts with
+    SIGINT and SIGTERM blocked, as the run blocks them (flows/lifetime.py): unblocked here,
+    so that its pool can still stop it with SIGTERM, as it does when the pool breaks.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     exit_with_parent(parent)
     load_stage_modules()
 

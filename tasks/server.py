@@ -14,12 +14,13 @@ from prefect.settings import PREFECT_API_URL
 
 # Run by the server's process before it becomes the server (exec keeps both settings): SIGKILL
 # when the run's process ends, however it ends (prctl 1: PR_SET_PDEATHSIG), unless it ended
-# while this one started.
+# while this one started; and the signals the run blocks (flows/lifetime.py), unblocked.
 _TIED_TO_PARENT = """\
 import ctypes, os, signal, sys
 ctypes.CDLL(None).prctl(1, signal.SIGKILL)
 if os.getppid() != int(sys.argv[1]):
     os._exit(1)
+signal.pthread_sigmask(signal.SIG_SETMASK, [])
 os.execv(sys.argv[2], sys.argv[2:])
 """
 
@@ -50,3 +51,16 @@ def start_temporary_server() -> None:
     """
     if not PREFECT_API_URL.value():
         _TiedServer().start()
+
+
+def kill_temporary_server() -> None:
+    """SIGKILL to the server start_temporary_server() started: a run stopped by a signal ends at once.
+
+    Stopped with SIGTERM, a busy server printed tracebacks of the work it was cancelling after the
+    run had said its last line. What the run needs of it is written by then (SQLite survives a kill).
+    """
+    server = prefect_server.SubprocessASGIServer._instances.get(None)
+    process = server.server_process if isinstance(server, _TiedServer) else None
+    if process is not None:
+        process.kill()
+        process.wait()

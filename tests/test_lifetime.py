@@ -1,11 +1,12 @@
-"""`newsarchive run` stopped from outside, at several stages: killed outright, it leaves no process of its own
-behind."""
+"""`newsarchive run` stopped from outside, at several stages: by Ctrl-C and SIGTERM it ends within 5 s with
+its run marked Crashed and one line said; killed outright, it leaves no process of its own behind."""
 
 from __future__ import annotations
 
 import contextlib
 import os
 import signal
+import sqlite3
 import subprocess
 import threading
 import time
@@ -17,14 +18,17 @@ from typing import TypeAlias
 
 import pytest
 
+from tasks.store import LOCK, archive_lock
 from tasks.synth import write_corpus
-from tests.helpers import REPO
+from tests.helpers import REPO, run_stages
+from tests.test_crash import assert_whole_and_consistent
 
 pytestmark = pytest.mark.slow
 
 NEWSARCHIVE = REPO / ".venv" / "bin" / "newsarchive"
 MARK = "NEWSARCHIVE_TEST_RUN"  # in the environment of the command, so of every process it starts
 STARTED_WITHIN_S = 240.0  # the temporary server alone has taken 20 s to start on two busy cores
+STOPPED_WITHIN_S = 5.0
 BATCH = 1500  # captures per batch: two of each batch stage, so the pool's workers start before the flow
 GONE_WITHIN_S = 30.0  # a worker killed while it starts first finishes importing: seconds on two busy cores
 
@@ -33,6 +37,14 @@ STAGES = {
     "while starting": "Starting temporary server",
     "while decoding": "Task run 'discover-captures",
     "while labeling": "Task run 'find-site-furniture",
+    "while writing": "Task run 'check-consistency",
+}
+# A line that says the stage was already over (None: nothing to check).
+OVER = {
+    "while starting": "Beginning flow run",
+    "while decoding": "Task run 'load-related-stored-articles",
+    "while labeling": "Task run 'plan-table-changes",
+    "while writing": "Task run 'summarize-run",
 }
 
 
@@ -116,6 +128,75 @@ def start(tmp_path: Path) -> Iterator[Start]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
         command.process.wait()
+
+
+def stop(command: Command, signum: int, stage: str, *, group: bool) -> tuple[int, float, float]:
+    """The signal, as the stage begins; the exit code, the seconds it took, and when it was sent."""
+    command.wait_for(STAGES[stage])
+    sent = time.monotonic()
+    if group:  # Ctrl-C: the terminal signals its foreground process group
+        os.killpg(command.process.pid, signum)
+    else:
+        os.kill(command.process.pid, signum)
+    try:
+        code = command.process.wait(STOPPED_WITHIN_S)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"still running {STOPPED_WITHIN_S:.0f} s after {signal.Signals(signum).name}:\n{command.tail()}")
+    seconds = time.monotonic() - sent
+    before = [line for t, line in command.lines if t < sent]
+    assert not any(OVER[stage] in line for line in before), f"the signal came after the stage {stage}"
+    return code, seconds, sent
+
+
+def flow_run_states(home: Path) -> list[str]:
+    """The state of each flow run in the temporary server's database."""
+    if not (home / "prefect.db").exists():
+        return []
+    with contextlib.closing(sqlite3.connect(home / "prefect.db")) as db:
+        return [state for (state,) in db.execute("SELECT state_type FROM flow_run")]
+
+
+def assert_stopped_cleanly(command: Command, signum: int, sent: float) -> None:
+    """One line said after the signal, no traceback or warning; the run Crashed; nothing left running;
+    the archive whole and its lock free."""
+    said = command.after(sent)
+    own = [line for line in said if line.startswith("newsarchive:")]
+    assert len(own) == 1, command.tail()
+    assert own[0].startswith(f"newsarchive: stopped by {signal.Signals(signum).name}"), own
+    for noise in ("Traceback", "Warning", "ERROR", "refused"):
+        assert not any(noise in line for line in said), command.tail()
+    assert set(flow_run_states(command.home)) <= {"CRASHED"}, command.tail()
+    deadline = time.monotonic() + 2.0  # the helper of multiprocessing ends once its pipe closes
+    while (left := processes_of(command.mark)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not left, f"{left}\n{command.tail()}"
+    if (command.out / LOCK).exists():
+        with archive_lock(command.out, wait_seconds=0):
+            pass
+        assert_whole_and_consistent(command.out)
+
+
+@pytest.mark.parametrize("stage", list(STAGES))
+def test_ctrl_c_ends_the_run_within_5_s_as_crashed_with_one_line(raw: Path, start: Start, stage: str) -> None:
+    command = start(raw)
+    code, seconds, sent = stop(command, signal.SIGINT, stage, group=True)
+    assert code == 130, command.tail()
+    assert_stopped_cleanly(command, signal.SIGINT, sent)
+    print(f"Ctrl-C {stage}: exit {code} after {seconds:.2f} s")
+    if stage != "while starting":
+        assert flow_run_states(command.home) == ["CRASHED"]
+    if stage == "while labeling":  # the next run takes the lock and completes the archive
+        run_stages(raw, command.out)
+        assert_whole_and_consistent(command.out)
+
+
+def test_sigterm_ends_the_run_within_5_s_with_143(raw: Path, start: Start) -> None:
+    command = start(raw)
+    code, seconds, sent = stop(command, signal.SIGTERM, "while labeling", group=False)
+    assert code == 143, command.tail()
+    assert_stopped_cleanly(command, signal.SIGTERM, sent)
+    assert flow_run_states(command.home) == ["CRASHED"]
+    print(f"SIGTERM while labeling: exit {code} after {seconds:.2f} s")
 
 
 @pytest.mark.parametrize("stage", ["while starting", "while decoding", "while labeling"])
