@@ -319,11 +319,19 @@ class BatchRunner:
         futures: deque[PrefectFuture[Sealed[R]]] = deque()
         for batch in batches:
             if len(futures) == window:
-                collect(futures.popleft().result())
+                collect(self._result(futures.popleft()))
             futures.append(runner.submit(task, {"batch": batch, **common}))
         while futures:
-            collect(futures.popleft().result())
+            collect(self._result(futures.popleft()))
         return results
+
+    def _result(self, future: PrefectFuture[Sealed[R]]) -> Sealed[R]:
+        if self.cfg.runner == "dask":
+            from tasks.cluster import wait_on_cluster
+
+            where = f"scheduler {self.cfg.dask_address}" if self.cfg.dask_address else "its local cluster"
+            wait_on_cluster(future, getattr(self._runner, "client", None), where)
+        return future.result()
 
     def start_workers_for(self, new_files: int) -> None:
         """Start the task runner and its workers now, while the flow does other work, if
@@ -347,6 +355,12 @@ class BatchRunner:
             if url is not None:  # workers report to this run's server instead of starting their own
                 self._settings.enter_context(temporary_settings({PREFECT_API_URL: url}))
             self._runner = self._stack.enter_context(make_task_runner(self.cfg))
+            if self.cfg.dask_address:  # workers that outlive the run: what earlier runs left there, and this one
+                from tasks.cluster import forget_run_servers
+
+                client = getattr(self._runner, "client", None)
+                forget_run_servers(client)
+                self._stack.callback(forget_run_servers, client)  # before the runner disconnects
         return self._runner
 
     def release(self) -> None:
