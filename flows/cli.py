@@ -107,8 +107,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     # The temporary server's 20 s default is too short when two runs start at once on two busy cores.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    from flows.lifetime import stop_on_signals
+
+    watch = stop_on_signals()  # Ctrl-C: exit 130, SIGTERM: 143, in seconds; before any thread or process starts
     from flows.archive import archive  # Prefect is imported only once the arguments are good
     from tasks.execution import workers_started_early
+    from tasks.server import start_temporary_server
 
     try:
         execution = ExecutionConfig(
@@ -121,7 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     params = ArchiveParams(raw_dir=raw_dir, out_dir=out_dir, lock_wait_seconds=args.wait, execution=execution)
     try:
         with run_settings(), workers_started_early(params):
-            counts = archive(**params.flow_parameters())
+            start_temporary_server()  # as Prefect would start it, but dying with this process
+            counts = archive.with_options(on_running=[watch.note_run_for_ctrl_c])(**params.flow_parameters())
     except Exception as err:  # the flow already logged the traceback
         print(f"newsarchive: the run failed: {err}", file=sys.stderr)
         return 1

@@ -5,9 +5,11 @@ from __future__ import annotations
 import codecs
 import hashlib
 import re
+import socket
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
@@ -342,12 +344,27 @@ def shelve_decoded(batch: DecodedBatch, shelf_dir: str) -> DecodedBatch:
     return DecodedBatch(shelved, batch.quarantined, batch.duplicate_of, batch.encodings, batch.read)
 
 
+def check_raw_folders(raw: Sequence[RawCapture]) -> None:
+    """Fail where the raw folder the captures were listed in is missing or empty, rather than quarantine them all.
+
+    A Dask worker on a machine that did not see the folder (not there, or not mounted: an
+    empty folder) found every capture "disappeared between listing and reading", and the
+    run ended well with nothing archived.
+    """
+    roots = {Path(item.path[: -len(item.uri)]) for item in raw if item.uri and item.path.endswith(item.uri)}
+    for root in sorted(roots):
+        if not root.is_dir() or next(root.iterdir(), None) is None:
+            host = socket.gethostname()
+            raise FileNotFoundError(f"{host} does not see the raw folder {root}: missing or empty there")
+
+
 @task(name="decode-and-split-lines", cache_policy=NO_CACHE)
 def decode_captures(batch: ReadingBatch, limits: ReadConfig, shelf_dir: str) -> Sealed[DecodedBatch]:
     """Read, hash and decode a batch of captures to numbered lines with matching keys; quarantine what cannot be read.
 
     The lines go to a shelf file; the flow process receives light captures that read them back when needed.
     """
+    check_raw_folders(batch.captures)
     with gc_paused():
         decoded = shelve_decoded(decode_new(batch.captures, limits), shelf_dir)
     get_run_logger().info(

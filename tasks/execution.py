@@ -12,7 +12,9 @@ import gc
 import multiprocessing
 import os
 import pickle
+import signal
 import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -93,7 +95,7 @@ def make_task_runner(cfg: ExecutionConfig) -> TaskRunner[Any]:
             return DaskTaskRunner(address=cfg.dask_address)
         # One thread per worker process: the stages are pure Python and hold the GIL.
         return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True})
-    return StagePoolTaskRunner(max_workers=workers, initializer=load_stage_modules)
+    return StagePoolTaskRunner(max_workers=workers, initializer=start_stage_worker, initargs=(os.getpid(),))
 
 
 class _StartedPool(NamedTuple):
@@ -125,7 +127,7 @@ def workers_started_early(params: ArchiveParams) -> Iterator[None]:
         messages = context.Queue()
         executor = ProcessPoolExecutor(
             max_workers=workers, mp_context=context,
-            initializer=_initialize_process_pool_worker, initargs=(messages, load_stage_modules, ()),
+            initializer=_initialize_process_pool_worker, initargs=(messages, start_stage_worker, (os.getpid(),)),
         )  # fmt: skip
         for _ in range(workers):
             executor.submit(os.getpid)  # each submit to a busy pool starts one more worker
@@ -186,8 +188,40 @@ class StagePoolTaskRunner(ProcessPoolTaskRunner):
         return self
 
 
+def start_stage_worker(parent: int) -> None:
+    """Run once in each new worker process: tie it to `parent`, then import the stages (polars, numpy, rapidfuzz).
+
+    Ctrl-C reaches the terminal's whole process group, workers included: they ignore it,
+    and the parent alone decides what happens. A worker of `newsarchive run` starts with
+    SIGINT and SIGTERM blocked, as the run blocks them (flows/lifetime.py): unblocked here,
+    so that its pool can still stop it with SIGTERM, as it does when the pool breaks.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    exit_with_parent(parent)
+    load_stage_modules()
+
+
+def exit_with_parent(parent: int, *, every_s: float = 0.2) -> None:
+    """End this process as soon as `parent` has ended, however it ended (SIGKILL included).
+
+    Without it a pool's workers lived on under PID 1 after their parent was killed: they
+    share the pipes of their task queue with one another, so none of them sees it close.
+    The parent's pid is handed over, not read here: the parent may have died while this
+    process started. (PR_SET_PDEATHSIG would fire when the thread that started a worker
+    ends, not its process, and Prefect starts workers from threads of its own.)
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(every_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def load_stage_modules() -> None:
-    """Run once in each new worker process: import the batch stages (and polars, numpy, rapidfuzz) up front."""
+    """Import the batch stages (and polars, numpy, rapidfuzz) up front."""
     import tasks.articles
     import tasks.decode  # noqa: F401
 
@@ -285,11 +319,19 @@ class BatchRunner:
         futures: deque[PrefectFuture[Sealed[R]]] = deque()
         for batch in batches:
             if len(futures) == window:
-                collect(futures.popleft().result())
+                collect(self._result(futures.popleft()))
             futures.append(runner.submit(task, {"batch": batch, **common}))
         while futures:
-            collect(futures.popleft().result())
+            collect(self._result(futures.popleft()))
         return results
+
+    def _result(self, future: PrefectFuture[Sealed[R]]) -> Sealed[R]:
+        if self.cfg.runner == "dask":
+            from tasks.cluster import wait_on_cluster
+
+            where = f"scheduler {self.cfg.dask_address}" if self.cfg.dask_address else "its local cluster"
+            wait_on_cluster(future, getattr(self._runner, "client", None), where)
+        return future.result()
 
     def start_workers_for(self, new_files: int) -> None:
         """Start the task runner and its workers now, while the flow does other work, if
@@ -313,6 +355,12 @@ class BatchRunner:
             if url is not None:  # workers report to this run's server instead of starting their own
                 self._settings.enter_context(temporary_settings({PREFECT_API_URL: url}))
             self._runner = self._stack.enter_context(make_task_runner(self.cfg))
+            if self.cfg.dask_address:  # workers that outlive the run: what earlier runs left there, and this one
+                from tasks.cluster import forget_run_servers
+
+                client = getattr(self._runner, "client", None)
+                forget_run_servers(client)
+                self._stack.callback(forget_run_servers, client)  # before the runner disconnects
         return self._runner
 
     def release(self) -> None:

@@ -169,7 +169,8 @@ def scratch_folder(archive_dir: str) -> Iterator[ScratchFolder]:
     Call it holding the archive's lock: whatever else is in the scratch folder then
     was left by a run that was killed, and is removed first.
     """
-    scratch = Path(archive_dir) / SCRATCH
+    # Absolute: its files are named to workers, and a Dask worker started elsewhere has another working folder.
+    scratch = Path(archive_dir).absolute() / SCRATCH
     shutil.rmtree(scratch, ignore_errors=True)
     folder = ScratchFolder(scratch)
     Path(folder.path).mkdir(parents=True)

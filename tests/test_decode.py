@@ -16,6 +16,7 @@ from tasks.config import ReadConfig
 from tasks.decode import (
     CaptureError,
     DecodedBatch,
+    check_raw_folders,
     collapse_white_space,
     decode_capture,
     decode_new,
@@ -325,6 +326,33 @@ def test_a_scratch_folder_released_early_is_gone_by_the_end_of_the_run(tmp_path:
         folder.wait()
         assert not Path(folder.path).exists()
     assert not (tmp_path / SCRATCH).exists()
+
+
+def test_the_scratch_folder_of_a_relative_archive_path_is_named_absolutely(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its files are named to workers, and a Dask worker started elsewhere has another working folder."""
+    monkeypatch.chdir(tmp_path)
+    with scratch_folder("archive") as folder:
+        assert Path(folder.path).is_absolute()
+        assert Path(folder.path).parent == tmp_path / "archive" / SCRATCH
+
+
+def test_a_worker_that_does_not_see_the_raw_folder_fails_rather_than_quarantine_everything(tmp_path: Path) -> None:
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for name in ("a.txt", "b.txt"):
+        (raw / name).write_text(f"{name}\n")
+    listed, _ = new_captures(raw, {})
+    check_raw_folders(listed)
+    (raw / "a.txt").unlink()  # one capture gone: quarantined when read, the run goes on
+    check_raw_folders(listed)
+    (raw / "b.txt").unlink()  # the folder empty, as an unmounted one is
+    with pytest.raises(FileNotFoundError, match=f"does not see the raw folder {raw}: missing or empty"):
+        check_raw_folders(listed)
+    raw.rmdir()
+    with pytest.raises(FileNotFoundError, match=f"does not see the raw folder {raw}"):
+        check_raw_folders(listed)
 
 
 def reference_key(text: str) -> str:
