@@ -5,6 +5,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -25,3 +26,15 @@ def prefect_harness() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=120):
         yield
+
+
+@pytest.fixture
+def raw(tmp_path: Path) -> Path:
+    """A raw folder holding the two seeds (test modules that want it empty define their own)."""
+    from tests.helpers import SEED_NAMES, SEEDS
+
+    folder = tmp_path / "raw"
+    folder.mkdir()
+    for name in SEED_NAMES:
+        shutil.copy(SEEDS / f"{name}.txt", folder / f"{name}.txt")
+    return folder

@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 
-from tests.helpers import SEED_NAMES, SEEDS, newsarchive, run_stages, without_root_read
+from tests.helpers import newsarchive, run_stages, without_root_read
 
 COUNTS = {
     "captures": 0, "archived": 0, "duplicates": 0, "quarantined": 0, "articles": 0, "articles_new": 0,
     "articles_updated": 0, "paragraphs": 0, "captions": 0, "comments": 0,
     "captures_archived_before": 100_187, "articles_archived_before": 37_002,
 }  # fmt: skip
-
-
-@pytest.fixture
-def raw(tmp_path: Path) -> Path:
-    folder = tmp_path / "raw"
-    folder.mkdir()
-    for name in SEED_NAMES:
-        shutil.copy(SEEDS / f"{name}.txt", folder / f"{name}.txt")
-    return folder
 
 
 def test_a_missing_raw_folder_exits_3_and_a_mistyped_flag_2(tmp_path: Path) -> None:

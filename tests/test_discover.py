@@ -16,19 +16,9 @@ import tasks.discover
 from tasks.discover import list_capture_paths, new_captures
 from tasks.folders import RawFolderError, is_transient, overlap_problem
 from tasks.write import read_archive
-from tests.helpers import SEED_NAMES, SEEDS, newsarchive, without_root_read
+from tests.helpers import SEED_NAMES, newsarchive, without_root_read
 
 OTHER = "A council in the harbor town voted on Monday to rebuild the old river bridge before winter.\n"
-
-
-@pytest.fixture
-def raw(tmp_path: Path) -> Path:
-    """A raw folder holding the two seeds."""
-    folder = tmp_path / "raw"
-    folder.mkdir()
-    for name in SEED_NAMES:
-        shutil.copy(SEEDS / f"{name}.txt", folder / f"{name}.txt")
-    return folder
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,17 +11,13 @@ from polars.testing import assert_frame_equal
 
 from tasks.schema import TABLES
 from tasks.write import read_archive
-from tests.helpers import REPO, SEED_NAMES, SEEDS, TITLE, gold_lines, roles_by_line
+from tests.helpers import REPO, SEED_NAMES, TITLE, gold_lines, roles_by_line
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def raw_dir(tmp_path: Path) -> Path:
-    raw = tmp_path / "raw"
-    raw.mkdir()
-    for name in SEED_NAMES:
-        shutil.copy(SEEDS / f"{name}.txt", raw / f"{name}.txt")
+def raw_dir(raw: Path) -> Path:
     return raw
 
 
