@@ -98,11 +98,14 @@ def link_quotes(
             search.take(targets, target_words, most)
         most *= _ROUND_GROWTH
         _score_round(searches, targets, memo)
+        searching = []
         for search in searches:
             found = search.first_at_least(cfg.score_cutoff)
-            if found is not None and (search.comment_no not in best or found[0] < best[search.comment_no][0]):
+            if found is None:
+                searching += [] if search.done else [search]
+            elif search.comment_no not in best or found[0] < best[search.comment_no][0]:
                 best[search.comment_no] = found
-        searches = [s for s in searches if s.first_at_least(cfg.score_cutoff) is None and not s.done]
+        searches = searching
     return [
         QuoteLink(c, t if t < n_par else None, t - n_par if t >= n_par else None, s)
         for c, (t, s) in sorted(best.items())
