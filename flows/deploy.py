@@ -16,8 +16,9 @@ import time
 import zoneinfo
 from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
 from typing import TYPE_CHECKING
+
+from flows.lifetime import InterruptUntilHeard
 
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
@@ -110,10 +111,6 @@ def parse_args(
     return args
 
 
-def _interrupt_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt  # the same way out as Ctrl-C, so the schedule is paused on the way
-
-
 def pause_schedule() -> None:
     """Pause the deployment's schedule once nothing executes its runs; a server that is gone is left alone.
 
@@ -157,7 +154,9 @@ class AtCapacityNowAndThen(logging.Filter):
 def main(argv: Sequence[str] | None = None) -> int:
     """Register the deployment and execute its runs until Ctrl-C or SIGTERM; then pause its schedule."""
     # Prefect's runner takes SIGTERM over once it starts; until then SIGTERM would end this process on the spot.
-    signal.signal(signal.SIGTERM, _interrupt_on_sigterm)
+    # The same way out as Ctrl-C, so the schedule is paused on the way.
+    interrupt = InterruptUntilHeard()
+    signal.signal(signal.SIGTERM, interrupt)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     args = parse_args(argv)
     from prefect import serve
@@ -175,6 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         pass  # interrupted before the runner started (once started, it catches KeyboardInterrupt itself)
     finally:  # also on the runner's SystemExit(0) after SIGTERM
+        interrupt.heard()
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the pause short
         pause_schedule()
     return 0

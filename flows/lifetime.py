@@ -119,3 +119,34 @@ def _silence() -> None:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)
     os.dup2(devnull, 2)
+
+
+class InterruptUntilHeard:
+    """A signal handler for `make serve`'s processes: KeyboardInterrupt, raised again until `heard()` is called.
+
+    Python drops an exception that a handler raises while a callback runs (a weak reference's, inside an
+    import): it printed "Exception ignored", and the process went on as if no signal had come. So the first
+    signal starts a thread that sends it again every `every_s` seconds, while this is still the signal's
+    handler (Prefect's runner takes SIGTERM over once it starts), until the clean-up begins.
+    """
+
+    def __init__(self, every_s: float = 0.5) -> None:
+        self.every_s = every_s
+        self._heard = threading.Event()
+        self._again: threading.Thread | None = None
+
+    def __call__(self, signum: int, frame: object) -> None:
+        if self._heard.is_set():
+            return  # one sent again as the clean-up began
+        if self._again is None and not self._heard.is_set():
+            self._again = threading.Thread(target=self._send_again, args=(signum,), name="interrupt-again", daemon=True)
+            self._again.start()
+        raise KeyboardInterrupt
+
+    def heard(self) -> None:
+        """The clean-up has begun: no more signals from this handler."""
+        self._heard.set()
+
+    def _send_again(self, signum: int) -> None:
+        while not self._heard.wait(self.every_s) and signal.getsignal(signum) is self:
+            os.kill(os.getpid(), signum)

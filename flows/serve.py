@@ -17,9 +17,9 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType
 
 from flows.deploy import DEPLOYMENT, parse_args
+from flows.lifetime import InterruptUntilHeard
 
 SERVER_START_TIMEOUT_S = 180.0  # a cold start with database migrations takes 10-40 s on 2 cores
 STOP_TIMEOUT_S = 20.0
@@ -32,10 +32,6 @@ environment:
 Ctrl-C (or SIGTERM) stops everything it started: a run in progress (it ends as Crashed),
 then the runner (the schedule is paused), then the server.
 """
-
-
-def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise KeyboardInterrupt  # one way out: the same clean-up as Ctrl-C
 
 
 def wait_until_healthy(api_url: str, server: subprocess.Popen[bytes], timeout_s: float) -> None:
@@ -116,8 +112,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     local = "127.0.0.1" if host in ("0.0.0.0", "::") else host
     api_url = f"http://{local}:{port}/api"
     env = os.environ | {"PREFECT_SERVER_ANALYTICS_ENABLED": os.environ.get("PREFECT_SERVER_ANALYTICS_ENABLED", "false")}
-    signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    interrupt = InterruptUntilHeard()  # SIGTERM too: one way out, the same clean-up as Ctrl-C
+    signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)
     started: list[subprocess.Popen[bytes]] = []
     try:
         print(f"newsarchive: starting the Prefect server on {host}:{port} ...", flush=True)
@@ -149,6 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"newsarchive: {err}", file=sys.stderr)
         return 1
     finally:
+        interrupt.heard()
         signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second SIGTERM must not cut the clean-up short
         for process in reversed(started):  # the runner first: it pauses the schedule while the server is up
             stop(process)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import gc
 import inspect
 import logging
+import os
+import signal
 import subprocess
 import sys
+import time
+import weakref
 from pathlib import Path
 
 import polars as pl
@@ -13,6 +18,7 @@ import pytest
 from pydantic import ValidationError
 
 from flows.deploy import DEFAULT_CRON, AtCapacityNowAndThen, archive_deployment, parse_args
+from flows.lifetime import InterruptUntilHeard
 from tasks.config import ArchiveParams
 from tasks.report import quarantined_captures, summary_markdown
 from tests.helpers import REPO
@@ -147,3 +153,42 @@ def test_the_runners_at_capacity_line_comes_at_most_once_a_minute() -> None:
     assert quiet.filter(record("%d scheduled runs skipped (at capacity)"))
     assert not quiet.filter(record("%d scheduled runs skipped (at capacity)"))
     assert quiet.filter(record("Runner 'newsarchive' submitting flow run"))
+
+
+class _Referent:
+    pass
+
+
+def test_a_stop_signal_python_drops_inside_a_callback_comes_again_until_heard() -> None:
+    # `make serve` once ignored SIGTERM for good: it arrived while a weak reference's callback ran, inside an import.
+    interrupt = InterruptUntilHeard(every_s=0.05)
+    dropped: list[str] = []
+    previous = signal.signal(signal.SIGUSR1, interrupt)
+    old_hook = sys.unraisablehook
+    sys.unraisablehook = lambda unraisable: dropped.append(type(unraisable.exc_value).__name__)
+    try:
+        referent = _Referent()
+
+        def callback(ref: object) -> None:
+            os.kill(os.getpid(), signal.SIGUSR1)
+            for _ in range(1000):  # bytecodes for the handler to run between, inside the callback
+                pass
+
+        reference = weakref.ref(referent, callback)
+
+        def drop_it_then_wait() -> None:
+            nonlocal referent
+            del referent
+            gc.collect()
+            time.sleep(5)  # the signal comes again within 0.05 s
+
+        with pytest.raises(KeyboardInterrupt):
+            drop_it_then_wait()
+        assert dropped == ["KeyboardInterrupt"]
+        interrupt.heard()
+        time.sleep(0.2)  # none comes after: this would raise
+        assert reference() is None
+    finally:
+        interrupt.heard()
+        sys.unraisablehook = old_hook
+        signal.signal(signal.SIGUSR1, previous)
