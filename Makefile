@@ -55,7 +55,7 @@ SPLIT ?= dev
 eval-real: setup  ## line roles and grouping on real pages against realdev's gold (not in `make test`)
 	.venv/bin/python -m bench.real --realdev $(REALDEV) --split $(SPLIT)
 
-# Rebuilds tasks/rolemodel/line_roles.json.gz from realdev's dev split, the seeds and a synthetic corpus,
-# and prints the dev split's figures cross-validated by site (tasks/rolemodel/README.md).
+# Rebuilds tasks/articles/rolemodel/line_roles.json.gz from realdev's dev split, the seeds and a synthetic corpus,
+# and prints the dev split's figures cross-validated by site (tasks/articles/rolemodel/README.md).
 train: setup  ## retrain the line-role model (deterministic; needs REALDEV)
-	.venv/bin/python -m tasks.rolemodel.train --realdev $(REALDEV)
+	.venv/bin/python -m flows.train --realdev $(REALDEV)

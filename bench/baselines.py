@@ -16,8 +16,8 @@ from rapidfuzz import fuzz, process
 from scipy.sparse import coo_matrix  # type: ignore[import-untyped]
 from scipy.sparse.csgraph import connected_components  # type: ignore[import-untyped]
 
-from tasks.capture import Capture
-from tasks.decode import decode_capture, split_lines
+from tasks.core.capture import Capture
+from tasks.core.lines import decode_capture, split_lines
 
 # The corpus's most frequent words say nothing of which article a text is; dropping them halves
 # the all-pairs cost and lifted its best F1 from 0.985 to 0.995 on the 1,000-capture corpus.

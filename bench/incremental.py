@@ -13,9 +13,10 @@ from pathlib import Path
 
 import polars as pl
 
-import tasks.store as store
-from tests.corpus import write_seed_variants
-from tests.helpers import SEED_NAMES, run_stages
+import tasks.storage.store as store
+from bench.seeds import SEED_NAMES, write_seed_variants
+from flows.archive import archive_in_process
+from tasks.core.config import ArchiveParams
 
 # Each run at a time of its own, as days apart: a run's files are named by the archive's version and its time.
 DAY2, DAY3 = datetime(2026, 1, 2, tzinfo=UTC), datetime(2026, 1, 3, tzinfo=UTC)
@@ -38,6 +39,11 @@ class ReadMeter:
 
     def __exit__(self, *exc: object) -> None:
         store.pl.read_parquet = self._read
+
+
+def run_stages(raw: Path, out: Path, *, run_at: datetime | None = None) -> None:
+    """One run of the flow's stages in this process."""
+    archive_in_process(ArchiveParams(raw_dir=str(raw), out_dir=str(out)), run_at=run_at)
 
 
 def archive_bytes(out: Path) -> int:

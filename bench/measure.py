@@ -6,7 +6,6 @@ A process of its own per configuration, so its peak RSS is that configuration's 
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import os
 import resource
@@ -14,7 +13,6 @@ import shutil
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -116,8 +114,8 @@ def run_flow(corpus: Path, work: Path) -> dict[str, Any]:
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
     from flows.archive import archive
     from flows.cli import run_settings
-    from tasks.config import ArchiveParams
-    from tasks.execution import workers_started_early
+    from tasks.core.config import ArchiveParams
+    from tasks.runtime.execution import workers_started_early
 
     out = work / "archive"
     shutil.rmtree(out, ignore_errors=True)
@@ -134,35 +132,23 @@ def run_flow(corpus: Path, work: Path) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _timed(totals: dict[str, float], name: str, func: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        started = time.perf_counter()
-        try:
-            return func(*args, **kwargs)
-        finally:
-            totals[name] = totals.get(name, 0.0) + time.perf_counter() - started
-
-    return wrapper
-
-
 def run_stages(corpus: Path, work: Path) -> dict[str, Any]:
-    """tests/helpers.py's composition of the pure stage functions, each `tasks.*` function it calls timed."""
-    import tests.helpers as helpers
+    """The flow's stages as plain functions in this process (flows.archive.archive_in_process), each stage timed."""
+    from flows.archive import archive_in_process
+    from tasks.core.config import ArchiveParams
+    from tasks.write import read_archive
 
-    totals: dict[str, float] = {}
-    for name, value in list(vars(helpers).items()):
-        if callable(value) and getattr(value, "__module__", "").startswith("tasks.") and not isinstance(value, type):
-            setattr(helpers, name, _timed(totals, f"{value.__module__}.{name}", value))
+    out = work / "stages-archive"
     started = time.perf_counter()
-    tables = helpers.archive_tables(corpus / "raw")
+    _, totals = archive_in_process(ArchiveParams(raw_dir=str(corpus / "raw"), out_dir=str(out)))
     seconds = time.perf_counter() - started
     rss = peak_rss_mb()
-    out = work / "stages"
-    out.mkdir(parents=True, exist_ok=True)
+    tables = read_archive(out)
+    tables_dir = work / "stages"
+    tables_dir.mkdir(parents=True, exist_ok=True)
     for table in ("sources", "segments"):
-        tables[table].write_parquet(out / f"{table}.parquet")
-    return {"seconds": seconds, "stage_seconds": totals, "tables": str(out), **rss}
+        tables[table].write_parquet(tables_dir / f"{table}.parquet")
+    return {"seconds": seconds, "stage_seconds": totals, "tables": str(tables_dir), **rss}
 
 
 def run_floor(corpus: Path, work: Path) -> dict[str, Any]:
@@ -177,7 +163,7 @@ def run_floor(corpus: Path, work: Path) -> dict[str, Any]:
 
 def run_group(corpus: Path, work: Path) -> dict[str, Any]:
     """newsarchive's grouping alone, on captures decoded beforehand (decoding not counted)."""
-    from tasks.config import MatchConfig
+    from tasks.core.config import MatchConfig
     from tasks.group import group_captures
 
     captures, names, decode_seconds = decoded(corpus / "raw")

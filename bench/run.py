@@ -33,8 +33,9 @@ from bench.report import (
     write_markdown,
 )
 from tasks import synth
-from tasks.synth import CAPTURES_PER_ARTICLE, write_corpus
 from tasks.synth import evaluate as ev
+from tasks.synth.corpus import write_corpus
+from tasks.synth.render import CAPTURES_PER_ARTICLE
 
 
 def generator_version() -> str:

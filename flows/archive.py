@@ -1,17 +1,29 @@
-"""The archive flow: raw captures in, normalized Parquet archive out, only new work done."""
+"""The archive flow: raw captures in, normalized Parquet archive out, only new work done.
+
+The stages run in three phases, written once here and run two ways: by the flow, each stage
+a Prefect task (StageProgress), or in this process as plain functions (InProcessStages) by the
+tests, the benchmarks and the model's training.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, Protocol
 
+import polars as pl
 from prefect import flow
+from prefect.tasks import Task
 
-from tasks.articles import batch_articles, build_articles, find_site_furniture
-from tasks.build import build_changes, gather_rows, summarize_run
+from tasks.articles.batch import batch_articles, build_articles, find_site_furniture
+from tasks.articles.rows import ArticleRows, gather_rows
 from tasks.checks import check_changes
-from tasks.config import (
+from tasks.core.capture import Capture
+from tasks.core.config import (
     LOCK_WAIT_SECONDS,
+    ArchiveParams,
     Execution,
     ExecutionConfig,
     Grouping,
@@ -26,19 +38,112 @@ from tasks.config import (
     Roles,
     RolesConfig,
 )
-from tasks.decode import decode_captures, merge_decoded, reading_batches, settle_after_reading
-from tasks.discover import count_files, discover_captures
-from tasks.execution import batch_runner, gc_paused, worker_count
-from tasks.folders import absolute_folders
+from tasks.core.folders import absolute_folders, count_files
+from tasks.core.shelf import scratch_folder
+from tasks.decode import DecodedBatch, decode_captures, merge_decoded, reading_batches, settle_after_reading
+from tasks.discover import RawCapture, discover_captures
 from tasks.group import group_articles
-from tasks.related import everything, load_related
-from tasks.report import StageProgress, publish_run_report
-from tasks.shelf import scratch_folder
-from tasks.state import open_archive
-from tasks.store import archive_lock
+from tasks.plan import build_changes
+from tasks.related import Related, everything, load_related
+from tasks.report import publish_run_report, summarize_run
+from tasks.runtime.execution import batch_runner, gc_paused, worker_count
+from tasks.runtime.progress import InProcessStages, StageProgress
+from tasks.state import ArchiveState, open_archive
+from tasks.storage.store import archive_lock
 from tasks.write import commit_archive
 
-STAGES = 11  # the stage.run / stage.map calls below: the progress artifact's 100 %
+# The stages in the order they run: the progress artifact counts them, and refuses any other.
+STAGE_ORDER: tuple[Task[..., Any], ...] = (
+    open_archive, discover_captures, decode_captures, load_related, group_articles, find_site_furniture,
+    build_articles, build_changes, check_changes, commit_archive, summarize_run,
+)  # fmt: skip
+# The modules of the batch stages, which a process pool's workers import as they start.
+WORKER_PRELOAD = ("tasks.decode", "tasks.articles.batch")
+
+
+class Stages(Protocol):
+    """What runs the stages: StageProgress in the flow, InProcessStages elsewhere."""
+
+    def run(self, stage: Task[..., Any], *args: Any, **kwargs: Any) -> Any: ...
+    def map(self, stage: Task[..., Any], batches: Sequence[Any], **common: Any) -> list[Any]: ...
+    def start_workers_for(self, new_files: int) -> None: ...
+    def release_workers(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ReadPhase:
+    """What the run read: the archive's state, the raw files, the captures decoded, and the stored ones they extend."""
+
+    state: ArchiveState
+    raw: list[RawCapture]
+    batch: DecodedBatch
+    related: Related
+
+    @property
+    def captures(self) -> list[Capture]:
+        """The new captures, then the earlier captures read again."""
+        return everything(self.related)
+
+
+@dataclass(frozen=True)
+class GroupPhase:
+    """The run's captures grouped into articles, and the furniture the run's sites share."""
+
+    groups: list[list[int]]
+    furniture: frozenset[str]
+
+
+def read_phase(
+    stages: Stages, raw_dir: str, out_dir: str, read: ReadConfig, match: MatchConfig, execution: ExecutionConfig,
+    *, shelf_dir: str,
+) -> ReadPhase:  # fmt: skip
+    """Open the archive, list the raw folder, decode what is new, and read again the stored captures it extends."""
+    workers = worker_count(execution)  # several batches of a stage come in a multiple of them
+    state = stages.run(open_archive, out_dir)
+    stages.start_workers_for(count_files(raw_dir) - state.known.height)  # while the folder is listed
+    listed = stages.run(discover_captures, raw_dir, state.fingerprints())
+    archived = state.archived_shas()
+    to_read, settled = reading_batches(listed, archived, execution.decode_batch_captures, workers=workers)
+    decoded = stages.map(decode_captures, to_read, limits=read, shelf_dir=shelf_dir)
+    raw, batch = settle_after_reading(listed, merge_decoded([settled, *decoded]), archived)
+    related = stages.run(load_related, raw_dir, state, batch.captures, match)
+    return ReadPhase(state, raw, batch, related)
+
+
+def group_phase(stages: Stages, reading: ReadPhase, match: MatchConfig) -> GroupPhase:
+    """Which captures hold one article, and which lines are the furniture of their sites."""
+    captures = reading.captures
+    groups = stages.run(group_articles, captures, match, reading.related.article_of)
+    return GroupPhase(groups, stages.run(find_site_furniture, captures, groups))
+
+
+def article_phase(
+    stages: Stages, reading: ReadPhase, grouping: GroupPhase, params: ArchiveParams, *, shelf_dir: str
+) -> ArticleRows:
+    """Label every line, merge each article's captures into one, link the quotes: the rows of every article."""
+    captures, execution = reading.captures, params.execution
+    article_batches = batch_articles(
+        captures, grouping.groups, execution.batch_captures, parts_multiple_of=worker_count(execution)
+    )
+    built = stages.map(
+        build_articles, article_batches,
+        furniture=grouping.furniture, roles=params.roles, quotes=params.quotes, match=params.match,
+        stored_article_of=reading.related.article_of, shelf_dir=shelf_dir,
+    )  # fmt: skip
+    stages.release_workers()  # the last batch stage: the workers go, and their memory back, while tables are planned
+    return gather_rows(built)
+
+
+def write_phase(
+    stages: Stages, reading: ReadPhase, rows: ArticleRows, run_at: datetime
+) -> tuple[dict[str, int], dict[str, pl.DataFrame]]:
+    """Plan the tables' changes, check them, publish them at once; the run's counts and its own `sources` rows."""
+    state, raw = reading.state, reading.raw
+    changes = stages.run(build_changes, state, raw, reading.batch, rows, reading.related, run_at)
+    stages.run(check_changes, changes, reading.captures, rows, state)
+    stages.run(commit_archive, changes, state, f"{run_at:%Y%m%dT%H%M%S%f}")
+    summary, run_tables = stages.run(summarize_run, changes, state, rows, raw)
+    return summary, run_tables
 
 
 @flow(name="archive", log_prints=True, timeout_seconds=6 * 3600)
@@ -61,38 +166,42 @@ def archive(
     run_at = datetime.now(UTC)
     # Absolute before any task or worker sees them; an archive inside the raw folder (or holding it) is refused.
     raw_dir, out_dir = absolute_folders(raw_dir, out_dir)
-    workers = worker_count(execution)  # several batches of a stage come in a multiple of them
+    params = ArchiveParams(
+        raw_dir=raw_dir, out_dir=out_dir, read=read, match=match, roles=roles, quotes=quotes, execution=execution
+    )
     lock = archive_lock(Path(out_dir), wait_seconds=lock_wait_seconds, on_wait=print)
-    # Decoded lines wait in the archive's scratch folder, not in this process (tasks/shelf.py).
+    # Decoded lines wait in the archive's scratch folder, not in this process (tasks/core/shelf.py).
     # The collector is paused as in the batch tasks: this process holds every capture of the run.
     with (
-        lock, gc_paused(freeze_survivors=True), batch_runner(execution) as runner,
+        lock, gc_paused(freeze_survivors=True), batch_runner(execution, WORKER_PRELOAD) as runner,
         scratch_folder(out_dir) as shelf,
     ):  # fmt: skip
-        stage = StageProgress(total=STAGES, runner=runner)
-        state = stage.run(open_archive, out_dir)
-        runner.start_workers_for(count_files(raw_dir) - state.known.height)  # while the folder is listed
-        listed = stage.run(discover_captures, raw_dir, state.fingerprints())
-        archived = state.archived_shas()
-        to_read, settled = reading_batches(listed, archived, execution.decode_batch_captures, workers=workers)
-        decoded = stage.map(decode_captures, to_read, limits=read, shelf_dir=shelf.path)
-        raw, batch = settle_after_reading(listed, merge_decoded([settled, *decoded]), archived)
-        related = stage.run(load_related, raw_dir, state, batch.captures, match)
-        captures = everything(related)
-        groups = stage.run(group_articles, captures, match, related.article_of)
-        furniture = stage.run(find_site_furniture, captures, groups)
-        article_batches = batch_articles(captures, groups, execution.batch_captures, parts_multiple_of=workers)
-        built = stage.map(
-            build_articles, article_batches,
-            furniture=furniture, roles=roles, quotes=quotes, match=match,
-            stored_article_of=related.article_of, shelf_dir=shelf.path,
-        )  # fmt: skip
-        runner.release()  # the last batch stage: the workers go, and their memory back, while tables are planned
-        rows = gather_rows(built)
+        stages = StageProgress(STAGE_ORDER, runner=runner)
+        reading = read_phase(stages, raw_dir, out_dir, read, match, execution, shelf_dir=shelf.path)
+        grouping = group_phase(stages, reading, match)
+        rows = article_phase(stages, reading, grouping, params, shelf_dir=shelf.path)
         shelf.release()  # no stage reads the lines or rows left there again: removed while tables are planned
-        changes = stage.run(build_changes, state, raw, batch, rows, related, run_at)
-        stage.run(check_changes, changes, captures, rows, state)
-        stage.run(commit_archive, changes, state, f"{run_at:%Y%m%dT%H%M%S%f}")
-        summary, run_tables = stage.run(summarize_run, changes, state, rows, raw)
-    publish_run_report(run_tables, summary, stage.seconds, raw_dir=raw_dir, out_dir=out_dir)
+        summary, run_tables = write_phase(stages, reading, rows, run_at)
+    publish_run_report(run_tables, summary, stages.seconds, raw_dir=raw_dir, out_dir=out_dir)
     return summary
+
+
+def archive_in_process(
+    params: ArchiveParams, *, run_at: datetime | None = None
+) -> tuple[dict[str, int], dict[str, float]]:
+    """The flow's phases as plain functions in this process, no Prefect run: for tests and benchmarks.
+
+    The same stages in the same order on a real archive folder, its lock and scratch folder
+    included; every batch in this process. Returns the run's counts and the seconds of each stage.
+    """
+    raw_dir, out_dir = absolute_folders(params.raw_dir, params.out_dir)
+    run_at = run_at or datetime.now(UTC)
+    with archive_lock(Path(out_dir), wait_seconds=60), scratch_folder(out_dir) as shelf:
+        stages = InProcessStages(STAGE_ORDER)
+        reading = read_phase(
+            stages, raw_dir, out_dir, params.read, params.match, params.execution, shelf_dir=shelf.path
+        )
+        grouping = group_phase(stages, reading, params.match)
+        rows = article_phase(stages, reading, grouping, params, shelf_dir=shelf.path)
+        summary, _ = write_phase(stages, reading, rows, run_at)
+    return summary, stages.seconds

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from tasks.config import ArchiveParams, ExecutionConfig
-from tasks.folders import FolderOverlapError, absolute_folders, raw_folder_problem
+from tasks.core.config import ArchiveParams, ExecutionConfig
+from tasks.core.folders import FolderOverlapError, absolute_folders, raw_folder_problem
 
 # Exit codes (README, "Two commands"): 0 done, 1 the run failed, 2 a usage error (argparse's own), then:
 RAW_DIR_MISSING = 3  # the raw folder is missing or cannot be listed: often a mount not there yet
@@ -53,7 +53,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def synthesize(args: argparse.Namespace) -> int:
     """Write the corpus; exit 2 when the output directory already holds captures."""
-    from tasks.synth import write_corpus
+    from tasks.synth.corpus import write_corpus
 
     if args.articles < 1:
         print("newsarchive: --articles must be at least 1", file=sys.stderr)
@@ -111,8 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     watch = stop_on_signals()  # Ctrl-C: exit 130, SIGTERM: 143, in seconds; before any thread or process starts
     from flows.archive import archive  # Prefect is imported only once the arguments are good
-    from tasks.execution import workers_started_early
-    from tasks.server import start_temporary_server
+    from tasks.runtime.execution import workers_started_early
+    from tasks.runtime.server import start_temporary_server
 
     try:
         execution = ExecutionConfig(

@@ -69,8 +69,8 @@ def _stop_on_signal(watch: RunWatch) -> None:
     print(f"newsarchive: stopped by {signal.Signals(signum).name}, {outcome}", file=sys.stderr, flush=True)
     _silence()  # what the flow's threads say as they are cut short would bury that line
     _signal_children(signal.SIGKILL)
-    if "tasks.server" in sys.modules:  # else Prefect is not even imported yet: no server to stop
-        from tasks.server import kill_temporary_server
+    if "tasks.runtime.server" in sys.modules:  # else Prefect is not even imported yet: no server to stop
+        from tasks.runtime.server import kill_temporary_server
 
         kill_temporary_server()
     # What multiprocessing does first at a normal exit: its queues' semaphores unlinked here, not

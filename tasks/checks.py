@@ -1,4 +1,4 @@
-"""Stage 6c: what must hold before a run publishes anything."""
+"""The check-consistency stage: what must hold before a run publishes anything."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.build import ArticleRows
-from tasks.capture import Capture
-from tasks.related import STORED_PREFIX
+from tasks.articles.rows import ArticleRows
+from tasks.core.capture import Capture
+from tasks.core.ids import STORED_PREFIX
 from tasks.state import ArchiveState
-from tasks.store import bucket_of
+from tasks.storage.store import bucket_of
 
 _ID_COLUMNS = {
     "articles": ["article_id"],

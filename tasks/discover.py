@@ -1,4 +1,4 @@
-"""Stage 1: the captures under the raw directory; reading and hashing them (decoding reads the new ones)."""
+"""The discover-captures stage: the captures under the raw folder, listed, read and hashed."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from typing import NamedTuple, TypeAlias
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.execution import Sealed
-from tasks.folders import RawFolderError, retry_transient
+from tasks.core.folders import RawFolderError, retry_transient
+from tasks.runtime.execution import Sealed
 
 # Captures up to this size are read at once to be hashed (hashing 100,187 took 2.9 s streamed, 2.5 s so).
 _READ_WHOLE_BYTES = 1 << 20
@@ -163,15 +163,6 @@ def _kind_problem(mode: int) -> str | None:
     if stat.S_ISDIR(mode):
         return "a directory, not a capture file"
     return f"not a regular file ({_KINDS.get(stat.S_IFMT(mode), 'of an unknown kind')})"
-
-
-def count_files(raw_dir: str) -> int:
-    """How many files lie below raw_dir, hidden ones aside: a first guess at a run's size (0.1 s for 100,000)."""
-    count = 0
-    for _, dirs, files in os.walk(raw_dir):
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        count += sum(1 for name in files if not name.startswith("."))
-    return count
 
 
 def _link_problem(path: Path, root: Path) -> str | None:

@@ -1,4 +1,4 @@
-"""Stage 3: captures of the same article, found by blocking then batched fuzzy matching.
+"""The group-captures-by-article stage: captures of the same article, found by blocking then batched fuzzy matching.
 
 Candidate unit pairs come from an inverted index of word shingles (rare ones
 only); rapidfuzz scores just those pairs; two captures are one article when the
@@ -30,9 +30,9 @@ from prefect.cache_policies import NO_CACHE
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import LCSseq
 
-from tasks.capture import BLANK_SEPARATED_SHARE, Capture, joined_keys
-from tasks.config import MatchConfig
-from tasks.execution import Sealed, hand_back_freed_memory
+from tasks.core.capture import BLANK_SEPARATED_SHARE, Capture, joined_keys
+from tasks.core.config import MatchConfig
+from tasks.runtime.execution import Sealed, hand_back_freed_memory
 
 U32 = npt.NDArray[np.uint32]
 U64 = npt.NDArray[np.uint64]
@@ -46,7 +46,7 @@ Number = TypeVar("Number", bound=np.generic)
 _MAX_WRAPPED_CHARS = 100
 _MIN_WRAPPED_CHARS = 50
 
-# tasks.normalize.tokenize's `\w+` in the Rust regex syntax polars runs: Python's str
+# tasks.core.normalize.tokenize's `\w+` in the Rust regex syntax polars runs: Python's str
 # `\w` is letters, digits and "_", Rust's adds combining marks. The two agree on every
 # code point Python 3.11's Unicode 14 assigns (checked over all 1.1 million).
 _WORD = r"[\p{L}\p{N}_]+"

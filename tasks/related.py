@@ -1,4 +1,4 @@
-"""Stage 2b: stored articles that new captures may belong to, with their earlier captures.
+"""The load-related-stored-articles stage: stored articles that new captures may belong to, with their earlier captures.
 
 An article touched by a new capture is rebuilt from all its captures, read
 again from the raw directory (checked against their sha256), so that a run over
@@ -20,20 +20,20 @@ import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.capture import Capture, lines_of, make_capture
-from tasks.config import MatchConfig
-from tasks.decode import CaptureError, decode_capture, numbered_lines
+from tasks.core.capture import Capture, lines_of, make_capture
+from tasks.core.config import MatchConfig
+from tasks.core.ids import STORED_PREFIX
+from tasks.core.lines import CaptureError, decode_capture, numbered_lines
+from tasks.core.normalize import tokenize
 from tasks.discover import capture_problem, read_regular
-from tasks.normalize import tokenize
 from tasks.state import ArchiveState
-from tasks.store import bucket_of, read_buckets
+from tasks.storage.store import bucket_of, read_buckets
 
 # Anchors per paragraph kept in the index: two survive a small edit of one.
 ANCHORS_PER_PARAGRAPH = 2
 # A capture of a stored article holds several of its paragraphs, so several anchors;
 # one shared anchor is mostly chance (measured: 27 candidates for 5 new articles).
 _MIN_ANCHOR_HITS = 2
-STORED_PREFIX = "stored-"
 _CAPTURES_AT_ONCE = 10_000  # shelved captures whose lines are read together
 
 

@@ -1,27 +1,25 @@
-"""What a person sees of a run in the Prefect UI: a progress bar while it runs, a summary and the quarantine after."""
+"""The summarize-run stage and what a person sees of a run in the Prefect UI: the summary and the quarantine."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
-from typing import Any, ParamSpec, TypeVar, cast, overload
-from uuid import UUID
+from typing import ParamSpec, TypeVar
 
 import polars as pl
 from prefect import get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_progress_artifact, create_table_artifact
-from prefect.artifacts import update_progress_artifact as _update_progress
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
-from prefect.tasks import Task
-from prefect.utilities.annotations import quote
 
-from tasks.config import ExecutionConfig
-from tasks.execution import BatchRunner, Sealed
+from tasks.articles.rows import ArticleRows
+from tasks.core.ids import source_id_of
+from tasks.core.schema import TABLES
+from tasks.discover import RawCapture
+from tasks.plan import Changes
+from tasks.state import ArchiveState
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-PROGRESS_KEY = "archive-progress"
 SUMMARY_KEY = "archive-run-summary"
 QUARANTINE_KEY = "archive-quarantine"
 # The table artifact is for reading, not for export: `sources` holds every row.
@@ -31,82 +29,6 @@ MAX_LISTED = 20
 # The summary lists this many of the captures whose line roles the model was least sure of.
 MAX_UNSURE = 10
 LABELS = {"captures": "captures read"}
-PROGRESS_EVERY_SECONDS = 5.0  # how often a batch stage moves the progress artifact on
-
-
-class StageProgress:
-    """Runs the flow's stages one by one, moving a progress artifact on and timing each stage.
-
-    Plain calls, not tasks or state hooks, so the UI shows no extra task runs or hook log lines.
-    """
-
-    def __init__(self, total: int, runner: BatchRunner | None = None) -> None:
-        self.total = total
-        self.runner = runner or BatchRunner(ExecutionConfig(workers=1))
-        self.done = 0
-        self.seconds: dict[str, float] = {}  # task name -> seconds, in run order
-        self._artifact_id: UUID | None = self._publish(None, 0.0, f"Starting: {total} stages")
-
-    @overload
-    def run(self, stage: Task[P, Sealed[R]], *args: P.args, **kwargs: P.kwargs) -> R: ...
-    @overload
-    def run(self, stage: Task[P, R], *args: P.args, **kwargs: P.kwargs) -> R: ...
-    def run(self, stage: Task[P, Any], *args: P.args, **kwargs: P.kwargs) -> Any:
-        """Call one stage's task (its result unsealed); the progress artifact names it while it runs."""
-        started = self._starting(stage.name)
-        # quote(): Prefect would otherwise walk every element of large inputs (all
-        # captures, all articles) looking for futures; measured 80 s of 96 s on 100 captures.
-        quoted_args = [quote(a) for a in args]
-        quoted_kwargs = {k: quote(v) for k, v in kwargs.items()}
-        result = stage(*quoted_args, **quoted_kwargs)  # type: ignore[arg-type]
-        self._finished(stage.name, started)
-        return result.value if isinstance(result, Sealed) else result
-
-    def map(self, stage: Task[..., Sealed[R]], batches: Sequence[Any], **common: Any) -> list[R]:
-        """Run one stage's task on every batch (on the task runner when there are several), results in order."""
-        started = self._starting(stage.name)
-        base = 100 * self.done / self.total
-
-        published = [time.monotonic()]
-
-        def batch_done(n: int) -> None:
-            # Every few seconds, not every batch: each update is a request the server must serve
-            # while the workers want both cores. The stage's end is published anyway.
-            if len(batches) > 1 and n < len(batches) and time.monotonic() - published[0] >= PROGRESS_EVERY_SECONDS:
-                published[0] = time.monotonic()
-                note = f"Stage {self.done + 1} of {self.total}: {stage.name}, {n} of {len(batches)} batches done"
-                self._artifact_id = self._publish(self._artifact_id, base + 100 * n / len(batches) / self.total, note)
-
-        results = self.runner.map(stage, batches, on_done=batch_done, **common)
-        self._finished(stage.name, started)
-        return results
-
-    def _starting(self, name: str) -> float:
-        if self.done == self.total:  # a stage was added to the flow but not to its count
-            self.total += 1
-        note = f"Stage {self.done + 1} of {self.total}: {name}"
-        self._artifact_id = self._publish(self._artifact_id, 100 * self.done / self.total, note)
-        return time.perf_counter()
-
-    def _finished(self, name: str, started: float) -> None:
-        self.seconds[name] = self.seconds.get(name, 0.0) + time.perf_counter() - started
-        self.done += 1
-        note = f"Stage {self.done} of {self.total} done: {name}"
-        if self.done == self.total:
-            note = f"All {self.total} stages done in {sum(self.seconds.values()):.1f} s"
-        self._artifact_id = self._publish(self._artifact_id, 100 * self.done / self.total, note)
-
-    @staticmethod
-    def _publish(artifact_id: UUID | None, percent: float, description: str) -> UUID | None:
-        """Create or update the progress artifact; a failed update costs the run nothing."""
-        try:
-            if artifact_id is None:
-                # async_dispatch types the result as UUID | Coroutine; called from sync code it is a UUID
-                return cast(UUID, create_progress_artifact(percent, key=PROGRESS_KEY, description=description))
-            _update_progress(artifact_id, percent, description=description)
-        except Exception as err:  # the archive matters more than its progress bar
-            get_run_logger().warning("could not update the progress artifact: %s", err)
-        return artifact_id
 
 
 def _label(count: str) -> str:
@@ -214,3 +136,51 @@ def publish_run_report(
     )
     counts = ", ".join(f"{_label(name)}: {value}" for name, value in summary.items())
     get_run_logger().info("%s; %.1f s in the stages", counts, sum(seconds.values()))
+
+
+def run_sources(changes: Changes, state: ArchiveState, raw: Sequence[RawCapture]) -> pl.DataFrame:
+    """The `sources` rows of the files this run read, less those it found archived before.
+
+    A file still quarantined as before is among them, though its row was not written again.
+    """
+    read_ids = pl.Series([source_id_of(r.uri, r.sha256 or "") for r in raw], dtype=pl.String).implode()
+    known = state.known.filter(pl.col("source_id").is_in(read_ids))
+    again = known.filter(pl.col("status") != "quarantined")["source_id"].implode()
+    written = pl.concat([*changes.get("sources", {}).values(), pl.DataFrame(schema=TABLES["sources"])])
+    written = written.filter(pl.col("source_id").is_in(read_ids) & ~pl.col("source_id").is_in(again))
+    unchanged = known.filter(
+        (pl.col("status") == "quarantined") & ~pl.col("source_id").is_in(written["source_id"].implode())
+    )
+    return pl.concat([written, unchanged], how="diagonal_relaxed")
+
+
+def run_summary(changes: Changes, state: ArchiveState, rows: ArticleRows, raw: Sequence[RawCapture]) -> dict[str, int]:
+    """The counts a person wants after a run."""
+    status = run_sources(changes, state, raw)["status"]
+    stored_before = state.article_ids()
+    article_ids = rows.article_ids
+    return {
+        "captures": len(raw),
+        "archived": int((status == "archived").sum()),
+        "duplicates": int((status == "duplicate").sum()),
+        "quarantined": int((status == "quarantined").sum()),
+        "articles": len(article_ids),
+        "articles_new": len(article_ids - stored_before),
+        "articles_updated": len(article_ids & stored_before),
+        "paragraphs": rows.paragraphs.height,
+        "captions": rows.captions.height,
+        "comments": rows.comments.height,
+        # What a run with nothing new says instead: "nothing new: N captures already archived (M articles)"
+        "captures_archived_before": state.archived_files(),
+        "articles_archived_before": len(stored_before),
+    }
+
+
+@task(name="summarize-run", cache_policy=NO_CACHE)
+def summarize_run(
+    changes: Changes, state: ArchiveState, rows: ArticleRows, raw: list[RawCapture]
+) -> tuple[dict[str, int], dict[str, pl.DataFrame]]:
+    """The run's counts, its own `sources` rows (for the quarantine report) and its least confident captures."""
+    sources = run_sources(changes, state, raw)
+    unsure = least_confident_captures(sources, rows.segments)
+    return run_summary(changes, state, rows, raw), {"sources": sources, "least_confident": unsure}

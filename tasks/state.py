@@ -1,4 +1,4 @@
-"""Stage 0: the archive as an earlier run left it (after finishing or dropping an interrupted run)."""
+"""The open-archive stage: the archive as an earlier run left it (after finishing or dropping an interrupted run)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
 from tasks.discover import Fingerprints
-from tasks.store import Manifest, load_manifest, read_buckets, recover
+from tasks.storage.store import Manifest, load_manifest, read_buckets, recover
 
 KNOWN_COLUMNS = ["source_id", "uri", "sha256", "size_bytes", "modified_at", "status", "error", "article_id"]
 

@@ -1,4 +1,4 @@
-"""Stage 7: publish the run's changes to the archive at once (see tasks/store.py)."""
+"""The commit-archive stage: publish the run's changes to the archive at once (see tasks/storage/store.py)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.schema import TABLES
+from tasks.core.schema import TABLES
 from tasks.state import ArchiveState
-from tasks.store import publish, read_table, read_tables
+from tasks.storage.store import publish, read_table, read_tables
 
 __all__ = ["commit_archive", "read_archive", "read_table", "read_tables"]
 

@@ -6,30 +6,18 @@ import os
 import subprocess
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from tasks.articles import batch_articles, build_batch
-from tasks.build import concat_rows, plan_changes
-from tasks.checks import find_problems
-from tasks.config import ArchiveParams
-from tasks.decode import decode_new, merge_decoded, reading_batches, settle_after_reading
-from tasks.discover import new_captures
-from tasks.group import group_new_captures
-from tasks.related import everything, find_related
-from tasks.roles import site_furniture
-from tasks.state import read_state
-from tasks.store import archive_lock, publish
+from bench.seeds import SEED_NAMES, SEEDS, GoldLine, gold_lines, write_capture
+from flows.archive import archive_in_process
+from tasks.core.config import ArchiveParams
 from tasks.write import read_archive
 
 REPO = Path(__file__).resolve().parents[1]
-# The two reference captures (also shipped in data/raw) with their gold roles and quote links.
-SEEDS = REPO / "tests" / "fixtures" / "seeds"
-SEED_NAMES = ("000_a1bb77ff0534570e", "002_e23ddddf5298c3e8")
 RUN_AT = datetime(2026, 1, 1, tzinfo=UTC)
 NEWSARCHIVE = REPO / ".venv" / "bin" / "newsarchive"  # the command as `make setup` installs it
 # Root reads every file: without these capabilities its reads obey the permission bits as another
@@ -70,59 +58,16 @@ def without_root_read(scratch: Path) -> list[str]:
     return WITHOUT_ROOT_READ
 
 
-@dataclass(frozen=True)
-class GoldLine:
-    """A line of a seed as decoded, with its gold role (None for blank lines)."""
-
-    text: str
-    role: str | None
-
-
-def gold_lines(name: str) -> list[GoldLine]:
-    roles = {}
-    for row in (SEEDS / "gold" / f"{name}.roles.tsv").read_text(encoding="utf-8").splitlines()[1:]:
-        number, role, _ = row.split("\t", 2)
-        roles[int(number)] = role
-    text = (SEEDS / f"{name}.txt").read_text(encoding="utf-8")
-    return [GoldLine(line, roles.get(no)) for no, line in enumerate(text.split("\n"), start=1)]
-
-
 def gold_quotes(name: str) -> list[tuple[int, int]]:
     """(comment line, quoted line) pairs of the gold."""
     rows = (SEEDS / "gold" / f"{name}.quotes.tsv").read_text(encoding="utf-8").splitlines()[1:]
     return [(int(r.split("\t")[0]), int(r.split("\t")[1])) for r in rows]
 
 
-def write_capture(path: Path, lines: list[GoldLine], *, encoding: str = "utf-8", newline: str = "\n") -> None:
-    path.write_bytes(newline.join(line.text for line in lines).encode(encoding))
-
-
 def run_stages(raw_dir: Path, out_dir: Path, params: ArchiveParams | None = None, *, run_at: datetime = RUN_AT) -> None:
-    """The archive flow's stages as plain functions (no Prefect), on a real archive directory."""
+    """The archive flow's phases as plain functions (no Prefect), on a real archive directory."""
     params = params or ArchiveParams(raw_dir=str(raw_dir), out_dir=str(out_dir))
-    with archive_lock(out_dir, wait_seconds=60):
-        state = read_state(out_dir)
-        listed, _ = new_captures(raw_dir, state.fingerprints())
-        execution = params.execution
-        archived = state.archived_shas()
-        to_read, settled = reading_batches(listed, archived, execution.decode_batch_captures)
-        decoded = [settled, *(decode_new(part.captures, params.read) for part in to_read)]
-        raw, batch = settle_after_reading(listed, merge_decoded(decoded), archived)
-        related = find_related(raw_dir, state, batch.captures, params.match)
-        captures = everything(related)
-        groups = group_new_captures(captures, params.match, related.article_of)
-        furniture = site_furniture(captures, groups)
-        rows = concat_rows(
-            [
-                build_batch(part, furniture, params.roles, params.quotes, params.match, related.article_of)
-                for part in batch_articles(captures, groups, execution.batch_captures)
-            ]
-        )
-        changes = plan_changes(state, raw, batch, rows, related, run_at=run_at)
-        problems = find_problems(changes, captures, rows, stored_article_ids=state.article_ids())
-        assert not problems, problems
-        if any(changes.values()):
-            publish(out_dir, state.manifest, changes, f"{run_at:%Y%m%dT%H%M%S%f}")
+    archive_in_process(params.model_copy(update={"raw_dir": str(raw_dir), "out_dir": str(out_dir)}), run_at=run_at)
 
 
 def archive_tables(raw_dir: Path, params: ArchiveParams | None = None) -> dict[str, pl.DataFrame]:
@@ -160,3 +105,6 @@ def quote_links(tables: dict[str, pl.DataFrame], name: str) -> list[tuple[int, i
         elif comment is not None:
             links.append((comment_lines[no], line_of[comment]))
     return links
+
+
+__all__ = ["SEEDS", "SEED_NAMES", "GoldLine", "gold_lines", "write_capture"]  # the seeds, for the tests

@@ -8,9 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rapidfuzz.distance import Indel
 
-from tasks.align import MatchedRun, align_tokens
-from tasks.capture import ANCHOR_LINE_WORDS, Capture, make_capture
-from tasks.decode import numbered_lines
+from tasks.articles.align import MatchedRun, align_tokens
+from tasks.core.capture import ANCHOR_LINE_WORDS, Capture, make_capture
+from tasks.core.lines import numbered_lines
 
 WORDS = [
     "the", "council", "voted", "to", "close", "bridge", "for", "two", "years", "while", "ferry", "runs", "from",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from tasks.assemble import segment_of, units_of
-from tasks.capture import make_capture
-from tasks.decode import numbered_lines
-from tasks.roles import LabeledCapture, Role
+from tasks.articles.assemble import segment_of, units_of
+from tasks.articles.roles import LabeledCapture, Role
+from tasks.core.capture import make_capture
+from tasks.core.lines import numbered_lines
 
 # A title, then two paragraphs set off by blank lines, the first wrapped over three lines.
 PAGE = "Bridge Closes\n\nThe council voted\non Tuesday to close\nthe bridge.\n\nRepairs take a year."

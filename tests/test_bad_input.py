@@ -22,9 +22,9 @@ import pytest
 from polars.testing import assert_frame_equal
 
 import tasks.discover
+from tasks.core.schema import TABLES
 from tasks.decode import decode_batch, read_all
 from tasks.discover import hash_capture, list_capture_paths, new_captures
-from tasks.schema import TABLES
 from tasks.write import read_archive
 from tests.helpers import REPO, SEED_NAMES, SEEDS, WITHOUT_ROOT_READ
 

@@ -11,19 +11,20 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-import tasks.build
-from tasks.articles import batch_articles, build_batch
-from tasks.build import ArticleRows, Changes, article_rows, concat_rows, plan_changes
-from tasks.capture import Capture
+import tasks.plan
+from tasks.articles.batch import batch_articles, build_batch
+from tasks.articles.roles import site_furniture
+from tasks.articles.rows import ArticleRows, article_rows, concat_rows
 from tasks.checks import ArchiveInconsistent, find_problems
-from tasks.config import ArchiveParams
+from tasks.core.capture import Capture
+from tasks.core.config import ArchiveParams
 from tasks.decode import read_all
 from tasks.discover import new_captures
 from tasks.group import group_new_captures
+from tasks.plan import Changes, plan_changes
 from tasks.related import everything, find_related
-from tasks.roles import site_furniture
 from tasks.state import read_state
-from tasks.store import LOCK, bucket_of, load_manifest
+from tasks.storage.store import LOCK, bucket_of, load_manifest
 from tasks.write import read_archive
 from tests.helpers import RUN_AT, SEED_NAMES, SEEDS
 
@@ -164,13 +165,13 @@ def test_a_run_whose_output_fails_a_check_publishes_nothing(
     files = sorted(p.relative_to(out) for p in out.rglob("*") if p.is_file() and p.name != LOCK)
 
     (raw / "later.txt").write_text(OTHER_ARTICLE, encoding="utf-8")
-    planned_changes = tasks.build.plan_changes
+    planned_changes = tasks.plan.plan_changes
 
     def broken_plan(*args: Any, **kwargs: Any) -> Changes:  # a bug that writes the new capture's row twice
         changes = planned_changes(*args, **kwargs)
         return first_bucket(changes, "sources", lambda f: pl.concat([f, f.head(1)]))
 
-    monkeypatch.setattr(tasks.build, "plan_changes", broken_plan)
+    monkeypatch.setattr(tasks.plan, "plan_changes", broken_plan)
     with pytest.raises(ArchiveInconsistent, match="nothing was published: sources: source_id is not unique"):
         archive(raw_dir=str(raw), out_dir=str(out))
     assert load_manifest(out) == manifest

@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from distributed import Client, LocalCluster
 
-from tasks.config import ArchiveParams, ExecutionConfig, ReadConfig
+from tasks.core.config import ArchiveParams, ExecutionConfig, ReadConfig
 from tasks.decode import ReadingBatch, decode_captures
-from tasks.execution import batch_runner
-from tasks.synth import write_corpus
+from tasks.runtime.execution import batch_runner
+from tasks.synth.corpus import write_corpus
 from tasks.write import read_archive
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_harness")]
@@ -58,8 +58,8 @@ def test_a_run_leaves_no_prefect_sender_on_the_workers_and_its_folders_reach_the
 def test_a_batch_stage_fails_naming_the_runner_once_the_cluster_has_no_worker(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("tasks.cluster.NO_WORKER_S", 2.0)  # a minute in a run
-    monkeypatch.setattr("tasks.cluster.POLL_S", 0.2)
+    monkeypatch.setattr("tasks.runtime.cluster.NO_WORKER_S", 2.0)  # a minute in a run
+    monkeypatch.setattr("tasks.runtime.cluster.POLL_S", 0.2)
     failed: list[BaseException] = []
 
     def run_stage(address: str) -> None:

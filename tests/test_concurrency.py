@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from polars.testing import assert_frame_equal
 
-from tasks.schema import TABLES
-from tasks.store import ArchiveBusy, archive_lock
+from tasks.core.schema import TABLES
+from tasks.storage.store import ArchiveBusy, archive_lock
 from tasks.write import read_archive
 from tests.helpers import REPO, SEED_NAMES, SEEDS, run_stages
 

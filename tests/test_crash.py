@@ -17,13 +17,13 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from tasks.build import article_rows
+from bench.seeds import write_seed_variants
+from tasks.articles.rows import article_rows
 from tasks.checks import find_problems
-from tasks.schema import TABLES
+from tasks.core.schema import TABLES
 from tasks.state import read_state
-from tasks.store import JOURNAL, PENDING_SUFFIX, read_buckets
-from tasks.write import read_archive, read_tables
-from tests.corpus import write_seed_variants
+from tasks.storage.store import JOURNAL, PENDING_SUFFIX, read_buckets, read_tables
+from tasks.write import read_archive
 from tests.helpers import REPO, SEED_NAMES, run_stages
 
 pytestmark = pytest.mark.slow

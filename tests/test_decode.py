@@ -11,28 +11,24 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from tasks.capture import FURNITURE_MAX_WORDS, Capture, keep_words_of, lines_of, make_capture
-from tasks.config import ReadConfig
+from tasks.core.capture import FURNITURE_MAX_WORDS, Capture, keep_words_of, lines_of, make_capture
+from tasks.core.config import ReadConfig
+from tasks.core.folders import RawFolderError
+from tasks.core.ids import source_id_of
+from tasks.core.lines import CaptureError, collapse_white_space, decode_capture, numbered_lines, split_lines
+from tasks.core.normalize import _FOLD as FOLD
+from tasks.core.normalize import normalize_key, tokenize, tokenize_lines
+from tasks.core.shelf import SCRATCH, pack, read_entries, scratch_folder, write_shelf
 from tasks.decode import (
-    CaptureError,
     DecodedBatch,
     check_raw_folders,
-    collapse_white_space,
-    decode_capture,
     decode_new,
     merge_decoded,
-    numbered_lines,
     reading_batches,
     settle_after_reading,
     shelve_decoded,
-    split_lines,
 )
 from tasks.discover import hash_capture, list_capture_paths, new_captures
-from tasks.folders import RawFolderError
-from tasks.ids import source_id_of
-from tasks.normalize import _FOLD as FOLD
-from tasks.normalize import normalize_key, tokenize, tokenize_lines
-from tasks.shelf import SCRATCH, pack, read_entries, scratch_folder, write_shelf
 from tasks.write import read_archive
 from tests.helpers import SEED_NAMES, SEEDS, newsarchive
 

@@ -31,9 +31,9 @@ import pytest
 from playwright.sync_api import expect
 from polars.testing import assert_frame_equal
 
-from tasks.config import ArchiveParams
-from tasks.schema import TABLES
-from tasks.write import read_table
+from tasks.core.config import ArchiveParams
+from tasks.core.schema import TABLES
+from tasks.storage.store import read_table
 from tests.helpers import REPO, SEED_NAMES, SEEDS, archive_tables, gold_lines, gold_quotes, quote_links, roles_by_line
 
 if TYPE_CHECKING:

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from flows.deploy import DEFAULT_CRON, AtCapacityNowAndThen, archive_deployment, parse_args
 from flows.lifetime import InterruptUntilHeard
-from tasks.config import ArchiveParams
+from tasks.core.config import ArchiveParams
 from tasks.report import quarantined_captures, summary_markdown
 from tests.helpers import REPO
 
@@ -184,7 +184,8 @@ def test_a_stop_signal_python_drops_inside_a_callback_comes_again_until_heard() 
 
         with pytest.raises(KeyboardInterrupt):
             drop_it_then_wait()
-        assert dropped == ["KeyboardInterrupt"]
+        assert dropped  # once at least, and still it came
+        assert set(dropped) == {"KeyboardInterrupt"}
         interrupt.heard()
         time.sleep(0.2)  # none comes after: this would raise
         assert reference() is None

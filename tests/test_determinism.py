@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from polars.testing import assert_frame_equal
 
-from tasks.synth import write_corpus
+from tasks.synth.corpus import write_corpus
 from tasks.write import read_archive
 from tests.helpers import REPO
 
@@ -22,7 +22,7 @@ BUILD = (
     "run_stages(Path(sys.argv[1]), Path(sys.argv[2]))"
 )
 LINK = (
-    "import json, sys; from tasks.config import QuoteConfig; from tasks.quotes import link_quotes; "
+    "import json, sys; from tasks.core.config import QuoteConfig; from tasks.articles.quotes import link_quotes; "
     "paragraphs, comments = json.loads(sys.argv[1]); "
     "print(json.dumps([link.paragraph_no for link in link_quotes(paragraphs, comments, QuoteConfig())]))"
 )

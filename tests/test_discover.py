@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 import tasks.discover
+from tasks.core.folders import RawFolderError, is_transient, overlap_problem
 from tasks.discover import list_capture_paths, new_captures
-from tasks.folders import RawFolderError, is_transient, overlap_problem
 from tasks.write import read_archive
 from tests.helpers import SEED_NAMES, newsarchive, without_root_read
 

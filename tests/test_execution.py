@@ -15,17 +15,19 @@ from polars.testing import assert_frame_equal
 from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
 from prefect_dask.task_runners import DaskTaskRunner
 
-from tasks.articles import batch_articles, build_batch
-from tasks.build import ShelvedRows, gather_rows
-from tasks.capture import make_capture
-from tasks.config import ArchiveParams, ExecutionConfig
-from tasks.decode import decode_new, numbered_lines
-from tasks.discover import count_files, new_captures
-from tasks.execution import Sealed, gc_paused, make_task_runner, split_evenly, workers_started_early
+from tasks.articles.batch import batch_articles, build_batch
+from tasks.articles.roles import site_furniture
+from tasks.articles.rows import ShelvedRows, gather_rows
+from tasks.core.capture import make_capture
+from tasks.core.config import ArchiveParams, ExecutionConfig
+from tasks.core.folders import count_files
+from tasks.core.lines import numbered_lines
+from tasks.core.schema import TABLES
+from tasks.decode import decode_new
+from tasks.discover import new_captures
 from tasks.group import group_new_captures
-from tasks.roles import site_furniture
-from tasks.schema import TABLES
-from tasks.synth import write_corpus
+from tasks.runtime.execution import Sealed, gc_paused, make_task_runner, split_evenly, workers_started_early
+from tasks.synth.corpus import write_corpus
 from tasks.write import read_archive
 from tests.helpers import archive_tables
 

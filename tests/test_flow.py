@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from polars.testing import assert_frame_equal
 
-from tasks.schema import TABLES
+from tasks.core.schema import TABLES
 from tasks.write import read_archive
 from tests.helpers import REPO, SEED_NAMES, TITLE, gold_lines, roles_by_line
 

@@ -9,8 +9,8 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from tasks.config import ArchiveParams, RolesConfig
-from tasks.schema import conform
+from tasks.core.config import ArchiveParams, RolesConfig
+from tasks.core.schema import conform
 from tests.helpers import (
     REPO,
     SEED_NAMES,

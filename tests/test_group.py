@@ -14,9 +14,11 @@ from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 from rapidfuzz import fuzz
 
-from tasks.capture import Capture, make_capture
-from tasks.config import MatchConfig
-from tasks.decode import DecodedBatch, decode_capture, numbered_lines, shelve_decoded
+from tasks.core.capture import Capture, make_capture
+from tasks.core.config import MatchConfig
+from tasks.core.lines import decode_capture, numbered_lines
+from tasks.core.normalize import normalize_key, tokenize
+from tasks.decode import DecodedBatch, shelve_decoded
 from tasks.group import (
     blank_separated,
     components,
@@ -25,7 +27,6 @@ from tasks.group import (
     shingle_hashes,
     text_keys,
 )
-from tasks.normalize import normalize_key, tokenize
 from tasks.related import ANCHORS_PER_PARAGRAPH, articles_anchors, line_shingles, paragraph_anchors, shingle_hash
 from tasks.synth.article import make_article
 from tasks.synth.render import render_article

@@ -15,13 +15,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
-from tasks.config import MatchConfig
+from tasks.core.config import MatchConfig
+from tasks.core.ids import source_id_of
 from tasks.decode import read_all
 from tasks.discover import new_captures
-from tasks.ids import source_id_of
 from tasks.related import candidate_articles
 from tasks.state import read_state
-from tasks.store import load_manifest
+from tasks.storage.store import load_manifest
 from tasks.write import read_archive
 from tests.helpers import (
     SEED_NAMES,

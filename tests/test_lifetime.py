@@ -18,8 +18,8 @@ from typing import TypeAlias
 
 import pytest
 
-from tasks.store import LOCK, archive_lock
-from tasks.synth import write_corpus
+from tasks.storage.store import LOCK, archive_lock
+from tasks.synth.corpus import write_corpus
 from tests.helpers import REPO, run_stages
 from tests.test_crash import assert_whole_and_consistent
 

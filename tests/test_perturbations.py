@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
-from tasks.normalize import normalize_key
+from tasks.core.normalize import normalize_key
 from tests.helpers import SEED_NAMES, TITLE, GoldLine, archive_tables, gold_lines, roles_by_line, write_capture
 
 Lines = list[GoldLine]

@@ -8,8 +8,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from rapidfuzz import fuzz
 
-from tasks.config import QuoteConfig
-from tasks.quotes import link_quotes, rarest_two
+from tasks.articles.quotes import link_quotes, rarest_two
+from tasks.core.config import QuoteConfig
 
 PARAGRAPHS = [
     "the minister said the harbour tunnel would open to traffic before the end of next spring",

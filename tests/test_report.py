@@ -11,9 +11,10 @@ from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
 import tasks.report
-from tasks.config import ExecutionConfig
-from tasks.execution import Sealed, batch_runner
-from tasks.report import PROGRESS_KEY, StageProgress, least_confident_captures, summary_markdown
+from tasks.core.config import ExecutionConfig
+from tasks.report import least_confident_captures, summary_markdown
+from tasks.runtime.execution import Sealed, batch_runner
+from tasks.runtime.progress import PROGRESS_KEY, StageProgress
 
 BATCHES = 6
 

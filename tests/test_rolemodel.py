@@ -8,9 +8,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from tasks.config import ArchiveParams, RolesConfig
-from tasks.rolemodel.features import FEATURE_NAMES, LineTable, line_features
-from tasks.rolemodel.model import MODEL_FILE, LineRoleModel
+from tasks.articles.rolemodel.features import FEATURE_NAMES, LineTable, line_features
+from tasks.articles.rolemodel.model import MODEL_FILE, LineRoleModel
+from tasks.core.config import ArchiveParams, RolesConfig
 from tests import pages
 from tests.helpers import archive_tables, roles_by_line
 
@@ -86,8 +86,8 @@ def test_dates_and_bylines_between_a_headline_and_its_text_do_not_keep_them_apar
 
 
 def test_the_lines_between_the_signatures_of_one_thread_are_comments() -> None:
-    from tasks.rolemodel.batch import follow_signatures
-    from tasks.rolemodel.model import BODY, BOILERPLATE, COMMENT
+    from tasks.articles.rolemodel.batch import follow_signatures
+    from tasks.articles.rolemodel.model import BODY, BOILERPLATE, COMMENT
 
     texts = [pages.PARAGRAPHS[0], *pages.COMMENTS, *pages.FOOTER]
     features = features_of(texts).to_numpy()
@@ -100,8 +100,8 @@ def test_the_lines_between_the_signatures_of_one_thread_are_comments() -> None:
 
 
 def test_dated_links_one_under_another_are_no_thread() -> None:
-    from tasks.rolemodel.batch import follow_signatures
-    from tasks.rolemodel.model import BOILERPLATE, COMMENT
+    from tasks.articles.rolemodel.batch import follow_signatures
+    from tasks.articles.rolemodel.model import BOILERPLATE, COMMENT
 
     texts = ["a fine comment from a reader, who liked it", *[f"Ferry news | {d} March 2026" for d in range(1, 6)]]
     features = features_of(texts).to_numpy()
@@ -182,7 +182,7 @@ def test_with_the_rules_alone_no_line_gets_a_confidence(tmp_path: Path) -> None:
 
 def test_a_capture_walking_alone_takes_the_path_it_takes_beside_another() -> None:
     """The walk of one long capture finishes in plain Python: the same path as numpy's lockstep walk."""
-    from tasks.rolemodel.model import shipped_model, viterbi
+    from tasks.articles.rolemodel.model import shipped_model, viterbi
 
     rng = np.random.default_rng(5)
     model = shipped_model()

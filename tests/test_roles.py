@@ -7,13 +7,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tasks import layout
-from tasks.align import echoed_lines
-from tasks.capture import Capture, make_capture
-from tasks.config import RolesConfig
-from tasks.decode import numbered_lines
-from tasks.layout import comment_form, is_boilerplate, is_closing_furniture
-from tasks.roles import label_all, label_group
+from tasks.articles import cues as layout
+from tasks.articles.align import echoed_lines
+from tasks.articles.cues import comment_form, is_boilerplate, is_closing_furniture
+from tasks.articles.roles import label_all, label_group
+from tasks.core.capture import Capture, make_capture
+from tasks.core.config import RolesConfig
+from tasks.core.lines import numbered_lines
 from tests.helpers import SEED_NAMES, gold_lines
 
 # Four paragraphs of 31-35 words and five reader comments of 5-10 words.

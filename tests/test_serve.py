@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tasks.store import LOCK
+from tasks.storage.store import LOCK
 from tests.helpers import SEED_NAMES, SEEDS
 from tests.test_deploy import DEPLOYMENT, START_TIMEOUT_S, free_port, log_tail, start_serve, wait_for
 

@@ -14,8 +14,8 @@ from prefect.tasks import Task
 
 import tasks.state
 from flows.archive import archive
-from tasks.build import build_changes
 from tasks.discover import discover_captures
+from tasks.plan import build_changes
 from tasks.related import load_related
 from tasks.state import ArchiveState, open_archive
 from tasks.write import commit_archive
@@ -91,7 +91,7 @@ def test_a_transient_storage_error_is_retried_after_1_s_then_5_s(
 def test_a_raw_folder_that_cannot_be_listed_fails_discovery_at_once(tmp_path: Path) -> None:
     """A missing raw folder stays missing: no retry, no 6 s of waiting, nothing quarantined for it
     (on main it was tried three times)."""
-    from tasks.folders import RawFolderError
+    from tasks.core.folders import RawFolderError
 
     @flow(name="list-a-missing-folder")
     def list_a_missing_folder(raw_dir: str) -> UUID | None:

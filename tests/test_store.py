@@ -12,8 +12,17 @@ from typing import Any
 import polars as pl
 import pytest
 
-from tasks.schema import conform
-from tasks.store import JOURNAL, PENDING_SUFFIX, Manifest, bucket_expr, load_manifest, publish, read_tables, recover
+from tasks.core.schema import conform
+from tasks.storage.store import (
+    JOURNAL,
+    PENDING_SUFFIX,
+    Manifest,
+    bucket_expr,
+    load_manifest,
+    publish,
+    read_tables,
+    recover,
+)
 
 TABLES = ("articles", "paragraphs")
 # Two articles in two buckets (the first 8 hex digits pick it) and one more in the first of them.

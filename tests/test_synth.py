@@ -10,8 +10,8 @@ import polars as pl
 import pytest
 
 from flows.cli import main
-from tasks.decode import decode_capture, numbered_lines
-from tasks.normalize import normalize_key, tokenize
+from tasks.core.lines import decode_capture, numbered_lines
+from tasks.core.normalize import normalize_key, tokenize
 from tasks.synth import ROLES, write_corpus
 from tasks.synth import evaluate as ev
 from tasks.synth.article import make_article

@@ -1,4 +1,4 @@
-"""Stage 6a: one article from its labeled captures, each fact once, with the lineage of every line."""
+"""One article from its labeled captures, each fact once, with the lineage of every line."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ import numpy as np
 from rapidfuzz import fuzz
 from rapidfuzz.distance import Indel
 
-from tasks.align import MatchedRun, align_tokens, line_coverage
-from tasks.config import RolesConfig
-from tasks.ids import article_id_of, comment_id_of
-from tasks.roles import GroupAlignment, LabeledCapture, Role
+from tasks.articles.align import MatchedRun, align_tokens, line_coverage
+from tasks.articles.roles import GroupAlignment, LabeledCapture, Role
+from tasks.core.config import RolesConfig
+from tasks.core.ids import article_id_of, comment_id_of
 
 
 class Unit(NamedTuple):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
-from tasks.normalize import normalize_key
+from tasks.core.normalize import normalize_key
 
 
 def stable_id(*parts: str) -> str:
@@ -29,3 +29,6 @@ def author_id_of(name: str) -> str:
 def comment_id_of(article_id: str, key: str, occurrence: int) -> str:
     """The n-th comment with the same normalized text in a thread gets its own id."""
     return stable_id("comment", article_id, key, str(occurrence))
+
+
+STORED_PREFIX = "stored-"

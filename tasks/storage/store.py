@@ -26,7 +26,7 @@ from typing import Any
 
 import polars as pl
 
-from tasks.schema import TABLES, conform
+from tasks.core.schema import TABLES, conform
 
 # 64 buckets: a run that touches ten articles rewrites at most ten of them per
 # table, and a small archive still has few files.

@@ -1,4 +1,4 @@
-"""Stage 4b: the role of every line of the captures of one article."""
+"""The rules: the role of every line of the captures of one article."""
 
 from __future__ import annotations
 
@@ -10,11 +10,8 @@ from typing import Literal
 
 import numpy as np
 
-from tasks.align import MatchedRun, align_tokens, echoed_lines, line_coverage
-from tasks.capture import Capture
-from tasks.config import RolesConfig
-from tasks.decode import Line
-from tasks.layout import (
+from tasks.articles.align import MatchedRun, align_tokens, echoed_lines, line_coverage
+from tasks.articles.cues import (
     byline_name,
     comment_form,
     is_boilerplate,
@@ -27,10 +24,13 @@ from tasks.layout import (
     looks_like_title,
     mentions,
 )
+from tasks.core.capture import Capture
+from tasks.core.config import RolesConfig
+from tasks.core.lines import Line
 
 # Short lines found in captures of this many different articles of one run are
 # site furniture ("Story continues below", a site's name), whatever the regex knows.
-FURNITURE_ARTICLES = 3  # of lines no longer than tasks.capture.FURNITURE_MAX_WORDS
+FURNITURE_ARTICLES = 3  # of lines no longer than tasks.core.capture.FURNITURE_MAX_WORDS
 _FURNITURE: ContextVar[frozenset[str]] = ContextVar("furniture", default=frozenset())
 
 # A byline this far down a capture with no partner closes its article rather

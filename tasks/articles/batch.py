@@ -1,4 +1,4 @@
-"""Stages 4-6a per batch of articles: align and label, merge into articles, link quotes.
+"""The find-site-furniture and label-merge-and-link-articles stages: align and label, merge, link quotes.
 
 Each article depends only on its own captures (and on the run's site furniture,
 computed once), so batches of articles run apart: on both cores, or on a Dask cluster.
@@ -12,16 +12,16 @@ from dataclasses import replace
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.assemble import assemble_all
-from tasks.build import ArticleRows, ShelvedRows, article_rows
-from tasks.capture import Capture, keep_words_of, release_words_of
-from tasks.config import MatchConfig, QuoteConfig, RolesConfig
-from tasks.execution import Sealed, batch_count, gc_paused
-from tasks.quotes import link_article_quotes
+from tasks.articles.assemble import assemble_all
+from tasks.articles.quotes import link_article_quotes
+from tasks.articles.rolemodel.batch import relabel
+from tasks.articles.rolemodel.model import shipped_model
+from tasks.articles.roles import label_all, site_furniture
+from tasks.articles.rows import ArticleRows, ShelvedRows, article_rows
+from tasks.core.capture import Capture, keep_words_of, release_words_of
+from tasks.core.config import MatchConfig, QuoteConfig, RolesConfig
 from tasks.related import articles_anchors
-from tasks.rolemodel.batch import relabel
-from tasks.rolemodel.model import shipped_model
-from tasks.roles import label_all, site_furniture
+from tasks.runtime.execution import Sealed, batch_count, gc_paused
 
 
 class ArticleBatch:
@@ -97,7 +97,7 @@ def build_articles(
 ) -> Sealed[ShelvedRows]:  # fmt: skip
     """Give every line of a batch of articles its role, merge each article's captures, link quoting comments.
 
-    The rows are left in the scratch folder `shelf_dir` for the flow to gather (tasks/build.py).
+    The rows are left in the scratch folder `shelf_dir` for the flow to gather (tasks/plan.py).
     """
     with gc_paused():
         rows = build_batch(batch, furniture, roles, quotes, match, stored_article_of)

@@ -11,20 +11,20 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from tasks.decode import Line
-from tasks.normalize import at_most_words, tokenize_lines
-from tasks.shelf import ShelfRef, pack, read_entries, unpack
+from tasks.core.lines import Line
+from tasks.core.normalize import at_most_words, tokenize_lines
+from tasks.core.shelf import ShelfRef, pack, read_entries, unpack
 
 # Body lines are hard-wrapped paragraphs (to be joined) when at least this share
 # of them is followed by a blank line: 1.0 in the metadata seed, 0.3 when it is
 # wrapped at 72 columns, 0.11 in the comments seed (one paragraph per line).
 BLANK_SEPARATED_SHARE = 0.2
 
-# Lines of at most this many words may be a site's furniture (tasks/roles.py).
+# Lines of at most this many words may be a site's furniture (tasks/articles/roles.py).
 FURNITURE_MAX_WORDS = 8
 
 # A line of at least this many words that two captures hold alike anchors their alignment
-# (tasks/align.py). Shorter lines ("Reply", a site's name, "Recommended") recur in places that
+# (tasks/articles/align.py). Shorter lines ("Reply", a site's name, "Recommended") recur in places that
 # do not correspond: anchored on them, 1,412 of 11,930 pairs of 9,784 synthetic captures lost shared words.
 ANCHOR_LINE_WORDS = 6
 
@@ -42,7 +42,7 @@ class _Words:
 class Capture:
     """One decoded capture.
 
-    Its lines are either held or on a shelf (tasks/shelf.py): a shelved capture is a
+    Its lines are either held or on a shelf (tasks/core/shelf.py): a shelved capture is a
     few hundred bytes (names, hash, line numbers, its short lines) and reads its lines
     each time they are asked for, unless `keep_words()` pinned them. Its words are
     derived from the lines' keys when asked for, and kept only after `keep_words()`.
@@ -131,7 +131,7 @@ class Capture:
     def anchor_lines(self) -> list[object]:
         """Each line's key where it has ANCHOR_LINE_WORDS words or more, else an object equal to no other line.
 
-        What tasks.align aligns first: the lines two captures hold alike that are long enough to say so.
+        What tasks.articles.align aligns first: the lines two captures hold alike that are long enough to say so.
         """
         return self._layout().anchors
 

@@ -1,26 +1,23 @@
-"""Stage 6b: the rows a run changes, bucket by bucket, each fact once."""
+"""The plan-table-changes stage: the rows a run changes, bucket by bucket, each fact once."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from datetime import datetime
-from operator import itemgetter
 from typing import NamedTuple
 
 import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.assemble import Article, CommentRow, SegmentRow
+from tasks.articles.rows import ArticleRows, column_lists
+from tasks.core.ids import source_id_of
+from tasks.core.schema import TABLES, conform
 from tasks.decode import DecodedBatch
 from tasks.discover import RawCapture
-from tasks.ids import author_id_of, source_id_of
-from tasks.related import STORED_PREFIX, Related
-from tasks.report import least_confident_captures
-from tasks.schema import TABLES, conform
-from tasks.shelf import read_frame, shelve_frames
+from tasks.related import Related
 from tasks.state import ArchiveState
-from tasks.store import INDEX_TABLES, bucket_expr, bucket_of, read_buckets
+from tasks.storage.store import bucket_expr, bucket_of, read_buckets
 
 Changes = dict[str, dict[int, pl.DataFrame]]
 # Which column puts a row in its bucket: rows of one article share a bucket in every table.
@@ -43,120 +40,6 @@ class SourceRow(NamedTuple):
     article_id: str | None
     encoding: str | None
     modified_at: datetime | None
-
-
-class ArticleRows:
-    """The rows of some articles in every article table, as frames: what a batch task hands back.
-
-    Frames, not Article objects: a 100,000-capture run's articles took more memory in the
-    flow process as Python objects than all of its tables, and travelled slower.
-    """
-
-    __slots__ = ("anchors", "articles", "captions", "comments", "members", "paragraphs", "segments")
-
-    def __init__(self, frames: Mapping[str, pl.DataFrame]) -> None:
-        self.articles = frames["articles"]  # with the author's name and bio, for `authors`
-        self.members = frames["members"]  # article_id, source_id: the captures of each article
-        self.paragraphs = frames["paragraphs"]
-        self.captions = frames["captions"]
-        self.comments = frames["comments"]
-        self.segments = frames["segments"]
-        self.anchors = frames["anchors"]
-
-    def frames(self) -> dict[str, pl.DataFrame]:
-        return {name: getattr(self, name) for name in self.__slots__}
-
-    @property
-    def article_ids(self) -> set[str]:
-        return set(self.articles["article_id"].to_list())
-
-    def article_of(self) -> dict[str, str]:
-        """source_id -> article_id of every capture of these articles."""
-        # Columns as lists first: iterating a polars Series value by value is slow (0.1 s for 100,187).
-        return dict(zip(self.members["source_id"].to_list(), self.members["article_id"].to_list(), strict=True))
-
-
-_ARTICLE_ROW = {
-    "article_id": pl.String, "title": pl.String, "subtitle": pl.String, "author_id": pl.String,
-    "author": pl.String, "author_bio": pl.String, "n_paragraphs": pl.Int64, "n_comments": pl.Int64,
-}  # fmt: skip
-
-
-def article_rows(articles: Sequence[Article]) -> ArticleRows:
-    """The rows of the articles in every article table (sources and run times are added when planning)."""
-    heads = _columns(
-        tuple(_ARTICLE_ROW),
-        (
-            (a.article_id, a.title, a.subtitle, author_id_of(a.author) if a.author else None, a.author,
-             a.author_bio, len(a.paragraphs), len(a.comments))
-            for a in articles
-        ),
-    )  # fmt: skip
-    members = _columns(("article_id", "source_id"), ((a.article_id, s) for a in articles for s in a.source_ids))
-    # Column lists, not a dict per row: 3 million segment dicts of a 100,000-capture run took 1.2 GB.
-    paragraphs = _columns(
-        ("article_id", "paragraph_no", "text"),
-        ((a.article_id, n, t) for a in articles for n, t in enumerate(a.paragraphs)),
-    )
-    captions = _columns(
-        ("article_id", "after_paragraph_no", "text"), ((a.article_id, n, t) for a in articles for n, t in a.captions)
-    )
-    comments = _columns(
-        ("article_id", *CommentRow._fields),
-        ((a.article_id, *c) for a in articles for c in a.comments),
-    )
-    segments = _columns(
-        ("article_id", *SegmentRow._fields),
-        (  # a stand-in for a capture that is gone has no lines of its own
-            (a.article_id, *s) for a in articles for s in a.segments if not s.source_id.startswith(STORED_PREFIX)
-        ),
-    )
-    anchors = _columns(("article_id", "anchor"), ((a.article_id, anchor) for a in articles for anchor in a.anchors))
-    return ArticleRows(
-        {
-            "articles": pl.DataFrame(heads, schema=_ARTICLE_ROW),
-            "members": pl.DataFrame(members, schema={"article_id": pl.String, "source_id": pl.String}),
-            "paragraphs": _frame("paragraphs", paragraphs),
-            "captions": _frame("captions", captions),
-            "comments": _frame("comments", comments),
-            # Rounded here, in one pass: round() per segment cost 1 µs, as much as building the row.
-            "segments": _frame("segments", segments).with_columns(pl.col("confidence").round(3)),
-            "anchors": pl.DataFrame(anchors, schema=INDEX_TABLES["_anchors"]),
-        }
-    )
-
-
-def concat_rows(parts: Sequence[ArticleRows]) -> ArticleRows:
-    """The rows of several batches as one."""
-    if not parts:
-        return article_rows([])
-    return ArticleRows({name: pl.concat([p.frames()[name] for p in parts]) for name in ArticleRows.__slots__})
-
-
-class ShelvedRows:
-    """A batch's rows left in the run's scratch folder (Arrow IPC files): what an article batch task hands back.
-
-    The flow reads them once every batch is done and the workers are gone. Handed back
-    whole, they came through a pipe pickled, and the flow held each batch's rows while
-    the others ran: 1.2 GB more at the end of a 100,187-capture run's article batches.
-    """
-
-    __slots__ = ("files",)
-
-    def __init__(self, rows: ArticleRows, folder: str) -> None:
-        self.files = shelve_frames(folder, rows.frames())  # table name -> file
-
-
-def gather_rows(parts: Sequence[ShelvedRows]) -> ArticleRows:
-    """The rows of every batch, read back from the scratch folder, as one."""
-    if not parts:
-        return article_rows([])
-    return ArticleRows(
-        {
-            name: pl.concat([read_frame(part.files[name]) for part in parts], rechunk=False)
-            for name in ArticleRows.__slots__
-        }
-    )
 
 
 def source_rows(
@@ -211,19 +94,6 @@ def article_tables(sources: pl.DataFrame, rows: ArticleRows) -> dict[str, pl.Dat
         "comments": rows.comments,
         "segments": rows.segments,
     }
-
-
-def _columns(names: tuple[str, ...], rows: Iterable[tuple[object, ...]]) -> dict[str, list[object]]:
-    listed = list(rows)
-    # A column at a time, in C: 3.5 times faster than appending value by value.
-    return {name: list(map(itemgetter(i), listed)) for i, name in enumerate(names)}
-
-
-def _frame(table: str, columns: Mapping[str, list[object]]) -> pl.DataFrame:
-    schema = TABLES[table]
-    return conform(
-        table, pl.DataFrame({name: pl.Series(name, values, dtype=schema[name]) for name, values in columns.items()})
-    )
 
 
 def _authors(articles: pl.DataFrame) -> pl.DataFrame:
@@ -323,7 +193,7 @@ def _touched_sources(state: ArchiveState, raw: Sequence[RawCapture], batch: Deco
 
 def _new_source_frame(rows: list[SourceRow], run_at: datetime) -> pl.DataFrame:
     schema = {k: v for k, v in TABLES["sources"].items() if k != "ingested_at"}
-    frame = pl.DataFrame(_columns(SourceRow._fields, rows), schema=schema)  # a dict per row took seconds at 100,000
+    frame = pl.DataFrame(column_lists(SourceRow._fields, rows), schema=schema)  # a dict per row took seconds at 100,000
     return frame.with_columns(pl.lit(run_at, dtype=TABLES["sources"]["ingested_at"]).alias("ingested_at"))
 
 
@@ -390,44 +260,6 @@ def _longer_bio(stored: pl.DataFrame, fresh: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def run_sources(changes: Changes, state: ArchiveState, raw: Sequence[RawCapture]) -> pl.DataFrame:
-    """The `sources` rows of the files this run read, less those it found archived before.
-
-    A file still quarantined as before is among them, though its row was not written again.
-    """
-    read_ids = pl.Series([source_id_of(r.uri, r.sha256 or "") for r in raw], dtype=pl.String).implode()
-    known = state.known.filter(pl.col("source_id").is_in(read_ids))
-    again = known.filter(pl.col("status") != "quarantined")["source_id"].implode()
-    written = pl.concat([*changes.get("sources", {}).values(), pl.DataFrame(schema=TABLES["sources"])])
-    written = written.filter(pl.col("source_id").is_in(read_ids) & ~pl.col("source_id").is_in(again))
-    unchanged = known.filter(
-        (pl.col("status") == "quarantined") & ~pl.col("source_id").is_in(written["source_id"].implode())
-    )
-    return pl.concat([written, unchanged], how="diagonal_relaxed")
-
-
-def run_summary(changes: Changes, state: ArchiveState, rows: ArticleRows, raw: Sequence[RawCapture]) -> dict[str, int]:
-    """The counts a person wants after a run."""
-    status = run_sources(changes, state, raw)["status"]
-    stored_before = state.article_ids()
-    article_ids = rows.article_ids
-    return {
-        "captures": len(raw),
-        "archived": int((status == "archived").sum()),
-        "duplicates": int((status == "duplicate").sum()),
-        "quarantined": int((status == "quarantined").sum()),
-        "articles": len(article_ids),
-        "articles_new": len(article_ids - stored_before),
-        "articles_updated": len(article_ids & stored_before),
-        "paragraphs": rows.paragraphs.height,
-        "captions": rows.captions.height,
-        "comments": rows.comments.height,
-        # What a run with nothing new says instead: "nothing new: N captures already archived (M articles)"
-        "captures_archived_before": state.archived_files(),
-        "articles_archived_before": len(stored_before),
-    }
-
-
 @task(name="plan-table-changes", retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
 def build_changes(
     state: ArchiveState, raw: list[RawCapture], batch: DecodedBatch, rows: ArticleRows,
@@ -440,13 +272,3 @@ def build_changes(
         "rewriting %s", ", ".join(f"{t}: {len(changes[t])} buckets, {n} rows" for t, n in n_rows.items())
     )
     return changes
-
-
-@task(name="summarize-run", cache_policy=NO_CACHE)
-def summarize_run(
-    changes: Changes, state: ArchiveState, rows: ArticleRows, raw: list[RawCapture]
-) -> tuple[dict[str, int], dict[str, pl.DataFrame]]:
-    """The run's counts, its own `sources` rows (for the quarantine report) and its least confident captures."""
-    sources = run_sources(changes, state, raw)
-    unsure = least_confident_captures(sources, rows.segments)
-    return run_summary(changes, state, rows, raw), {"sources": sources, "least_confident": unsure}

@@ -1,4 +1,4 @@
-"""Stage 5: which comment quotes which paragraph or earlier comment."""
+"""Which comment quotes which paragraph or earlier comment."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from itertools import chain, islice
 
 from rapidfuzz import fuzz, process
 
-from tasks.assemble import Article
-from tasks.config import QuoteConfig
-from tasks.normalize import tokenize
+from tasks.articles.assemble import Article
+from tasks.core.config import QuoteConfig
+from tasks.core.normalize import tokenize
 
 # Keys fold every double quote mark to '"'; single quotes double as apostrophes.
 _QUOTED = re.compile(r'"([^"]+)"')

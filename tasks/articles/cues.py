@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tasks.normalize import normalize_key
+from tasks.core.normalize import normalize_key
 
 # "Author: Dave DeCamp", "By Jane Doe, Reuters": a prefix, then a capitalized name
 # of one to four words. "By promising to finish the war..." is no byline.

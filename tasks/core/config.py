@@ -32,7 +32,7 @@ class ReadConfig(_Frozen):
 
 
 class MatchConfig(_Frozen):
-    """How captures of one article are found (stage 3)."""
+    """How captures of one article are found (the group-captures-by-article stage)."""
 
     shingle_words: int = Field(
         4,
@@ -100,7 +100,7 @@ class MatchConfig(_Frozen):
 
 
 class RolesConfig(_Frozen):
-    """How lines get their roles once captures are aligned (stage 4)."""
+    """How lines get their roles once captures are aligned (the label-merge-and-link-articles stage)."""
 
     min_run_words: int = Field(
         3,
@@ -120,8 +120,8 @@ class RolesConfig(_Frozen):
         "learned",
         title="Line roles from",
         description=(
-            "learned: the model trained on annotated real pages (tasks/rolemodel), which reads the rules' roles "
-            "and the alignment as evidence; rules: the hand-written rules alone."
+            "learned: the model trained on annotated real pages (tasks/articles/rolemodel), which reads the rules' "
+            "roles and the alignment as evidence; rules: the hand-written rules alone."
         ),
     )  # learned: line-role accuracy on real pages of sites it never saw (BENCHMARKS.md, "Real pages")
     max_caption_gap: int = Field(
@@ -134,7 +134,7 @@ class RolesConfig(_Frozen):
 
 
 class QuoteConfig(_Frozen):
-    """How a comment that quotes the article or an earlier comment is linked (stage 5)."""
+    """How a comment quoting the article or an earlier comment is linked (label-merge-and-link-articles)."""
 
     min_quote_words: int = Field(
         6,

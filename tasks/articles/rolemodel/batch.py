@@ -8,12 +8,10 @@ from collections.abc import Sequence
 import numpy as np
 import numpy.typing as npt
 
-from tasks.align import line_coverage
-from tasks.capture import BLANK_SEPARATED_SHARE
-from tasks.layout import byline_name
-from tasks.related import STORED_PREFIX
-from tasks.rolemodel.features import FEATURE_NAMES, ROLE_CODES, LineTable, line_features, stack
-from tasks.rolemodel.model import (
+from tasks.articles.align import line_coverage
+from tasks.articles.cues import byline_name
+from tasks.articles.rolemodel.features import FEATURE_NAMES, ROLE_CODES, LineTable, line_features, stack
+from tasks.articles.rolemodel.model import (
     ARTICLE_CLASSES,
     BODY,
     BOILERPLATE,
@@ -24,10 +22,12 @@ from tasks.rolemodel.model import (
     TITLE,
     LineRoleModel,
     viterbi,
-)  # fmt: skip
-from tasks.roles import LabeledCapture, LabeledGroup, Role
+)
+from tasks.articles.roles import LabeledCapture, LabeledGroup, Role
+from tasks.core.capture import BLANK_SEPARATED_SHARE
+from tasks.core.ids import STORED_PREFIX
 
-# Hard-wrapped text has lines of at most this many characters (as tasks/roles.py reads it).
+# Hard-wrapped text has lines of at most this many characters (as tasks/articles/roles.py reads it).
 WRAP_WIDTH = 100
 _BLANK_BEFORE = FEATURE_NAMES.index("blank_before")
 _BLANK_SHARE = FEATURE_NAMES.index("blank_share")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import importlib
 import multiprocessing
 import os
 import pickle
@@ -31,7 +32,8 @@ from prefect.task_runners import (
 )
 from prefect.tasks import Task
 
-from tasks.config import ArchiveParams, ExecutionConfig
+from tasks.core.config import ArchiveParams, ExecutionConfig
+from tasks.core.folders import count_files
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -83,8 +85,8 @@ def worker_count(cfg: ExecutionConfig) -> int:
     return cfg.workers or len(os.sched_getaffinity(0))
 
 
-def make_task_runner(cfg: ExecutionConfig) -> TaskRunner[Any]:
-    """The task runner the parameters name (not started)."""
+def make_task_runner(cfg: ExecutionConfig, preload: Sequence[str] = ()) -> TaskRunner[Any]:
+    """The task runner the parameters name (not started); a process pool's workers import `preload` first."""
     workers = worker_count(cfg)
     if cfg.runner == "threads":
         return ThreadPoolTaskRunner(max_workers=workers)
@@ -95,7 +97,8 @@ def make_task_runner(cfg: ExecutionConfig) -> TaskRunner[Any]:
             return DaskTaskRunner(address=cfg.dask_address)
         # One thread per worker process: the stages are pure Python and hold the GIL.
         return DaskTaskRunner(cluster_kwargs={"n_workers": workers, "threads_per_worker": 1, "processes": True})
-    return StagePoolTaskRunner(max_workers=workers, initializer=start_stage_worker, initargs=(os.getpid(),))
+    worker_args = (os.getpid(), tuple(preload))
+    return StagePoolTaskRunner(max_workers=workers, initializer=start_stage_worker, initargs=worker_args)
 
 
 class _StartedPool(NamedTuple):
@@ -108,7 +111,7 @@ _started_pool: _StartedPool | None = None
 
 
 @contextmanager
-def workers_started_early(params: ArchiveParams) -> Iterator[None]:
+def workers_started_early(params: ArchiveParams, preload: Sequence[str] = ()) -> Iterator[None]:
     """Start the process pool's workers before the flow, for a run that will surely use them.
 
     On Prefect's temporary server a run first waits about 3 s for the server, a core idle,
@@ -121,13 +124,15 @@ def workers_started_early(params: ArchiveParams) -> Iterator[None]:
     execution = params.execution
     smallest_batch = min(execution.batch_captures, execution.decode_batch_captures)
     wanted = execution.runner == "processes" and _started_pool is None
-    if wanted and _count_files(params.raw_dir) > smallest_batch:
+    # count_files is 0 for a missing folder: the flow says what is wrong with it
+    if wanted and count_files(params.raw_dir) > smallest_batch:
         workers = worker_count(execution)
         context = multiprocessing.get_context("spawn")  # as Prefect's pool: a fork would copy this process's threads
         messages = context.Queue()
         executor = ProcessPoolExecutor(
             max_workers=workers, mp_context=context,
-            initializer=_initialize_process_pool_worker, initargs=(messages, start_stage_worker, (os.getpid(),)),
+            initializer=_initialize_process_pool_worker,
+            initargs=(messages, start_stage_worker, (os.getpid(), tuple(preload))),
         )  # fmt: skip
         for _ in range(workers):
             executor.submit(os.getpid)  # each submit to a busy pool starts one more worker
@@ -160,12 +165,6 @@ def _stop(pool: _StartedPool) -> None:
     pool.messages.close()
 
 
-def _count_files(raw_dir: str) -> int:
-    from tasks.discover import count_files  # here: discovery imports this module
-
-    return count_files(raw_dir)  # 0 for a missing directory: the flow says what is wrong with it
-
-
 class StagePoolTaskRunner(ProcessPoolTaskRunner):
     """Prefect's process pool, on workers workers_started_early() started when it did.
 
@@ -188,8 +187,11 @@ class StagePoolTaskRunner(ProcessPoolTaskRunner):
         return self
 
 
-def start_stage_worker(parent: int) -> None:
-    """Run once in each new worker process: tie it to `parent`, then import the stages (polars, numpy, rapidfuzz).
+def start_stage_worker(parent: int, preload: tuple[str, ...]) -> None:
+    """Run once in each new worker process: tie it to `parent`, then import the stage modules `preload` names.
+
+    Named by the flow, which knows its batch stages; imported up front, with polars, numpy and
+    rapidfuzz, while the flow still lists and reads.
 
     Ctrl-C reaches the terminal's whole process group, workers included: they ignore it,
     and the parent alone decides what happens. A worker of `newsarchive run` starts with
@@ -199,7 +201,8 @@ def start_stage_worker(parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     exit_with_parent(parent)
-    load_stage_modules()
+    for module in preload:
+        importlib.import_module(module)
 
 
 def exit_with_parent(parent: int, *, every_s: float = 0.2) -> None:
@@ -218,12 +221,6 @@ def exit_with_parent(parent: int, *, every_s: float = 0.2) -> None:
         os._exit(1)
 
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
-
-
-def load_stage_modules() -> None:
-    """Import the batch stages (and polars, numpy, rapidfuzz) up front."""
-    import tasks.articles
-    import tasks.decode  # noqa: F401
 
 
 class Sealed(Generic[T]):
@@ -284,8 +281,9 @@ class BatchRunner:
     starting worker processes or a Dask cluster.
     """
 
-    def __init__(self, cfg: ExecutionConfig) -> None:
+    def __init__(self, cfg: ExecutionConfig, preload: Sequence[str] = ()) -> None:
         self.cfg = cfg
+        self.preload = tuple(preload)  # the modules a process pool's workers import first
         self._runner: TaskRunner[Any] | None = None
         self._stack = ExitStack()  # the task runner: may be left on another thread (release)
         # Settings live in context variables: they are restored on the thread that set them.
@@ -327,7 +325,7 @@ class BatchRunner:
 
     def _result(self, future: PrefectFuture[Sealed[R]]) -> Sealed[R]:
         if self.cfg.runner == "dask":
-            from tasks.cluster import wait_on_cluster
+            from tasks.runtime.cluster import wait_on_cluster
 
             where = f"scheduler {self.cfg.dask_address}" if self.cfg.dask_address else "its local cluster"
             wait_on_cluster(future, getattr(self._runner, "client", None), where)
@@ -354,9 +352,9 @@ class BatchRunner:
             url = temporary_server_url()
             if url is not None:  # workers report to this run's server instead of starting their own
                 self._settings.enter_context(temporary_settings({PREFECT_API_URL: url}))
-            self._runner = self._stack.enter_context(make_task_runner(self.cfg))
+            self._runner = self._stack.enter_context(make_task_runner(self.cfg, self.preload))
             if self.cfg.dask_address:  # workers that outlive the run: what earlier runs left there, and this one
-                from tasks.cluster import forget_run_servers
+                from tasks.runtime.cluster import forget_run_servers
 
                 client = getattr(self._runner, "client", None)
                 forget_run_servers(client)
@@ -410,9 +408,9 @@ def temporary_server_url() -> str | None:
 
 
 @contextmanager
-def batch_runner(cfg: ExecutionConfig) -> Iterator[BatchRunner]:
+def batch_runner(cfg: ExecutionConfig, preload: Sequence[str] = ()) -> Iterator[BatchRunner]:
     """A BatchRunner whose task runner (if one was started) is shut down on the way out."""
-    runner = BatchRunner(cfg)
+    runner = BatchRunner(cfg, preload)
     try:
         yield runner
     finally:

@@ -1,4 +1,4 @@
-"""Stage 4a: order-preserving alignment of two captures: their long lines, then the words between."""
+"""Order-preserving alignment of two captures: their long lines, then the words between."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import NamedTuple, cast
 import numpy as np
 from rapidfuzz.distance import Indel
 
-from tasks.capture import Capture
+from tasks.core.capture import Capture
 
 
 class MatchedRun(NamedTuple):

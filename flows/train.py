@@ -1,4 +1,4 @@
-"""Trains the line-role model: `python -m tasks.rolemodel.train --realdev DIR` (or `make train`).
+"""Trains the line-role model: `python -m flows.train --realdev DIR` (or `make train`).
 
 Training data: the dev split of an annotated set of real pages (read where it lies, never
 copied), the two seeds with their gold, and a synthetic corpus written by tasks/synth, as
@@ -21,12 +21,8 @@ from pathlib import Path
 import lightgbm as lgb
 import numpy as np
 
-from tasks.config import ExecutionConfig, MatchConfig, ReadConfig, RolesConfig
-from tasks.decode import decode_new, merge_decoded, reading_batches, settle_after_reading
-from tasks.discover import new_captures
-from tasks.group import group_new_captures
-from tasks.related import everything, find_related
-from tasks.rolemodel.batch import (
+from flows.archive import STAGE_ORDER, group_phase, read_phase
+from tasks.articles.rolemodel.batch import (
     batch_features,
     capture_starts,
     file_thread_furniture,
@@ -35,7 +31,7 @@ from tasks.rolemodel.batch import (
     lean_on_rules,
     wrapped_as_one,
 )  # fmt: skip
-from tasks.rolemodel.model import (
+from tasks.articles.rolemodel.model import (
     COARSE,
     COARSE_OF_ROLE,
     MODEL_FILE,
@@ -44,11 +40,12 @@ from tasks.rolemodel.model import (
     viterbi,
     walk_tables,
 )  # fmt: skip
-from tasks.roles import LabeledGroup, label_all, site_furniture
-from tasks.state import read_state
-from tasks.synth import write_corpus
+from tasks.articles.roles import LabeledGroup, label_all
+from tasks.core.config import ArchiveParams
+from tasks.runtime.progress import InProcessStages
+from tasks.synth.corpus import write_corpus
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 CHROME = "comment chrome"
 SEEDS_RAW = REPO / "data" / "raw"
 SEEDS_GOLD = REPO / "tests" / "fixtures" / "seeds" / "gold"
@@ -76,19 +73,19 @@ class Corpus:
 
 
 def labeled_groups(raw_dir: Path) -> tuple[list[LabeledGroup], frozenset[str]]:
-    """Decode, group and label (by the rules) every capture of a folder, as a run would."""
-    match = MatchConfig()  # a run's defaults
-    with tempfile.TemporaryDirectory() as empty:
-        state = read_state(Path(empty))
-        listed, _ = new_captures(raw_dir, state.fingerprints())
-        to_read, settled = reading_batches(listed, state.archived_shas(), ExecutionConfig().decode_batch_captures)
-        decoded = [settled, *(decode_new(part.captures, ReadConfig()) for part in to_read)]
-        _, batch = settle_after_reading(listed, merge_decoded(decoded), state.archived_shas())
-        related = find_related(raw_dir, state, batch.captures, match)
-    captures = everything(related)
-    groups = group_new_captures(captures, match, related.article_of)
-    furniture = site_furniture(captures, groups)
-    return label_all(captures, groups, RolesConfig(), furniture), furniture
+    """Decode, group and label (by the rules) every capture of a folder, as a run would: the flow's first phases.
+
+    The run's archive and its captures' lines are kept in folders beside `raw_dir`, for as long as that lies.
+    """
+    params = ArchiveParams(raw_dir=str(raw_dir), out_dir=str(raw_dir.parent / f"{raw_dir.name}-archive"))
+    lines = raw_dir.parent / f"{raw_dir.name}-lines"
+    lines.mkdir()
+    stages = InProcessStages(STAGE_ORDER)
+    reading = read_phase(
+        stages, params.raw_dir, params.out_dir, params.read, params.match, params.execution, shelf_dir=str(lines)
+    )
+    grouping = group_phase(stages, reading, params.match)
+    return label_all(reading.captures, grouping.groups, params.roles, grouping.furniture), grouping.furniture
 
 
 def _corpus(
@@ -342,7 +339,7 @@ def train(corpora: Sequence[Corpus], *, cross_validate: bool = True) -> tuple[Li
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tasks.rolemodel.train", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m flows.train", description=__doc__)
     parser.add_argument(
         "--realdev", type=Path, help="the annotated real pages (gold.json, raw/); without it, seeds and synthetic only"
     )

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
-from tasks.layout import BOILERPLATE, BYLINE, CLOSING, COMMENTS_MARKER
+from tasks.articles.cues import BOILERPLATE, BYLINE, CLOSING, COMMENTS_MARKER
 
 ROLE_CODES = ("title", "subtitle", "byline", "author_bio", "body", "caption", "comment", "boilerplate")
 
