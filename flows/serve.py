@@ -21,7 +21,7 @@ from pathlib import Path
 from flows.deploy import DEPLOYMENT, parse_args
 from flows.lifetime import InterruptUntilHeard
 
-SERVER_START_TIMEOUT_S = 180.0  # a cold start with database migrations takes 10-40 s on 2 cores
+SERVER_START_TIMEOUT_S = 180.0  # a cold start runs the database migrations first
 STOP_TIMEOUT_S = 20.0
 EPILOG = """\
 environment:

@@ -52,16 +52,14 @@ _MIN_WRAPPED_CHARS = 50
 _WORD = r"[\p{L}\p{N}_]+"
 
 # Captures turned into units at a time: bounds the copy of their text polars holds
-# (the line keys of 100,187 synthetic captures are about 500 MB); only numbers are kept.
+# (a large run's line keys are hundreds of MB); only numbers are kept.
 _CAPTURE_BATCH = 10_000
 
 # Shingle rows are split by the top bits of their hash and each part is sorted on its
-# own: the 34 million rows of 100,187 captures sorted as one frame took 3.9 s, and the
-# scratch memory of a sort is now a sixteenth of theirs.
+# own: faster than one sort of all rows, and the scratch memory of a sort is a sixteenth.
 _PART_BITS = 4
 
-# Keys tokenized at a time: bounds their words and shingles in memory (grouping 9,917
-# captures peaked 428 MB above its start tokenizing 137,903 texts at once, 199 MB so).
+# Keys tokenized at a time: bounds their words and shingles in memory.
 _TEXT_BATCH = 25_000
 
 _SHINGLE_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # odd, so no word's bits are lost
@@ -131,7 +129,7 @@ def grouping_units(lines: pl.DataFrame) -> pl.DataFrame:
     capture, line_no = lines["capture"].to_numpy(), lines["line_no"].to_numpy()
     chars = lines["key"].str.len_chars().to_numpy()
     total = len(capture)
-    # Runs of consecutive line numbers, in numpy: polars' over("run") took 1.2 s at 100,187 captures.
+    # Runs of consecutive line numbers, in numpy: faster than polars' over("run").
     starts_run = np.ones(total, np.bool_)
     starts_run[1:] = (capture[1:] != capture[:-1]) | (line_no[1:] != line_no[:-1] + 1)
     first = np.flatnonzero(starts_run)
@@ -300,8 +298,7 @@ def unit_texts(captures: Sequence[Capture], cfg: MatchConfig) -> tuple[Texts, li
     shingled_keys: list[pl.Series] = []  # the keys of those rows, kept for scoring
     firsts = range(0, len(captures), _CAPTURE_BATCH)
     # Polars and numpy let go of the GIL: the next batches' units are found, and earlier batches'
-    # new texts shingled, while this thread sorts out which texts are new. Grouping 100,187
-    # captures took 16.0 s on one core, 10.5 s so (the same groups).
+    # new texts shingled, while this thread sorts out which texts are new (the same groups).
     threads = len(os.sched_getaffinity(0))
     with ThreadPoolExecutor(max_workers=threads) as pool:
         coming = deque(pool.submit(_batch_units, captures, first) for first in firsts[:threads])
@@ -322,12 +319,12 @@ def unit_texts(captures: Sequence[Capture], cfg: MatchConfig) -> tuple[Texts, li
         done = [future.result() for future in shingling]
     tokenized = [(rows, n_words) for rows, n_words, _ in done]
     shingled = [rows_shingled for _, _, rows_shingled in done]
-    # The keys stay, as the batches' slices, for scoring: reading them back from the shelves took
-    # 1.2 s at 100,187 captures (they hold 217 MB then, below the run's peak, which comes later).
+    # The keys stay, as the batches' slices, for scoring: reading them back from the shelves was slower,
+    # and they hold less than the run's peak, which comes later.
     keys_read = pl.concat([pl.Series(dtype=pl.String), *shingled_keys], rechunk=False)
     units = pl.concat([pl.DataFrame(schema=_UNITS), *batches])
     del batches
-    # Units by text, then capture (np.lexsort took 0.9 s at 100,187 captures).
+    # Units by text, then capture (faster than np.lexsort).
     order = units.select(pl.arg_sort_by("h1", "h2", "capture", maintain_order=True)).to_series().to_numpy()
     h1, h2 = units["h1"].to_numpy()[order], units["h2"].to_numpy()[order]
     starts = np.ones(len(order), dtype=np.bool_)
@@ -397,9 +394,8 @@ def _part_pairs(
     text: U32, shingle: U64, held: I64, offsets: I64, flat: U32, limit: int, rare_alone: Bools
 ) -> tuple[U64, U32]:
     """Text pairs (packed a << 32 | b, a < b) sharing each rare shingle of one part, and the texts of its rare rows."""
-    # Most shingles (89% at 100,187 captures) are in one row: as many captures hold them as hold its text.
-    # Those are found by sorting the hashes alone; only the other rows are sorted with their texts
-    # (sorting all 2.1 million rows of a part at 100,187 captures so took 0.12 s, this 0.08 s).
+    # Most shingles are in one row: as many captures hold them as hold its text. Those are found by
+    # sorting the hashes alone; only the other rows are sorted with their texts.
     values = pl.Series(shingle).sort().to_numpy()
     twice = values[1:][values[1:] == values[:-1]]
     shared = pl.Series(shingle).is_in(pl.Series(twice).implode()).to_numpy()
@@ -443,7 +439,7 @@ def candidate_text_pairs(texts: Texts, shingled: Sequence[ShingleBatch], cfg: Ma
     """
     held, offsets, flat = _captures_of(texts)
     limit = cfg.max_shingle_captures
-    rare_alone = (held >= 2) & (held <= limit)  # a shingle of this text alone: rare or not (a 1.4 MB lookup)
+    rare_alone = (held >= 2) & (held <= limit)  # a shingle of this text alone: rare or not
 
     def pairs_of_part(part: int) -> tuple[U64, I64]:
         text, shingle = part_rows(shingled, part, texts.unit_text)
@@ -466,8 +462,7 @@ def candidate_text_pairs(texts: Texts, shingled: Sequence[ShingleBatch], cfg: Ma
 
 
 # Units whose lengths differ more than this were reflowed (joined or split):
-# only they need partial_ratio, which costs ~170x what ratio does (measured on
-# 1,944 candidate pairs: 0.34 s against 0.002 s).
+# only they need partial_ratio, which costs two orders of magnitude more than ratio.
 _REFLOWED_LENGTH_RATIO = 0.8
 
 
@@ -724,8 +719,7 @@ def framed_apart(framing: Framing, pairs: pl.DataFrame, cfg: MatchConfig) -> Boo
     """
     a, b = pairs["capture_a"].to_numpy(), pairs["capture_b"].to_numpy()
     floor = cfg.min_own_share * np.minimum(framing.long_chars[a], framing.long_chars[b])
-    # Only pairs where both have that much text of their own: 48,533 of 111,067 at 99,805 synthetic captures,
-    # whose runs took 0.7 s to find.
+    # Only pairs where both have that much text of their own: about half of the pairs, whose runs are slow to find.
     maybe = np.flatnonzero((pairs["own_a"].to_numpy() >= floor) & (pairs["own_b"].to_numpy() >= floor))
     apart = np.zeros(len(a), np.bool_)
     if not len(maybe):

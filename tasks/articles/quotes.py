@@ -186,8 +186,8 @@ def _score_round(searches: Sequence[_Search], targets: Sequence[str], memo: dict
     pairs = {(search.passage, targets[search.taken[i]]) for search, i in asked} - memo.keys()
     if pairs:
         new = sorted(pairs)  # a fixed order: the scores do not depend on it, the threads' split does not either
-        # An article has tens of candidate pairs: starting threads for them cost more than scoring
-        # them (1.6 ms per article); batches of articles already run one per core.
+        # An article has tens of candidate pairs: starting threads for them costs more than scoring
+        # them; batches of articles already run one per core.
         found = process.cpdist(
             [passage for passage, _ in new], [text for _, text in new],
             scorer=fuzz.partial_ratio, processor=None, workers=1 if len(new) < _PAIRS_PER_THREAD else -1,

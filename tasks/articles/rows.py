@@ -41,7 +41,7 @@ class ArticleRows:
 
     def article_of(self) -> dict[str, str]:
         """source_id -> article_id of every capture of these articles."""
-        # Columns as lists first: iterating a polars Series value by value is slow (0.1 s for 100,187).
+        # Columns as lists first: iterating a polars Series value by value is slow.
         return dict(zip(self.members["source_id"].to_list(), self.members["article_id"].to_list(), strict=True))
 
 
@@ -62,7 +62,7 @@ def article_rows(articles: Sequence[Article]) -> ArticleRows:
         ),
     )  # fmt: skip
     members = column_lists(("article_id", "source_id"), ((a.article_id, s) for a in articles for s in a.source_ids))
-    # Column lists, not a dict per row: 3 million segment dicts of a 100,000-capture run took 1.2 GB.
+    # Column lists, not a dict per row: a large run's segments as dicts took more memory than its tables.
     paragraphs = column_lists(
         ("article_id", "paragraph_no", "text"),
         ((a.article_id, n, t) for a in articles for n, t in enumerate(a.paragraphs)),
@@ -88,7 +88,7 @@ def article_rows(articles: Sequence[Article]) -> ArticleRows:
             "paragraphs": table_frame("paragraphs", paragraphs),
             "captions": table_frame("captions", captions),
             "comments": table_frame("comments", comments),
-            # Rounded here, in one pass: round() per segment cost 1 µs, as much as building the row.
+            # Rounded here, in one pass: round() per segment cost as much as building the row.
             "segments": table_frame("segments", segments).with_columns(pl.col("confidence").round(3)),
             "anchors": pl.DataFrame(anchors, schema=INDEX_TABLES["_anchors"]),
         }

@@ -159,7 +159,7 @@ class QuoteConfig(_Frozen):
             "A comment's quoted text is looked for in at most this many earlier lines holding its two rarest "
             "words, earliest first: linking stays linear in a thread of many thousands of comments."
         ),
-    )  # 100: a seed quote's rarest words are held by at most a few lines; a 2 MB thread took 3.2 s without a cap
+    )  # 100: a seed quote's rarest words are held by at most a few lines; a long thread needs the cap
 
 
 class ExecutionConfig(_Frozen):
@@ -192,16 +192,15 @@ class ExecutionConfig(_Frozen):
         le=1_000_000,
         title="Captures per decoding task",
         description="Captures one task reads, decodes and splits into lines.",
-    )  # 5,000: a decoding worker holds about 350 MB then. Each task costs Prefect about 0.1 CPU-s (settings and
-    # clients made again in the worker): 100,187 captures decoded in 41 tasks took 1.8 s longer than in 22
+    )  # 5,000: bounds a decoding worker's memory. Each task costs Prefect settings and clients made again in
+    # the worker, so smaller batches are slower
     batch_captures: int = Field(
         5_000,
         ge=1,
         le=1_000_000,
         title="Captures per batch of articles",
         description="At most about as many captures per task that labels, merges and links whole articles.",
-    )  # 5,000: a worker holding such a batch peaked at 0.76 GB (100,000-capture run), 0.5 GB at 2,500; 41 tasks
-    # of 2,500 took 1.4 s longer than 21 of 5,000
+    )  # 5,000: bounds a worker's memory; smaller batches cost more tasks and time
 
 
 # The flow's top-level parameters (flows/archive.py), each its own field of the UI's form, so that a run given some of

@@ -152,8 +152,8 @@ def collapse_white_space(lines: list[str]) -> list[str]:
     string has no white space but " " (every other kind is a control or a separator).
     """
     # Lines as one text, each LF a space (the lines are not blank: no LF follows another). Then one
-    # search for two spaces finds "  ", " LF" and "LF " at once: searching the three took 0.17 s of
-    # 9,917 captures, as long as the rest of the check.
+    # search for two spaces finds "  ", " LF" and "LF " at once: searching the three took as long
+    # as the rest of the check.
     spaced = " ".join(lines)
     if spaced.isprintable() and "  " not in spaced and not spaced.startswith(" ") and not spaced.endswith(" "):
         return lines

@@ -60,7 +60,7 @@ class StageProgress:
         """Call one stage's task (its result unsealed); the progress artifact names it while it runs."""
         started = self._starting(stage.name)
         # quote(): Prefect would otherwise walk every element of large inputs (all
-        # captures, all articles) looking for futures; measured 80 s of 96 s on 100 captures.
+        # captures, all articles) looking for futures, most of a small run's time.
         quoted_args = [quote(a) for a in args]
         quoted_kwargs = {k: quote(v) for k, v in kwargs.items()}
         result = stage(*quoted_args, **quoted_kwargs)  # type: ignore[arg-type]
