@@ -12,7 +12,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
+from deltalake import DeltaTable
 
+import tasks.plan
+import tasks.related
+import tasks.state
 import tasks.storage.store as store
 from bench.seeds import SEED_NAMES, write_seed_variants
 from flows.archive import archive_in_process
@@ -22,23 +27,36 @@ from tasks.core.config import ArchiveParams
 DAY2, DAY3 = datetime(2026, 1, 2, tzinfo=UTC), datetime(2026, 1, 3, tzinfo=UTC)
 
 
+READERS = (store, tasks.plan, tasks.related, tasks.state)  # the modules that read buckets
+
+
 class ReadMeter:
-    """Counts the bytes of the Parquet files the store reads."""
+    """Counts the bytes of the Parquet files the store reads: the files of the buckets each read names."""
 
     def __init__(self) -> None:
         self.bytes = 0
-        self._read = pl.read_parquet
+        self._read = store.read_buckets
 
     def __enter__(self) -> ReadMeter:
-        def counting(source: list[Path], **kwargs: object) -> pl.DataFrame:
-            self.bytes += sum(Path(p).stat().st_size for p in source)
-            return self._read(source, **kwargs)  # type: ignore[arg-type]
+        def counting(
+            root: Path, manifest: store.Manifest, table: str, buckets: set[int] | None = None, **kwargs: object
+        ) -> pl.DataFrame:
+            version = manifest.tables.get(table)
+            if version is not None:
+                actions = DeltaTable(store.table_uri(root, table), version=version).get_add_actions(flatten=True)
+                files = pl.DataFrame(pa.table(actions))
+                if buckets is not None:
+                    files = files.filter(pl.col("partition.bucket").is_in(sorted(buckets)))
+                self.bytes += int(files["size_bytes"].sum())
+            return self._read(root, manifest, table, buckets, **kwargs)  # type: ignore[arg-type]
 
-        store.pl.read_parquet = counting  # type: ignore[assignment]
+        for module in READERS:
+            module.read_buckets = counting  # type: ignore[attr-defined]
         return self
 
     def __exit__(self, *exc: object) -> None:
-        store.pl.read_parquet = self._read
+        for module in READERS:
+            module.read_buckets = self._read  # type: ignore[attr-defined]
 
 
 def run_stages(raw: Path, out: Path, *, run_at: datetime | None = None) -> None:

@@ -1,6 +1,7 @@
 """`python -m bench.same_archive A B`: do two archives hold the same table content?
 
-Compares every table the manifests name (the anchor index included), row for row after sorting,
+Compares every table (the anchor index included; either layout: Delta tables, or the Parquet files
+an older manifest names), row for row after sorting,
 leaving out the columns that hold the time of a run. Used to show that a change of the code's
 layout changed no byte of what the archive holds. Exit 0 when equal, 1 with the first difference.
 """
@@ -16,25 +17,34 @@ from pathlib import Path
 import polars as pl
 from polars.testing import assert_frame_equal
 
+from tasks.storage.store import OLD_MANIFEST, load_manifest, read_buckets
+
 RUN_TIME_COLUMNS = ("ingested_at", "first_seen_at", "last_seen_at")
 
 
-def manifest_tables(out_dir: Path) -> dict[str, list[Path]]:
-    """Each table's live files, as the archive's manifest lists them."""
-    manifest = json.loads((out_dir / "_manifest.json").read_text(encoding="utf-8"))
-    return {table: sorted(out_dir / f for f in files.values()) for table, files in manifest["tables"].items()}
+def archive_tables(out_dir: Path) -> dict[str, pl.DataFrame]:
+    """Every table the archive holds: its Delta tables at its last run, or the files an older layout's
+    manifest (`_manifest.json`) lists."""
+    old = out_dir / OLD_MANIFEST
+    if not old.exists():
+        manifest = load_manifest(out_dir)
+        return {table: read_buckets(out_dir, manifest, table) for table in sorted(manifest.tables)}
+    listed = json.loads(old.read_text(encoding="utf-8"))["tables"]
+    return {
+        table: pl.concat([pl.read_parquet(out_dir / f, hive_partitioning=False) for f in files.values()])
+        for table, files in listed.items()
+    }
 
 
-def table_content(files: Sequence[Path]) -> pl.DataFrame:
+def table_content(frame: pl.DataFrame) -> pl.DataFrame:
     """A table's rows in one order, run times left out."""
-    frame = pl.concat([pl.read_parquet(f) for f in files], how="vertical") if files else pl.DataFrame()
     frame = frame.drop([c for c in RUN_TIME_COLUMNS if c in frame.columns])
     return frame.sort(frame.columns, nulls_last=True) if frame.columns else frame
 
 
 def differences(a: Path, b: Path) -> list[str]:
     """What differs between the archives in `a` and `b`: tables, then rows; empty when they hold the same."""
-    tables_a, tables_b = manifest_tables(a), manifest_tables(b)
+    tables_a, tables_b = archive_tables(a), archive_tables(b)
     if sorted(tables_a) != sorted(tables_b):
         return [f"tables differ: {sorted(tables_a)} against {sorted(tables_b)}"]
     found = []
@@ -52,8 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("b", type=Path)
     args = parser.parse_args(argv)
     found = differences(args.a, args.b)
-    tables = manifest_tables(args.a)
-    rows = sum(table_content(files).height for files in tables.values())
+    tables = archive_tables(args.a)
+    rows = sum(frame.height for frame in tables.values())
     if found:
         print("\n".join(found))
         return 1

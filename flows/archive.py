@@ -55,7 +55,7 @@ from tasks.write import commit_archive
 # The stages in the order they run: the progress artifact counts them, and refuses any other.
 STAGE_ORDER: tuple[Task[..., Any], ...] = (
     open_archive, discover_captures, decode_captures, load_related, group_articles, find_site_furniture,
-    build_articles, build_changes, check_changes, commit_archive, summarize_run,
+    build_articles, build_changes, check_changes, summarize_run, commit_archive,
 )  # fmt: skip
 # The modules of the batch stages, which a process pool's workers import as they start.
 WORKER_PRELOAD = ("tasks.decode", "tasks.articles.batch")
@@ -137,12 +137,12 @@ def article_phase(
 def write_phase(
     stages: Stages, reading: ReadPhase, rows: ArticleRows, run_at: datetime
 ) -> tuple[dict[str, int], dict[str, pl.DataFrame]]:
-    """Plan the tables' changes, check them, publish them at once; the run's counts and its own `sources` rows."""
+    """Plan the tables' changes, check and count them, publish them at once; the run's counts and `sources` rows."""
     state, raw = reading.state, reading.raw
     changes = stages.run(build_changes, state, raw, reading.batch, rows, reading.related, run_at)
     stages.run(check_changes, changes, reading.captures, rows, state)
-    stages.run(commit_archive, changes, state, f"{run_at:%Y%m%dT%H%M%S%f}")
     summary, run_tables = stages.run(summarize_run, changes, state, rows, raw)
+    stages.run(commit_archive, changes, state, f"{run_at:%Y%m%dT%H%M%S%f}", summary)
     return summary, run_tables
 
 

@@ -1,4 +1,5 @@
-"""`newsarchive run`: the archive flow once, from the command line; `newsarchive synth`: a test corpus."""
+"""`newsarchive run`: the archive flow once, from the command line; `newsarchive synth`: a test corpus;
+`newsarchive history`, `compact`, `migrate`: looking after an archive."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from flows.maintain import add_commands, run_command
 from tasks.core.config import ArchiveParams, ExecutionConfig
 from tasks.core.folders import FolderOverlapError, absolute_folders, raw_folder_problem
 
@@ -48,6 +50,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     synth.add_argument("--out", required=True, help="corpus directory: OUT/raw/*.txt and OUT/gold/")
     synth.add_argument("--seed", type=int, default=0, help="same seed, same bytes (default: 0)")
     synth.add_argument("--workers", type=int, default=None, help="processes (default: one per CPU)")
+    add_commands(commands)
     return parser.parse_args(argv)
 
 
@@ -94,6 +97,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.command == "synth":
         return synthesize(args)
+    if args.command in ("history", "compact", "migrate"):
+        return run_command(args)
     problem = raw_folder_problem(args.raw_dir)
     if problem is not None:
         print(f"newsarchive: {problem}", file=sys.stderr)

@@ -12,13 +12,13 @@ The stages, in the order the flow runs them (flows/archive.py, STAGE_ORDER), eac
     (tasks/articles/)
  8. `plan-table-changes`: the rows each table's buckets get (tasks/plan.py)
  9. `check-consistency`: what must hold before anything is published (tasks/checks.py)
-10. `commit-archive`: every changed bucket made live at once (tasks/write.py)
-11. `summarize-run`: the run's counts and its least confident captures (tasks/report.py)
+10. `summarize-run`: the run's counts and its least confident captures (tasks/report.py)
+11. `commit-archive`: the changed buckets of every table, then the run's row in `_runs` (tasks/write.py)
 
 Beneath them, lowest first; a module imports only from its own level or below (tests/test_layout.py):
 
 - core/: parameters, table schema, ids, text keys, lines and captures, the scratch shelf, folders
 - runtime/: task runners and batches, the stage runner and its progress, a Dask cluster, the temporary server
-- storage/: the store: manifest, journal, buckets, lock
+- storage/: the store: Delta tables in buckets, the runs table that makes whole runs, the lock
 - synth/: the synthetic corpus generator (beside core: it imports nothing else)
 """

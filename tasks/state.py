@@ -10,6 +10,7 @@ import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
+from tasks.core.folders import retry_transient
 from tasks.discover import Fingerprints
 from tasks.storage.store import Manifest, load_manifest, read_buckets, recover
 
@@ -62,7 +63,10 @@ def read_state(root: Path) -> ArchiveState:
     return ArchiveState(root, manifest, known, anchors)
 
 
-@task(name="open-archive", retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
+@task(
+    name="open-archive", retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=retry_transient,
+    cache_policy=NO_CACHE,
+)  # fmt: skip
 def open_archive(out_dir: str) -> ArchiveState:
     """Finish or drop what an interrupted run left, then read the manifest and what is known."""
     state = read_state(Path(out_dir))

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from deltalake import DeltaTable
 from polars.testing import assert_frame_equal
 
 from bench.seeds import write_seed_variants
@@ -22,7 +23,7 @@ from tasks.articles.rows import article_rows
 from tasks.checks import find_problems
 from tasks.core.schema import TABLES
 from tasks.state import read_state
-from tasks.storage.store import JOURNAL, PENDING_SUFFIX, read_buckets, read_tables
+from tasks.storage.store import load_manifest, read_buckets, read_tables
 from tasks.write import read_archive
 from tests.helpers import REPO, SEED_NAMES, run_stages
 
@@ -35,8 +36,17 @@ def after_task(name: str) -> Callable[[str, Path], bool]:
     return lambda line, _out: f"Task run '{name}" in line and "Finished" in line
 
 
-def when_file(pattern: str) -> Callable[[str, Path], bool]:
-    return lambda _line, out: any(out.glob(pattern))
+def when_committed(table: str) -> Callable[[str, Path], bool]:
+    """Kill once the run has committed a new version of `table` (the tables go in PUBLISH_ORDER, `_runs` last)."""
+    before: list[int] = []
+
+    def trigger(_line: str, out: Path) -> bool:
+        commits = len(list((out / table / "_delta_log").glob("*.json")))
+        if not before:
+            before.append(commits)  # on the first look, before the run has written anything
+        return commits > before[0]
+
+    return trigger
 
 
 KILL_POINTS: dict[str, Callable[[str, Path], bool]] = {
@@ -46,8 +56,9 @@ KILL_POINTS: dict[str, Callable[[str, Path], bool]] = {
     "while grouping": after_task("load-related-stored-articles"),
     "while labeling": after_task("find-site-furniture"),
     "while building tables": after_task("label-merge-and-link-articles"),
-    "while writing files": when_file(f"**/.*{PENDING_SUFFIX}"),
-    "after the commit point": when_file(JOURNAL),
+    "between the tables' commits": when_committed("articles"),
+    "after the last table's commit": when_committed("sources"),
+    "after the commit point": when_committed("_runs"),
 }
 
 
@@ -85,14 +96,22 @@ def assert_consistent(tables: dict[str, pl.DataFrame]) -> None:
 
 
 def assert_whole_and_consistent(out: Path) -> None:
-    """As a reader finds it right after the kill: every file the globs find reads, and the manifest
-    names one consistent version of files that exist; then as the next run finds it, recovered."""
+    """As a reader finds it right after the kill: every table's latest version reads, and the last
+    whole run is consistent; then as the next run finds it, the tables put back to that run."""
     for table in TABLES:
-        if any((out / table).glob("**/*.parquet")):
-            pl.scan_parquet(str(out / table / "**/*.parquet"), hive_partitioning=True).collect()
+        if (out / table / "_delta_log").exists():
+            pl.scan_delta(str(out / table)).collect()
     assert_consistent(read_tables(out, TABLES))  # before any recovery
-    state = read_state(out)  # finishes a committed run, drops an uncommitted one
+    state = read_state(out)  # puts back what a run left ahead of the last whole one
     assert_consistent({t: read_buckets(out, state.manifest, t) for t in TABLES})
+    assert_no_table_ahead(out)
+
+
+def assert_no_table_ahead(out: Path) -> None:
+    manifest = load_manifest(out)
+    for table in TABLES:
+        if (out / table / "_delta_log").exists():
+            assert DeltaTable(str(out / table)).version() == manifest.tables[table], f"{table} is ahead"
 
 
 @pytest.fixture(scope="module")
@@ -117,8 +136,7 @@ def test_a_killed_run_leaves_a_consistent_archive_and_the_next_run_completes_it(
 
 
 def assert_completed(out: Path, expected: dict[str, pl.DataFrame]) -> None:
-    assert not list(out.glob(f"**/.*{PENDING_SUFFIX}"))
-    assert not (out / JOURNAL).exists()
+    assert_no_table_ahead(out)
     after = read_archive(out)
     for table in TABLES:
         ignore = ["ingested_at", "first_seen_at", "last_seen_at", "modified_at"]
@@ -140,7 +158,10 @@ def half_archived(
 
 
 # A run that rewrites files the archive already has: every article's buckets are replaced.
-REPLACING_KILL_POINTS = {point: KILL_POINTS[point] for point in ("while writing files", "after the commit point")}
+REPLACING_KILL_POINTS = {
+    point: KILL_POINTS[point]
+    for point in ("between the tables' commits", "after the last table's commit", "after the commit point")
+}
 
 
 @pytest.mark.parametrize("point", list(REPLACING_KILL_POINTS))

@@ -11,10 +11,12 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from deltalake import write_deltalake
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from polars.testing import assert_frame_equal
 
+import tasks.storage.store as store
 from tasks.core.config import MatchConfig
 from tasks.core.ids import source_id_of
 from tasks.decode import read_all
@@ -144,8 +146,10 @@ def test_an_archive_written_before_segments_had_confidence_reads_it_as_null_and_
 ) -> None:
     out = tmp_path / "out"
     archive_seeds(raw, out)
-    for file in load_manifest(out).files["segments"].values():  # as a run before the column wrote them
-        pl.read_parquet(out / file).drop("confidence").write_parquet(out / file, compression="zstd")
+    manifest = load_manifest(out)  # a run before the column wrote the segments table without it:
+    segments = pl.read_delta(str(out / "segments")).drop("confidence").to_arrow()
+    write_deltalake(str(out / "segments"), segments, mode="overwrite", schema_mode="overwrite", partition_by=["bucket"])
+    store._record_run(out, manifest.version + 1, "old", "archive", {**manifest.tables, "segments": 1}, {})
     before = read_archive(out)
     assert before["segments"]["confidence"].null_count() == before["segments"].height > 0
     later_capture(raw)

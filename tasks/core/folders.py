@@ -69,8 +69,9 @@ def raw_folder_problem(raw_dir: str) -> str | None:
 
 
 def is_transient(err: BaseException) -> bool:
-    """Whether trying again may help: not when a path is missing, forbidden or too long."""
-    return not (isinstance(err, OSError) and err.errno in _PERMANENT)
+    """Whether trying again may help: not when a path is missing, forbidden or too long, nor for an error
+    that says it is permanent (an archive of an older layout, or a damaged one)."""
+    return not (isinstance(err, OSError) and err.errno in _PERMANENT) and not getattr(err, "permanent", False)
 
 
 def retry_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any]) -> bool:

@@ -1,13 +1,14 @@
-"""The archive on disk: tables split into buckets, a manifest, a journal as the commit point, a lock.
+"""The archive as Delta Lake tables: each table of the spec, the anchor index, and `_runs`, the commit point.
 
-A run never rewrites a file in place. It writes the buckets it changes under
-hidden `.pending` names, then atomically writes `_journal.json` (the commit
-point: which pending files become live, which files they supersede, the new
-manifest), then applies it: the renames in PUBLISH_ORDER, `_manifest.json`, and
-only then the deletions. A run killed before the journal leaves only hidden
-files, which the next run removes; a run killed after it is completed by the
-next run, which replays the journal. Every file `_manifest.json` names exists
-until a later manifest has replaced it, so it always names one whole version.
+Every table is a Delta table under the archive folder (`articles/`, `comments/`, ...),
+partitioned by `bucket`: the rows of one article share a bucket (0-63, from its id) in every
+table. A run replaces the buckets it changed, one Delta commit per table (an overwrite whose
+predicate names those buckets, carrying the run's id), and only then appends its row to
+`_runs`: which version of every table makes up the archive after it. That row is the commit
+point. Readers of the archive (`read_tables`, `newsarchive history`, `read_archive(run=...)`)
+read the versions one row names, so they see whole runs, never half of one. A run killed
+between its tables' commits leaves some tables ahead of the last row: the next run restores
+them to that row's versions before anything else (`recover`).
 """
 
 from __future__ import annotations
@@ -15,34 +16,65 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import time
-from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
+from deltalake.exceptions import TableNotFoundError
 
-from tasks.core.schema import TABLES, conform
+from tasks.core.schema import TABLES, UTC_TIME, conform
 
 # 64 buckets: a run that touches ten articles rewrites at most ten of them per
 # table, and a small archive still has few files.
 BUCKETS = 64
-MANIFEST = "_manifest.json"
-JOURNAL = "_journal.json"
+BUCKET = "bucket"
+RUNS = "_runs"
 LOCK = ".lock"
-PENDING_SUFFIX = ".pending"
-_WRITERS = 4  # files written at once: a core each, and a file being fsynced waits on the disk, not a core
+OLD_MANIFEST = "_manifest.json"  # the layout before Delta tables: converted by `newsarchive migrate`
+RUN_ID_KEY = "newsarchive.run_id"  # in every table commit's metadata: which run made it
 INDEX_TABLES: dict[str, dict[str, pl.DataType]] = {
     "_anchors": {"article_id": pl.String(), "anchor": pl.String()},
 }
+RUNS_SCHEMA: dict[str, pl.DataType] = {
+    "run": pl.Int64(),  # 1, 2, ...: the archive's version after the run
+    "run_id": pl.String(),
+    "kind": pl.String(),  # "create" (run 0, before any table), "archive", "compact" or "migrate"
+    "committed_at": UTC_TIME,
+    "versions": pl.String(),  # JSON: table -> its Delta version after the run
+    "captures": pl.Int64(),
+    "archived": pl.Int64(),
+    "quarantined": pl.Int64(),
+    "articles_new": pl.Int64(),
+    "articles_updated": pl.Int64(),
+}
+# Parents before children: a reader of one table's latest version (not a run's) finds the
+# article of each paragraph, comment, caption or segment.
+PUBLISH_ORDER = ("authors", "articles", "_anchors", "paragraphs", "captions", "comments", "segments", "sources")
+_WRITER = WriterProperties(compression="ZSTD")
 
 
 class ArchiveBusy(RuntimeError):
     """Another run holds the archive's lock for longer than this run will wait."""
+
+
+class OldLayout(RuntimeError):
+    """The archive was written before its tables were Delta tables."""
+
+    permanent = True  # a task does not try again
+
+
+class ArchiveDamaged(RuntimeError):
+    """The archive is not as its runs left it; the message says what is wrong."""
+
+    permanent = True
 
 
 def bucket_of(key: str) -> int:
@@ -59,162 +91,255 @@ def all_tables() -> dict[str, dict[str, pl.DataType]]:
     return TABLES | INDEX_TABLES
 
 
-@dataclass
+@dataclass(frozen=True)
 class Manifest:
-    """The live files of every table, relative to the archive root."""
+    """One whole run's archive: its number (0 before the first run) and the Delta version of each table."""
 
     version: int = 0
-    files: dict[str, dict[int, str]] = field(default_factory=dict)  # table -> bucket -> file
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "version": self.version,
-            "tables": {t: {str(b): f for b, f in sorted(bs.items())} for t, bs in sorted(self.files.items())},
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> Manifest:
-        tables = data.get("tables", {})
-        return cls(int(data.get("version", 0)), {t: {int(b): f for b, f in bs.items()} for t, bs in tables.items()})
+    tables: Mapping[str, int] = field(default_factory=dict)
+    run_id: str = ""
 
 
-def _write_json_atomically(path: Path, data: dict[str, Any]) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    with temporary.open("w", encoding="utf-8") as handle:
-        json.dump(data, handle, indent=1, sort_keys=True)
-        handle.flush()
-        os.fsync(handle.fileno())
-    temporary.replace(path)
-    _fsync_dir(path.parent)
+def table_uri(root: Path | str, table: str) -> str:
+    return f"{str(root).rstrip('/')}/{table}"
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
+def _table_at(uri: str, version: int) -> DeltaTable:
+    """A table as one version left it, its log read once per process (a run reads some tables per article).
+
+    A version never changes, but a folder can hold another table later (removed and written again): on
+    local disk the commit file's identity is part of the key.
+    """
+    identity = (0, 0)
+    if not _remote(uri):
+        try:
+            found = (Path(uri) / "_delta_log" / f"{version:020d}.json").stat()
+            identity = (found.st_ino, found.st_mtime_ns)
+        except OSError:
+            pass  # a commit file cleaned up after a checkpoint
+    return _cached_table(uri, version, identity)
+
+
+@lru_cache(maxsize=256)
+def _cached_table(uri: str, version: int, identity: tuple[int, int]) -> DeltaTable:
+    return DeltaTable(uri, version=version)
+
+
+def _remote(uri: str) -> bool:
+    return uri.startswith(("s3://", "s3a://"))
+
+
+def _latest(uri: str) -> DeltaTable | None:
     try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+        return DeltaTable(uri)
+    except TableNotFoundError:
+        return None
 
 
-def recover(root: Path) -> None:
-    """Finish a run that committed but was killed; drop what a run left before committing."""
-    journal = root / JOURNAL
-    if journal.exists():
-        _apply(root, json.loads(journal.read_text(encoding="utf-8")))
-    for stray in root.glob(f"**/.*{PENDING_SUFFIX}"):
-        stray.unlink(missing_ok=True)
-    for stray in root.glob("**/.*.tmp"):
-        stray.unlink(missing_ok=True)
+def run_rows(root: Path | str) -> pl.DataFrame:
+    """Every row of `_runs`, oldest first; empty for an archive no run has completed."""
+    runs = _latest(table_uri(root, RUNS))
+    if runs is None:
+        return pl.DataFrame(schema=RUNS_SCHEMA)
+    return pl.scan_delta(runs).select(list(RUNS_SCHEMA)).collect().sort("run")
 
 
-def load_manifest(root: Path) -> Manifest:
-    path = root / MANIFEST
-    if not path.exists():
+def load_manifest(root: Path | str, run: int | str | datetime | None = None) -> Manifest:
+    """The archive after the last complete run, or after the run named by its number, its id, or a time."""
+    old = Path(str(root)) / OLD_MANIFEST
+    if not _remote(str(root)) and old.exists():
+        raise OldLayout(
+            f"the archive {root} was written before its tables were Delta tables ({OLD_MANIFEST}): "
+            f"convert it once with `newsarchive migrate --out-dir {root}`"
+        )
+    rows = run_rows(root)
+    if run is not None:
+        if isinstance(run, datetime):
+            rows = rows.filter(pl.col("committed_at") <= run)
+        elif isinstance(run, int):
+            rows = rows.filter(pl.col("run") == run)
+        else:
+            rows = rows.filter(pl.col("run_id") == run)
+        if rows.is_empty():
+            raise KeyError(f"the archive {root} has no run {run!r} (newsarchive history lists them)")
+    if rows.is_empty():
         return Manifest()
-    return Manifest.from_json(json.loads(path.read_text(encoding="utf-8")))
+    last = rows.row(-1, named=True)
+    return Manifest(int(last["run"]), json.loads(last["versions"]), str(last["run_id"]))
+
+
+def recover(root: Path | str) -> list[str]:
+    """Put back every table a killed run left ahead of the last complete run; the tables it put back."""
+    manifest = load_manifest(root)
+    if _latest(table_uri(root, RUNS)) is None:
+        present = [t for t in all_tables() if _latest(table_uri(root, t)) is not None]
+        if present:  # `_runs` is written before any table: tables without it were not left by a run
+            raise ArchiveDamaged(
+                f"the archive {root} has tables ({', '.join(present)}) but no `{RUNS}` table, which records "
+                "its runs: it was removed or damaged. Nothing was changed; move the archive away and run again "
+                "to rebuild it from the raw captures"
+            )
+        return []
+    put_back = []
+    for table in all_tables():
+        uri = table_uri(root, table)
+        latest = _latest(uri)
+        if latest is None:
+            continue
+        recorded = manifest.tables.get(table)
+        if recorded is None:  # created by a run that never completed: nothing of it is the archive's
+            _remove_table(uri)
+            put_back.append(table)
+        elif latest.version() > recorded:
+            latest.restore(recorded, commit_properties=CommitProperties(custom_metadata={RUN_ID_KEY: "recover"}))
+            put_back.append(table)
+    return put_back
+
+
+def _remove_table(uri: str) -> None:
+    if _remote(uri):
+        import pyarrow.fs as pafs
+
+        filesystem, path = pafs.FileSystem.from_uri(uri)
+        filesystem.delete_dir(path)
+    else:
+        shutil.rmtree(uri, ignore_errors=True)
 
 
 def read_buckets(
-    root: Path, manifest: Manifest, table: str, buckets: set[int] | None = None, columns: list[str] | None = None
+    root: Path | str, manifest: Manifest, table: str, buckets: set[int] | None = None, columns: list[str] | None = None
 ) -> pl.DataFrame:
-    """Rows of the chosen buckets of a table (all buckets when None), cast to its schema.
+    """Rows of the chosen buckets of a table (all buckets when None) as `manifest` has it, cast to its schema.
 
-    A column added to the schema after a file was written (`segments.confidence`) reads as null there.
+    A column added to the schema after a table was written reads as null there.
     """
     schema = all_tables()[table]
-    files = [root / f for b, f in sorted(manifest.files.get(table, {}).items()) if buckets is None or b in buckets]
     wanted = columns or list(schema)
-    if not files:
-        return pl.DataFrame(schema={c: schema[c] for c in wanted})
-    return pl.read_parquet(files, columns=wanted, schema=schema, missing_columns="insert", hive_partitioning=False)
+    empty = pl.DataFrame(schema={c: schema[c] for c in wanted})
+    version = manifest.tables.get(table)
+    if version is None or (buckets is not None and not buckets):
+        return empty
+    scan = pl.scan_delta(_table_at(table_uri(root, table), version))
+    if buckets is not None:
+        scan = scan.filter(pl.col(BUCKET).is_in(sorted(buckets)))
+    present = set(scan.collect_schema().names())
+    return scan.select(
+        pl.col(c).cast(schema[c]) if c in present else pl.lit(None, dtype=schema[c]).alias(c) for c in wanted
+    ).collect()
 
 
-def read_tables(root: Path, tables: Iterable[str]) -> dict[str, pl.DataFrame]:
-    """Whole tables as one manifest says they are: one version of all of them, unlike a glob during a commit."""
-    tables = list(tables)
-    manifest = load_manifest(root)
-    while True:
-        try:
-            frames = {t: read_buckets(root, manifest, t) for t in tables}
-            return {t: conform(t, f) if t in TABLES else f for t, f in frames.items()}
-        except FileNotFoundError:
-            # A commit removed a file of the version read after its new manifest was in
-            # place: read the new version. The same manifest with a file missing is damage.
-            newer = load_manifest(root)
-            if newer.version == manifest.version:
-                raise
-            manifest = newer
+def read_tables(
+    root: Path | str, tables: Iterable[str], run: int | str | datetime | None = None
+) -> dict[str, pl.DataFrame]:
+    """Whole tables as one run left them (the last complete one unless `run` names another)."""
+    manifest = load_manifest(root, run)
+    frames = {t: read_buckets(root, manifest, t) for t in tables}
+    return {t: conform(t, f) if t in TABLES else f for t, f in frames.items()}
 
 
-def read_table(root: Path, table: str) -> pl.DataFrame:
-    """A whole table as the manifest says it is."""
+def read_table(root: Path | str, table: str) -> pl.DataFrame:
+    """A whole table as the last complete run left it."""
     return read_tables(root, [table])[table]
 
 
-# Parents before children: at every step of applying a journal, a reader of the
-# globs finds each article of a paragraph, comment, caption or segment. Old files
-# go only after the new manifest is in place, so a reader of the globs may see a
-# replaced bucket's rows twice for a moment, but never misses one.
-PUBLISH_ORDER = ("authors", "articles", "_anchors", "paragraphs", "captions", "comments", "segments", "sources")
-
-
-def publish(root: Path, manifest: Manifest, changes: dict[str, dict[int, pl.DataFrame]], run_id: str) -> Manifest:
-    """Replace the changed buckets of each table at once; returns the new manifest."""
-    steps: list[list[str]] = []  # ["rename", pending, final] or ["delete", file]
-    files = {t: dict(bs) for t, bs in manifest.files.items()}
-    version = manifest.version + 1
-    # The version in the name: a new file never takes the name of a file the old manifest names
-    # (two runs could share a run id; a clock set back, or a test's fixed time).
-    name = f"part-{version:06d}-{run_id}.parquet"
-    to_write: list[tuple[Path, pl.DataFrame]] = []
+def publish(
+    root: Path | str, manifest: Manifest, changes: Mapping[str, Mapping[int, pl.DataFrame]], run_id: str,
+    *, counts: Mapping[str, int] | None = None, kind: str = "archive",
+) -> Manifest:  # fmt: skip
+    """Replace the changed buckets of each table, then record the run in `_runs`; returns the archive after it."""
+    versions = dict(manifest.tables)
+    commit = CommitProperties(custom_metadata={RUN_ID_KEY: run_id})
+    if _latest(table_uri(root, RUNS)) is None:  # first: then any table without it is damage, not a killed run
+        _record_run(root, 0, run_id, "create", {}, {})
     for table in sorted(changes, key=PUBLISH_ORDER.index):
-        for bucket, frame in sorted(changes[table].items()):
-            old = files.setdefault(table, {}).pop(bucket, None)
-            delete = [["delete", old]] if old is not None else []
-            rename = []
-            if frame.height:
-                final = f"{table}/bucket={bucket:02d}/{name}"
-                pending = f"{table}/bucket={bucket:02d}/.{name}{PENDING_SUFFIX}"
-                to_write.append((root / pending, frame))
-                rename = [["rename", pending, final]]
-                files[table][bucket] = final
-            steps += rename + delete
-    # Files written side by side: encoding, compressing and fsync let go of the GIL.
-    with ThreadPoolExecutor(max_workers=_WRITERS) as pool:
-        for _ in pool.map(lambda item: _write_pending(*item), to_write):
-            pass  # a failed write raises here, before the commit point
-    new = Manifest(version, files)
-    _write_json_atomically(root / JOURNAL, {"steps": steps, "manifest": new.to_json()})  # the commit point
-    _apply(root, json.loads((root / JOURNAL).read_text(encoding="utf-8")))
-    return new
+        buckets = changes[table]
+        if not buckets:
+            continue
+        versions[table] = _replace_buckets(table_uri(root, table), table, buckets, commit)
+    return _record_run(root, manifest.version + 1, run_id, kind, versions, counts or {})
 
 
-def _write_pending(path: Path, frame: pl.DataFrame) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame.write_parquet(path, compression="zstd", statistics=True)
-    with path.open("rb") as handle:
-        os.fsync(handle.fileno())
+def _replace_buckets(uri: str, table: str, buckets: Mapping[int, pl.DataFrame], commit: CommitProperties) -> int:
+    """One Delta commit that replaces the rows of `buckets` in a table (creating it); the table's new version."""
+    schema = all_tables()[table] | {BUCKET: pl.Int32()}
+    frames = [frame.with_columns(pl.lit(bucket, dtype=pl.Int32).alias(BUCKET)) for bucket, frame in buckets.items()]
+    data = pl.concat(
+        [pl.DataFrame(schema=schema), *(f.select(pl.col(c).cast(t) for c, t in schema.items()) for f in frames)]
+    ).to_arrow()
+    if _latest(uri) is None:
+        write_deltalake(
+            uri, data, partition_by=[BUCKET], mode="append", writer_properties=_WRITER, commit_properties=commit
+        )
+    else:
+        predicate = f"{BUCKET} IN ({', '.join(str(b) for b in sorted(buckets))})"
+        write_deltalake(
+            uri, data, mode="overwrite", predicate=predicate, schema_mode="merge",
+            writer_properties=_WRITER, commit_properties=commit,
+        )  # fmt: skip
+    return DeltaTable(uri).version()
 
 
-def _apply(root: Path, journal: dict[str, Any]) -> None:
-    """Idempotent: a replay after a kill in the middle does the rest.
+def _record_run(
+    root: Path | str, run: int, run_id: str, kind: str, versions: Mapping[str, int], counts: Mapping[str, int]
+) -> Manifest:
+    """The commit point: the row of `_runs` that makes the tables' new versions the archive."""
+    row: dict[str, Any] = {name: counts.get(name) for name in RUNS_SCHEMA if RUNS_SCHEMA[name] == pl.Int64()}
+    row |= {
+        "run": run, "run_id": run_id, "kind": kind, "committed_at": datetime.now(UTC),
+        "versions": json.dumps(dict(sorted(versions.items()))),
+    }  # fmt: skip
+    write_deltalake(
+        table_uri(root, RUNS), pl.DataFrame([row], schema=RUNS_SCHEMA).to_arrow(), mode="append",
+        commit_properties=CommitProperties(custom_metadata={RUN_ID_KEY: run_id}),
+    )  # fmt: skip
+    return Manifest(run, dict(versions), run_id)
 
-    New files are put in place and the manifest is replaced before any old file
-    goes: a reader of the old manifest finds all its files until the new one is
-    there (a new file's name holds the new version, so it never takes an old one's name).
+
+def compact(root: Path | str, *, keep_hours: int, run_id: str) -> tuple[Manifest, int]:
+    """Rewrite each table's small files into few (a new version, the same rows), then drop the files no version
+    of the last `keep_hours` hours reads; the archive after it and the number of files removed.
+
+    Runs older than `keep_hours` can no longer be read once their files are gone.
     """
-    for step in journal["steps"]:
-        if step[0] == "rename" and (root / step[1]).exists():
-            (root / step[1]).replace(root / step[2])
-    _write_json_atomically(root / MANIFEST, journal["manifest"])
-    for step in journal["steps"]:
-        if step[0] == "delete":
-            (root / step[1]).unlink(missing_ok=True)
-    for table in all_tables():
-        for folder in sorted((root / table).glob("bucket=*")):
-            if folder.is_dir() and not any(folder.iterdir()):
-                folder.rmdir()
-    (root / JOURNAL).unlink(missing_ok=True)
+    manifest = load_manifest(root)
+    versions = dict(manifest.tables)
+    commit = CommitProperties(custom_metadata={RUN_ID_KEY: run_id})
+    removed = 0
+    for table, version in sorted(manifest.tables.items()):
+        delta = DeltaTable(table_uri(root, table))
+        if delta.version() != version:
+            raise RuntimeError(f"table {table} is ahead of the last complete run: run the archive once first")
+        delta.optimize.compact(writer_properties=_WRITER, commit_properties=commit)
+        versions[table] = DeltaTable(table_uri(root, table)).version()  # a new version, unless nothing was small
+    after = _record_run(root, manifest.version + 1, run_id, "compact", versions, {})
+    for table in [*sorted(after.tables), RUNS]:
+        delta = DeltaTable(table_uri(root, table))
+        removed += len(delta.vacuum(retention_hours=keep_hours, dry_run=False, enforce_retention_duration=False))
+    return after, removed
+
+
+def migrate(root: Path, *, run_id: str) -> Manifest:
+    """An archive of the layout before Delta tables (a manifest naming Parquet files per bucket) made Delta tables.
+
+    The Parquet files the old manifest named are read, written as the first run, and removed with it.
+    """
+    old = json.loads((root / OLD_MANIFEST).read_text(encoding="utf-8"))
+    if run_rows(root).height:
+        raise RuntimeError(f"{root} holds Delta tables already")
+    changes: dict[str, dict[int, pl.DataFrame]] = {}
+    for table, files in old["tables"].items():
+        schema = all_tables()[table]
+        changes[table] = {
+            int(bucket): pl.read_parquet(root / name, schema=schema, missing_columns="insert", hive_partitioning=False)
+            for bucket, name in files.items()
+        }
+    (root / OLD_MANIFEST).rename(root / f".{OLD_MANIFEST}.migrating")
+    manifest = publish(root, Manifest(), changes, run_id, kind="migrate")
+    for files in old["tables"].values():
+        for name in files.values():
+            (root / name).unlink(missing_ok=True)
+    (root / f".{OLD_MANIFEST}.migrating").unlink()
+    return manifest
 
 
 @contextmanager

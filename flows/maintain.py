@@ -1,0 +1,72 @@
+"""`newsarchive history`, `newsarchive compact` and `newsarchive migrate`: looking after an archive between runs."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+
+import polars as pl
+
+from tasks.storage.store import ArchiveBusy, archive_lock, compact, migrate, run_rows
+
+KEEP_HOURS = 7 * 24  # what `compact` keeps readable by default: a week of runs
+
+
+def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    history = commands.add_parser("history", help="list the archive's runs, one line each")
+    history.add_argument("--out-dir", default="data/processed", help="archive directory (default: data/processed)")
+    tidy = commands.add_parser(
+        "compact", help="rewrite small files into few, and remove the files no run of the last hours reads"
+    )
+    tidy.add_argument("--out-dir", default="data/processed", help="archive directory (default: data/processed)")
+    tidy.add_argument(
+        "--keep-hours", type=int, default=KEEP_HOURS,
+        help=f"runs of the last hours stay readable (default: {KEEP_HOURS}, a week); older runs no longer can",
+    )  # fmt: skip
+    tidy.add_argument("--wait", type=int, default=3600, metavar="SECONDS", help="how long to wait for a run")
+    convert = commands.add_parser("migrate", help="convert an archive of the layout before Delta tables, once")
+    convert.add_argument("--out-dir", default="data/processed", help="archive directory (default: data/processed)")
+    convert.add_argument("--wait", type=int, default=3600, metavar="SECONDS", help="how long to wait for a run")
+
+
+def history_lines(runs: pl.DataFrame) -> list[str]:
+    """One line per run: number, time, kind, what it archived."""
+    lines = []
+    for row in runs.iter_rows(named=True):
+        when = f"{row['committed_at']:%Y-%m-%d %H:%M:%S} UTC"
+        what = {"create": "the archive created", "compact": "compacted"}.get(row["kind"], row["kind"])
+        if row["kind"] == "archive":
+            what = (
+                f"{row['captures'] or 0} captures read ({row['archived'] or 0} archived, "
+                f"{row['quarantined'] or 0} quarantined); articles: {row['articles_new'] or 0} new, "
+                f"{row['articles_updated'] or 0} updated"
+            )
+        lines.append(f"run {row['run']:>4}  {when}  {row['run_id']}  {what}")
+    return lines
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """The command `args.command` names; exit 1 with one line when the archive is busy or not there."""
+    out = Path(args.out_dir).absolute()
+    if args.command != "migrate" and not out.is_dir():
+        print(f"newsarchive: no archive at {out}", file=sys.stderr)
+        return 1
+    run_id = f"{args.command}-{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
+    try:
+        if args.command == "history":
+            lines = history_lines(run_rows(out))
+            print("\n".join(lines) if lines else f"no run has completed in {out}")
+        elif args.command == "compact":
+            with archive_lock(out, wait_seconds=args.wait, on_wait=print):
+                manifest, removed = compact(out, keep_hours=args.keep_hours, run_id=run_id)
+            print(f"compacted: the archive is at version {manifest.version}; {removed} files removed")
+        else:
+            with archive_lock(out, wait_seconds=args.wait, on_wait=print):
+                manifest = migrate(out, run_id=run_id)
+            print(f"migrated: {len(manifest.tables)} Delta tables, version {manifest.version}")
+    except (ArchiveBusy, FileNotFoundError, RuntimeError) as err:
+        print(f"newsarchive: {err}", file=sys.stderr)
+        return 1
+    return 0
