@@ -27,6 +27,7 @@ from tasks.articles.rolemodel.batch import (
     capture_starts,
     file_thread_furniture,
     follow_signatures,
+    give_a_title,
     held_as_article,
     lean_on_rules,
     wrapped_as_one,
@@ -297,14 +298,16 @@ def decode(data: Stacked, probabilities: np.ndarray, model: LineRoleModel) -> np
     for corpus, span in zip(data.corpora, data.spans, strict=True):
         smoothed = wrapped_as_one(lean_on_rules(probabilities[span], data.features[span]), data.features[span])
         starts = capture_starts(corpus.groups)
-        walked = held_as_article(corpus.groups, viterbi(smoothed, starts, model))
+        walked = give_a_title(
+            held_as_article(corpus.groups, viterbi(smoothed, starts, model)), smoothed, data.features[span], starts
+        )
         found[span] = file_thread_furniture(follow_signatures(walked, data.features[span], starts), data.features[span])
     return found
 
 
 def scores(gold: np.ndarray, predicted: np.ndarray, either: np.ndarray) -> dict[str, float]:
-    """Accuracy, article-vs-rest accuracy, and F1 of titles and comments (coarse classes), as `make eval-real`
-    counts them: chrome is right as comment or boilerplate, and left out of the comments' F1."""
+    """Accuracy, article-vs-rest accuracy, F1 of titles and comments and recall of supplements (coarse classes), as
+    `make eval-real` counts them: chrome is right as comment or boilerplate, and left out of the comments' F1."""
     article = np.isin(gold, (0, 1, 2))
     right = (gold == predicted) | (either & np.isin(predicted, (3, 4)))
 
@@ -313,10 +316,13 @@ def scores(gold: np.ndarray, predicted: np.ndarray, either: np.ndarray) -> dict[
         denominator = float(np.sum((gold == cls) & ~either) + np.sum((predicted == cls) & ~either))
         return 2 * tp / denominator if denominator else 1.0
 
+    supplements = max(float(np.sum(gold == 2)), 1.0)
     return {
         "accuracy": round(float(np.mean(right)), 4),
         "article_vs_rest": round(float(np.mean(article == np.isin(predicted, (0, 1, 2)))), 4),
-        "title_f1": round(f1(0), 4), "comment_f1": round(f1(3), 4), "lines": len(gold),
+        "title_f1": round(f1(0), 4), "comment_f1": round(f1(3), 4),
+        "supplement_recall": round(float(np.sum((gold == 2) & (predicted == 2))) / supplements, 4),
+        "lines": len(gold),
     }  # fmt: skip
 
 

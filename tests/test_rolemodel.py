@@ -75,6 +75,34 @@ def test_a_headline_shares_its_words_with_the_lead_and_a_menu_item_does_not() ->
     assert lead[title + 2] == 0.0  # prose is not asked
 
 
+# Twenty lines of a site's menu, then a headline, then more furniture than the next-prose cue reaches over.
+LONG_MENU = (*pages.MENU, *pages.FOOTER[:4], "Events", "Jobs", "Homes", "Cars", "Puzzles", "Letters", "Obituaries",
+             "Podcasts", "Newsletters")  # fmt: skip
+UNDER_TITLE = ("Advertisement", "Share this article", "Print", "Email", "Text size", "Save", "Comments (0)")
+
+
+def test_a_headline_under_a_long_menu_shares_its_words_with_the_main_prose() -> None:
+    texts = [*LONG_MENU, pages.TITLE, *UNDER_TITLE, *pages.PARAGRAPHS]
+    found = features_of(texts)
+    title = len(LONG_MENU)
+    assert len(LONG_MENU) == 20
+    assert found["lead_words"][title] == 0.0  # the prose is more lines away than the next-prose cue looks
+    # "harbo", "town", "rebui", "libra" and "flood" of the title's stems begin the first two paragraphs.
+    assert found["main_lead"][title] >= 0.5
+    assert found["best_main_lead"].to_list() == [float(i == title) for i in range(len(texts))]
+    assert found["main_lead"][:title].to_list() == [0.0] * title  # no menu item's words come back
+    assert found["main_lead"][-1] == 0.0  # prose is not asked
+
+
+def test_the_main_prose_is_the_longest_run_not_the_first_prose_line() -> None:
+    teaser = "A short teaser paragraph about the ferry timetable, which will change next year, said the port."
+    headline = "Harbour Town Library Moves Uphill"  # under ten words: no line of the main prose itself
+    texts = [teaser, "Sport", "Weather", "Opinion", "Letters", "Puzzles", headline, *pages.PARAGRAPHS]
+    found = features_of(texts)
+    assert found["main_lead"][6] >= 0.5  # the prose under it begins with its words; the teaser's run is shorter
+    assert found["best_main_lead"].to_list() == [float(i == 6) for i in range(len(texts))]
+
+
 def test_dates_and_bylines_between_a_headline_and_its_text_do_not_keep_them_apart() -> None:
     byline, date = "By ANNA KOWALSKA", "14 March 2026 9:12"
     texts = ["Sport", "Letters to the editor", pages.TITLE, byline, date, pages.PARAGRAPHS[0]]
@@ -107,6 +135,34 @@ def test_dated_links_one_under_another_are_no_thread() -> None:
     features = features_of(texts).to_numpy()
     read = np.asarray([COMMENT, *[BOILERPLATE] * 5], dtype=np.int64)
     assert follow_signatures(read, features, np.asarray([0, len(texts)])).tolist() == read.tolist()
+
+
+def test_an_untitled_article_gets_the_likeliest_line_above_it_whose_words_come_back_in_its_lead() -> None:
+    from tasks.rolemodel.batch import give_a_title
+    from tasks.rolemodel.model import BODY, BOILERPLATE, TITLE
+
+    texts = [*LONG_MENU[-8:], pages.TITLE, "Share this article", *pages.PARAGRAPHS[:3]]
+    features = features_of(texts).to_numpy()
+    title = 8
+    read = np.asarray([BOILERPLATE] * 10 + [BODY] * 3, dtype=np.int64)
+    probabilities = np.tile([0.0, 0.0, 0.0, 0.0, 1.0], (len(texts), 1))
+    probabilities[title] = [0.08, 0.0, 0.02, 0.0, 0.9]  # above TITLE_AT_LEAST (0.05)
+    probabilities[3] = [0.3, 0.0, 0.0, 0.0, 0.7]  # likelier, but a menu item: none of its words in the lead
+    found = give_a_title(read, probabilities, features, np.asarray([0, len(texts)]))
+    assert found.tolist() == [*read[:title], TITLE, *read[title + 1 :]]
+    probabilities[title, TITLE] = 0.03  # below TITLE_AT_LEAST: the walk's reading stands
+    assert give_a_title(read, probabilities, features, np.asarray([0, len(texts)])).tolist() == read.tolist()
+
+
+def test_a_body_only_capture_under_a_menu_gets_no_title_from_the_menu() -> None:
+    from tasks.rolemodel.batch import give_a_title
+    from tasks.rolemodel.model import BODY, BOILERPLATE
+
+    texts = [*pages.MENU, *pages.PARAGRAPHS[:3]]
+    features = features_of(texts).to_numpy()
+    read = np.asarray([BOILERPLATE] * len(pages.MENU) + [BODY] * 3, dtype=np.int64)
+    probabilities = np.tile([0.4, 0.0, 0.0, 0.0, 0.6], (len(texts), 1))
+    assert give_a_title(read, probabilities, features, np.asarray([0, len(texts)])).tolist() == read.tolist()
 
 
 def test_the_shipped_model_file_loads_and_names_what_it_was_trained_on() -> None:
@@ -192,3 +248,10 @@ def test_a_capture_walking_alone_takes_the_path_it_takes_beside_another() -> Non
     walked_together = viterbi(np.vstack([alone, beside]), np.asarray([0, 700, 1400]), model)
     assert walked_alone.tolist() == walked_together[:700].tolist()
     assert len(set(walked_alone.tolist())) > 1  # a real walk, not one class throughout
+
+
+def test_a_headline_under_a_run_of_twenty_menu_lines_is_a_title(tmp_path: Path) -> None:
+    page = "\n".join([*LONG_MENU, pages.TITLE, "14 March 2026", *pages.PARAGRAPHS, *pages.FOOTER]) + "\n"
+    found = archived_roles(tmp_path / "raw", {"page.txt": page})["page.txt"]
+    assert found[line_of(page, pages.TITLE)] == "title"
+    assert [found[line_of(page, m)] for m in LONG_MENU[:7]] == ["boilerplate"] * 7

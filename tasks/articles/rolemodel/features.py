@@ -82,6 +82,13 @@ _FUNCTION_WORDS = (
 )  # fmt: skip
 _LEAD_PROSE_LINES = 2
 _LEAD_CHARS = 200
+_STEM = 5
+_FUNCTION_STEMS = frozenset(w[:_STEM] for w in _FUNCTION_WORDS)
+# A capture's main prose: prose lines at most this many lines apart are one run.
+_MAIN_GAP = 4
+# Lines of the main prose have at least this many words.
+_MAIN_WORDS = 10
+_MAIN_REACH = 60
 # Only lines this close above prose are looked up: a headline stands over its article, not pages away.
 _LEAD_REACH = 6
 
@@ -212,6 +219,14 @@ class _Spans:
         """Sum over each line's whole capture."""
         return self._sum(values, self.start, self.end)
 
+    def maximum(self, values: np.ndarray) -> np.ndarray:
+        """The largest value of each line's capture."""
+        if not len(values):
+            return values.copy()
+        firsts = np.flatnonzero(self.index == self.start)
+        found: np.ndarray = np.maximum.reduceat(values, firsts)[np.cumsum(self.index == self.start) - 1]
+        return found
+
     def lines_to_next(self, flags: np.ndarray) -> np.ndarray:
         """Lines from each line to the next flagged line of its capture (inclusive), or a large number."""
         nxt = np.where(flags, self.index, len(flags))
@@ -276,6 +291,9 @@ def line_features(table: LineTable) -> pl.DataFrame:
         "free_lines_to_prose": _free_lines_to_prose(spans, prose > 0, column, words),
         "lead_words": _lead_words(spans, table.key, prose > 0, column["chars"]),
     }  # fmt: skip
+    # Hard-wrapped paragraphs end a sentence on their last line only: any long line is main prose.
+    main = _main_block_start(spans, (words >= _MAIN_WORDS) * words)
+    f |= _main_lead(spans, table.key, main, column["chars"], prose > 0)
     # blank_before is NaN-free now: its share over the capture.
     f["blank_share"] = spans.total(f["blank_before"]) / spans.size
     for name in _NEIGHBOUR_FEATURES:
@@ -326,22 +344,38 @@ def _lead_words(spans: _Spans, keys: list[str], prose: npt.NDArray[np.bool_], ch
         inside = (rank + k < len(prose_at)) & (prose_at[at] < spans.end[asks])
         line_parts.append(asks[inside])
         target_parts.append(prose_at[at][inside])
-    pairs = pl.DataFrame({"line": np.concatenate(line_parts), "target": np.concatenate(target_parts)})
+    return _word_share(found, keys, asks, np.concatenate(line_parts), np.concatenate(target_parts), stem=None)
+
+
+def _words(lines: npt.NDArray[np.int64], keys: list[str], *, chars: int | None, stem: int | None) -> pl.DataFrame:
+    """The distinct content words of some lines (their first `chars` characters), cut to `stem` letters."""
+    frame = pl.DataFrame({"line": lines, "key": [keys[i][:chars] for i in lines.tolist()]})
+    word = pl.col("key").str.extract_all(_CONTENT_WORD)
+    word = word if stem is None else word.list.eval(pl.element().str.slice(0, stem))
+    function_words = list(_FUNCTION_WORDS) if stem is None else sorted(_FUNCTION_STEMS)
+    return (
+        frame.select("line", word.list.unique().alias("word"))
+        .explode("word")
+        .filter(pl.col("word").is_not_null() & ~pl.col("word").is_in(function_words))
+    )
+
+
+def _word_share(
+    found: np.ndarray,
+    keys: list[str],
+    asks: npt.NDArray[np.int64],
+    line: np.ndarray,
+    target: np.ndarray,
+    *,
+    stem: int | None,
+) -> np.ndarray:
+    """Into `found`: the share of each asking line's content words that the start of one of its targets holds."""
+    pairs = pl.DataFrame({"line": line, "target": target}, schema={"line": pl.Int64, "target": pl.Int64})
     if not pairs.height:
         return found
-    lines = pl.DataFrame({"line": asks, "key": [keys[i] for i in asks.tolist()]})
-    asked = (
-        lines.select("line", pl.col("key").str.extract_all(_CONTENT_WORD).list.unique().alias("word"))
-        .explode("word")
-        .filter(pl.col("word").is_not_null() & ~pl.col("word").is_in(list(_FUNCTION_WORDS)))
-    )
-    wanted = pairs["target"].unique().sort()
-    leads = (
-        pl.DataFrame({"target": wanted, "key": [keys[i][:_LEAD_CHARS] for i in wanted.to_list()]})
-        .select("target", pl.col("key").str.extract_all(_CONTENT_WORD).list.unique().alias("word"))
-        .explode("word")
-        .drop_nulls()
-    )
+    asked = _words(asks, keys, chars=None, stem=stem)
+    wanted = pairs["target"].unique().sort().to_numpy()
+    leads = _words(wanted, keys, chars=_LEAD_CHARS, stem=stem).rename({"line": "target"})
     hits = (
         asked.join(pairs, on="line")
         .join(leads, on=["target", "word"], how="semi")
@@ -352,6 +386,56 @@ def _lead_words(spans: _Spans, keys: list[str], prose: npt.NDArray[np.bool_], ch
     shares = asked.group_by("line").len("asked").join(hits, on="line", how="left")
     found[shares["line"].to_numpy()] = shares["hits"].fill_null(0).to_numpy() / shares["asked"].to_numpy()
     return found
+
+
+def _main_block_start(spans: _Spans, prose: np.ndarray) -> np.ndarray:
+    """Where each capture's main run of prose begins (the run with the most prose words), or -1 without prose.
+
+    Prose lines at most _MAIN_GAP lines apart make one run: a photo, a byline or an ad may stand inside an article.
+    """
+    n = len(prose)
+    found = np.full(n, -1, dtype=np.int64)
+    at = np.flatnonzero(prose > 0)
+    if not len(at):
+        return found
+    new_run = np.ones(len(at), dtype=bool)
+    new_run[1:] = (np.diff(at) > _MAIN_GAP) | (spans.start[at[1:]] != spans.start[at[:-1]])
+    run = np.cumsum(new_run) - 1
+    run_words = np.bincount(run, weights=prose[at])
+    run_first = at[new_run]
+    run_capture = spans.start[run_first]
+    # the best run of each capture: sorted by capture, then words (the first of equals wins)
+    order = np.lexsort((np.arange(len(run_words)), -run_words, run_capture))
+    first_of_capture = np.ones(len(order), dtype=bool)
+    first_of_capture[1:] = run_capture[order][1:] != run_capture[order][:-1]
+    best = order[first_of_capture]
+    capture_start = run_capture[best]
+    main_start = run_first[best]
+    lookup = np.searchsorted(capture_start, spans.start)
+    lookup = np.minimum(lookup, len(capture_start) - 1)
+    hit = capture_start[lookup] == spans.start
+    found[hit] = main_start[lookup[hit]]
+    return found
+
+
+def _main_lead(
+    spans: _Spans, keys: list[str], main: np.ndarray, chars: np.ndarray, prose: npt.NDArray[np.bool_]
+) -> dict[str, np.ndarray]:
+    """A headline's words come back in its article's first lines, however many menus and links stand between:
+    the share of a short line's content words (cut to a stem) found at the start of the capture's main prose
+    (its first two lines), for lines up to _MAIN_REACH above it; and whether no line of its capture shares more."""
+    n = len(keys)
+    share = np.zeros(n)
+    distance = main - spans.index
+    asks = np.flatnonzero((main >= 0) & (chars <= CUE_CHARS) & ~prose & (distance > 0) & (distance <= _MAIN_REACH))
+    if len(asks):
+        second = np.minimum(main[asks] + 1, n - 1)
+        on = (main[asks] + 1 < spans.end[asks]) & prose[second]
+        line = np.concatenate([asks, asks[on]])
+        target = np.concatenate([main[asks], second[on]])
+        share = _word_share(share, keys, asks, line, target, stem=_STEM)
+    top = spans.maximum(share)
+    return {"main_lead": share, "best_main_lead": ((share >= top) & (share > 0)).astype(np.float64)}
 
 
 def _repeats(capture: npt.NDArray[np.int64], keys: list[str]) -> np.ndarray:
