@@ -138,8 +138,8 @@ def test_dated_links_one_under_another_are_no_thread() -> None:
 
 
 def test_an_untitled_article_gets_the_likeliest_line_above_it_whose_words_come_back_in_its_lead() -> None:
-    from tasks.rolemodel.batch import give_a_title
-    from tasks.rolemodel.model import BODY, BOILERPLATE, TITLE
+    from tasks.articles.rolemodel.batch import give_a_title
+    from tasks.articles.rolemodel.model import BODY, BOILERPLATE, TITLE
 
     texts = [*LONG_MENU[-8:], pages.TITLE, "Share this article", *pages.PARAGRAPHS[:3]]
     features = features_of(texts).to_numpy()
@@ -155,8 +155,8 @@ def test_an_untitled_article_gets_the_likeliest_line_above_it_whose_words_come_b
 
 
 def test_a_body_only_capture_under_a_menu_gets_no_title_from_the_menu() -> None:
-    from tasks.rolemodel.batch import give_a_title
-    from tasks.rolemodel.model import BODY, BOILERPLATE
+    from tasks.articles.rolemodel.batch import give_a_title
+    from tasks.articles.rolemodel.model import BODY, BOILERPLATE
 
     texts = [*pages.MENU, *pages.PARAGRAPHS[:3]]
     features = features_of(texts).to_numpy()
