@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Protocol
 
 import polars as pl
@@ -169,7 +168,7 @@ def archive(
     params = ArchiveParams(
         raw_dir=raw_dir, out_dir=out_dir, read=read, match=match, roles=roles, quotes=quotes, execution=execution
     )
-    lock = archive_lock(Path(out_dir), wait_seconds=lock_wait_seconds, on_wait=print)
+    lock = archive_lock(out_dir, wait_seconds=lock_wait_seconds, on_wait=print)
     # Decoded lines wait in the archive's scratch folder, not in this process (tasks/core/shelf.py).
     # The collector is paused as in the batch tasks: this process holds every capture of the run.
     with (
@@ -196,7 +195,7 @@ def archive_in_process(
     """
     raw_dir, out_dir = absolute_folders(params.raw_dir, params.out_dir)
     run_at = run_at or datetime.now(UTC)
-    with archive_lock(Path(out_dir), wait_seconds=60), scratch_folder(out_dir) as shelf:
+    with archive_lock(out_dir, wait_seconds=60), scratch_folder(out_dir) as shelf:
         stages = InProcessStages(STAGE_ORDER)
         reading = read_phase(
             stages, raw_dir, out_dir, params.read, params.match, params.execution, shelf_dir=shelf.path

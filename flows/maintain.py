@@ -9,6 +9,7 @@ from pathlib import Path
 
 import polars as pl
 
+from tasks.core.folders import is_object_store
 from tasks.storage.store import ArchiveBusy, archive_lock, compact, migrate, run_rows
 
 KEEP_HOURS = 7 * 24  # what `compact` keeps readable by default: a week of runs
@@ -49,8 +50,11 @@ def history_lines(runs: pl.DataFrame) -> list[str]:
 
 def run_command(args: argparse.Namespace) -> int:
     """The command `args.command` names; exit 1 with one line when the archive is busy or not there."""
-    out = Path(args.out_dir).absolute()
-    if args.command != "migrate" and not out.is_dir():
+    out: Path | str = args.out_dir if is_object_store(args.out_dir) else Path(args.out_dir).absolute()
+    if args.command == "migrate" and isinstance(out, str):
+        print("newsarchive: migrate converts an archive on local disk", file=sys.stderr)
+        return 2
+    if isinstance(out, Path) and not out.is_dir():
         print(f"newsarchive: no archive at {out}", file=sys.stderr)
         return 1
     run_id = f"{args.command}-{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
@@ -63,6 +67,7 @@ def run_command(args: argparse.Namespace) -> int:
                 manifest, removed = compact(out, keep_hours=args.keep_hours, run_id=run_id)
             print(f"compacted: the archive is at version {manifest.version}; {removed} files removed")
         else:
+            assert isinstance(out, Path)
             with archive_lock(out, wait_seconds=args.wait, on_wait=print):
                 manifest = migrate(out, run_id=run_id)
             print(f"migrated: {len(manifest.tables)} Delta tables, version {manifest.version}")

@@ -10,7 +10,7 @@ import polars as pl
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.core.folders import retry_transient
+from tasks.core.folders import is_object_store, retry_transient
 from tasks.discover import Fingerprints
 from tasks.storage.store import Manifest, load_manifest, read_buckets, recover
 
@@ -21,7 +21,7 @@ KNOWN_COLUMNS = ["source_id", "uri", "sha256", "size_bytes", "modified_at", "sta
 class ArchiveState:
     """What a run needs to know of the archive: its manifest, its sources' fingerprints, its anchors."""
 
-    root: Path
+    root: Path | str  # a local folder, or s3://bucket/prefix
     manifest: Manifest
     known: pl.DataFrame  # KNOWN_COLUMNS of every source
     anchors: pl.DataFrame  # article_id, anchor
@@ -54,8 +54,9 @@ class ArchiveState:
         return dict(zip(done["sha256"].to_list(), done["source_id"].to_list(), strict=True))
 
 
-def read_state(root: Path) -> ArchiveState:
-    root.mkdir(parents=True, exist_ok=True)
+def read_state(root: Path | str) -> ArchiveState:
+    if not is_object_store(str(root)):
+        Path(root).mkdir(parents=True, exist_ok=True)
     recover(root)
     manifest = load_manifest(root)
     known = read_buckets(root, manifest, "sources", columns=KNOWN_COLUMNS)
@@ -69,7 +70,7 @@ def read_state(root: Path) -> ArchiveState:
 )  # fmt: skip
 def open_archive(out_dir: str) -> ArchiveState:
     """Finish or drop what an interrupted run left, then read the manifest and what is known."""
-    state = read_state(Path(out_dir))
+    state = read_state(out_dir if is_object_store(out_dir) else Path(out_dir))
     get_run_logger().info(
         "archive %s: version %d, %d sources known", out_dir, state.manifest.version, state.known.height
     )

@@ -46,9 +46,23 @@ def overlap_problem(raw_dir: PurePath, out_dir: PurePath) -> str | None:
     return None
 
 
+OBJECT_STORE_SCHEMES = ("s3://", "s3a://")
+
+
+def is_object_store(location: str) -> bool:
+    """Whether a folder is a location in object storage (`s3://bucket/prefix`), not a local path."""
+    return location.startswith(OBJECT_STORE_SCHEMES)
+
+
 def absolute_folders(raw_dir: str, out_dir: str) -> tuple[str, str]:
-    """Both folders absolute, links resolved (workers started elsewhere get the same paths), checked apart."""
-    raw, out = Path(raw_dir).expanduser().resolve(), Path(out_dir).expanduser().resolve()
+    """Both folders absolute, links resolved (workers started elsewhere get the same paths), checked apart.
+
+    An archive in object storage (`s3://bucket/prefix`) is kept as it is, without its trailing slash.
+    """
+    raw = Path(raw_dir).expanduser().resolve()
+    if is_object_store(out_dir):
+        return str(raw), out_dir.rstrip("/")
+    out = Path(out_dir).expanduser().resolve()
     problem = overlap_problem(raw, out)
     if problem is not None:
         raise FolderOverlapError(problem)

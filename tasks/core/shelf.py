@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import threading
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
@@ -167,8 +168,13 @@ def scratch_folder(archive_dir: str) -> Iterator[ScratchFolder]:
     """A fresh folder for this run's shelf files, removed when the run ends.
 
     Call it holding the archive's lock: whatever else is in the scratch folder then
-    was left by a run that was killed, and is removed first.
+    was left by a run that was killed, and is removed first. An archive in object storage
+    has its scratch folder in this machine's temporary folder (its workers share the machine).
     """
+    if archive_dir.startswith(("s3://", "s3a://")):
+        with tempfile.TemporaryDirectory(prefix="newsarchive-scratch-") as local, scratch_folder(local) as folder:
+            yield folder
+        return
     # Absolute: its files are named to workers, and a Dask worker started elsewhere has another working folder.
     scratch = Path(archive_dir).absolute() / SCRATCH
     shutil.rmtree(scratch, ignore_errors=True)

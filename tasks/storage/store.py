@@ -17,18 +17,21 @@ import fcntl
 import json
 import os
 import shutil
+import socket
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pyarrow as pa
 from deltalake import CommitProperties, DeltaTable, WriterProperties, write_deltalake
-from deltalake.exceptions import TableNotFoundError
+from deltalake.exceptions import CommitFailedError, TableNotFoundError
 
 from tasks.core.schema import TABLES, UTC_TIME, conform
 
@@ -191,9 +194,39 @@ def recover(root: Path | str) -> list[str]:
             _remove_table(uri)
             put_back.append(table)
         elif latest.version() > recorded:
-            latest.restore(recorded, commit_properties=CommitProperties(custom_metadata={RUN_ID_KEY: "recover"}))
+            _put_back(uri, table, latest, recorded)
             put_back.append(table)
     return put_back
+
+
+def _put_back(uri: str, table: str, latest: DeltaTable, recorded: int) -> None:
+    """The table's buckets that changed since version `recorded` written again as they were then.
+
+    A commit like a run's (Delta's RESTORE never answered on an S3 server here); the buckets are those
+    of the data files one version has and the other has not.
+    """
+
+    def files(delta: DeltaTable) -> pl.DataFrame:
+        return pl.DataFrame(pa.table(delta.get_add_actions(flatten=True))).select("path", f"partition.{BUCKET}")
+
+    before = DeltaTable(uri, version=recorded)
+    changed = (
+        files(latest)
+        .join(files(before), on="path", how="anti")
+        .vstack(files(before).join(files(latest), on="path", how="anti"))
+    )
+    buckets = set(changed[f"partition.{BUCKET}"].to_list())
+    rows = read_buckets_at(before, table, buckets)
+    by_bucket = {int(b): part for (b,), part in rows.partition_by(BUCKET, as_dict=True, include_key=False).items()}
+    _replace_buckets(
+        uri, table, {b: by_bucket.get(b, rows.clear().drop(BUCKET)) for b in buckets},
+        CommitProperties(custom_metadata={RUN_ID_KEY: "recover"}),
+    )  # fmt: skip
+
+
+def read_buckets_at(delta: DeltaTable, table: str, buckets: set[int]) -> pl.DataFrame:
+    """The rows of some buckets of one version of a table, with their bucket."""
+    return pl.scan_delta(delta).filter(pl.col(BUCKET).is_in(sorted(buckets))).collect()
 
 
 def _remove_table(uri: str) -> None:
@@ -342,9 +375,111 @@ def migrate(root: Path, *, run_id: str) -> Manifest:
     return manifest
 
 
+LEASE = "_lease"
+LEASE_SECONDS = 300  # a run killed outright holds an archive in object storage this long at most
+RENEW_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class LeaseHolder:
+    holder: str
+    until: datetime
+
+
+_FREE = ""
+_LEASE_SCHEMA = {"holder": pl.String(), "until": UTC_TIME}
+
+
+def _lease_table(root: str) -> DeltaTable:
+    """The `_lease` table (one row: who holds the archive, until when), created free if missing."""
+    uri = table_uri(root, LEASE)
+    lease = _latest(uri)
+    if lease is None:
+        with suppress(Exception):  # another run created it first
+            free = pl.DataFrame({"holder": [_FREE], "until": [datetime.now(UTC)]}, schema=_LEASE_SCHEMA)
+            write_deltalake(uri, free.to_arrow(), mode="error")
+        lease = DeltaTable(uri)
+    return lease
+
+
+def lease_holder(lease: DeltaTable, now: datetime) -> LeaseHolder | None:
+    """Who holds the lease in this version of the `_lease` table, unless it has run out."""
+    row = pl.scan_delta(lease).collect()
+    if row.is_empty() or row["holder"][0] == _FREE or row["until"][0] < now:
+        return None
+    return LeaseHolder(str(row["holder"][0]), row["until"][0])
+
+
+def _write_lease(lease: DeltaTable, holder: str, until: datetime) -> bool:
+    """Replace the row of the version `lease` was read at; False when another run wrote the table since.
+
+    Two runs that read the same version both replace its one file: Delta lets the first commit and
+    refuses the second (a concurrent transaction deleted what it read).
+    """
+    row = pl.DataFrame({"holder": [holder], "until": [until]}, schema=_LEASE_SCHEMA)
+    try:
+        write_deltalake(lease, row.to_arrow(), mode="overwrite")
+    except CommitFailedError:
+        return False
+    return True
+
+
 @contextmanager
-def archive_lock(root: Path, *, wait_seconds: float, on_wait: Any = None) -> Iterator[None]:
-    """Hold the archive's lock; wait for another run to finish, up to wait_seconds."""
+def _object_store_lease(root: str, *, wait_seconds: float, on_wait: Any = None) -> Iterator[None]:
+    """The lock of an archive in object storage: a lease taken, renewed every minute, and given back.
+
+    A run killed outright holds it until it runs out (LEASE_SECONDS).
+    """
+    me = f"pid {os.getpid()} on {socket.gethostname()} since {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC"
+    deadline = time.monotonic() + wait_seconds
+    told = False
+    while True:
+        lease = _lease_table(root)
+        now = datetime.now(UTC)
+        held = lease_holder(lease, now)
+        if held is None and _write_lease(lease, me, now + timedelta(seconds=LEASE_SECONDS)):
+            break
+        if held is not None and time.monotonic() >= deadline:
+            busy = f"the archive {root} is being written by {held.holder}"
+            raise ArchiveBusy(f"{busy}; gave up after {wait_seconds:.0f} s")
+        if on_wait is not None and not told and held is not None:
+            on_wait(f"waiting for {held.holder} to finish writing the archive")
+            told = True
+        time.sleep(1.0)
+    stop = threading.Event()
+
+    def renew() -> None:
+        while not stop.wait(RENEW_SECONDS):
+            with suppress(Exception):  # a missed renewal is tried again; the lease lasts five of them
+                lease = _lease_table(root)
+                held = lease_holder(lease, datetime.now(UTC))
+                if held is not None and held.holder == me:
+                    _write_lease(lease, me, datetime.now(UTC) + timedelta(seconds=LEASE_SECONDS))
+
+    renewing = threading.Thread(target=renew, name="archive-lease", daemon=True)
+    renewing.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        renewing.join()
+        lease = _lease_table(root)
+        held = lease_holder(lease, datetime.now(UTC))
+        if held is not None and held.holder == me:
+            _write_lease(lease, _FREE, datetime.now(UTC))
+
+
+@contextmanager
+def archive_lock(root: Path | str, *, wait_seconds: float, on_wait: Any = None) -> Iterator[None]:
+    """Hold the archive's lock; wait for another run to finish, up to wait_seconds.
+
+    On local disk a lock file (`flock`); in object storage a lease in the `_lease` table.
+    """
+    if _remote(str(root)):
+        with _object_store_lease(str(root), wait_seconds=wait_seconds, on_wait=on_wait):
+            yield
+        return
+    root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     with (root / LOCK).open("a+", encoding="utf-8") as handle:
         deadline = time.monotonic() + wait_seconds
