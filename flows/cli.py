@@ -1,5 +1,5 @@
 """`newsarchive run`: the archive flow once, from the command line; `newsarchive synth`: a test corpus;
-`newsarchive history`, `compact`, `migrate`: looking after an archive."""
+`newsarchive history`, `verify`, `compact`, `migrate`: looking after an archive."""
 
 from __future__ import annotations
 
@@ -97,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.command == "synth":
         return synthesize(args)
-    if args.command in ("history", "compact", "migrate"):
+    if args.command in ("history", "compact", "migrate", "verify"):
         return run_command(args)
     problem = raw_folder_problem(args.raw_dir)
     if problem is not None:

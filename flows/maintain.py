@@ -1,4 +1,4 @@
-"""`newsarchive history`, `newsarchive compact` and `newsarchive migrate`: looking after an archive between runs."""
+"""`newsarchive history`, `verify`, `compact` and `migrate`: looking after an archive between runs."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ import argparse
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import polars as pl
-
-from tasks.core.folders import is_object_store
-from tasks.storage.store import ArchiveBusy, archive_lock, compact, migrate, run_rows
+if TYPE_CHECKING:
+    import polars as pl
 
 KEEP_HOURS = 7 * 24  # what `compact` keeps readable by default: a week of runs
 
@@ -27,6 +26,10 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         help=f"runs of the last hours stay readable (default: {KEEP_HOURS}, a week); older runs no longer can",
     )  # fmt: skip
     tidy.add_argument("--wait", type=int, default=3600, metavar="SECONDS", help="how long to wait for a run")
+    check = commands.add_parser(
+        "verify", help="check every table's log and files, ids and references; exit 1 naming what is wrong"
+    )
+    check.add_argument("--out-dir", default="data/processed", help="archive directory (default: data/processed)")
     convert = commands.add_parser("migrate", help="convert an archive of the layout before Delta tables, once")
     convert.add_argument("--out-dir", default="data/processed", help="archive directory (default: data/processed)")
     convert.add_argument("--wait", type=int, default=3600, metavar="SECONDS", help="how long to wait for a run")
@@ -48,8 +51,26 @@ def history_lines(runs: pl.DataFrame) -> list[str]:
     return lines
 
 
+def archive_problems(out: Path | str) -> list[str]:
+    """What is wrong with the archive's last run: its files, then (when they read) its ids and references."""
+    from tasks.articles.rows import article_rows
+    from tasks.checks import find_problems
+    from tasks.core.schema import TABLES
+    from tasks.storage.store import file_problems, read_tables
+
+    problems = file_problems(out)
+    if problems:
+        return problems
+    tables = read_tables(out, TABLES)
+    return find_problems({t: {0: frame} for t, frame in tables.items()}, [], article_rows([]))
+
+
 def run_command(args: argparse.Namespace) -> int:
     """The command `args.command` names; exit 1 with one line when the archive is busy or not there."""
+    # Imported here: `newsarchive run` refuses bad arguments before Prefect is imported (it creates its home).
+    from tasks.core.folders import is_object_store
+    from tasks.storage.store import ArchiveBusy, archive_lock, compact, migrate, run_rows
+
     out: Path | str = args.out_dir if is_object_store(args.out_dir) else Path(args.out_dir).absolute()
     if args.command == "migrate" and isinstance(out, str):
         print("newsarchive: migrate converts an archive on local disk", file=sys.stderr)
@@ -59,6 +80,10 @@ def run_command(args: argparse.Namespace) -> int:
         return 1
     run_id = f"{args.command}-{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
     try:
+        if args.command == "verify":
+            problems = archive_problems(out)
+            print("\n".join(problems) if problems else f"the archive {out} is whole: every file and reference checked")
+            return 1 if problems else 0
         if args.command == "history":
             lines = history_lines(run_rows(out))
             print("\n".join(lines) if lines else f"no run has completed in {out}")

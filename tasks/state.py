@@ -12,7 +12,7 @@ from prefect.cache_policies import NO_CACHE
 
 from tasks.core.folders import is_object_store, retry_transient
 from tasks.discover import Fingerprints
-from tasks.storage.store import Manifest, load_manifest, read_buckets, recover
+from tasks.storage.store import ArchiveDamaged, Manifest, file_problems, load_manifest, read_buckets, recover
 
 KNOWN_COLUMNS = ["source_id", "uri", "sha256", "size_bytes", "modified_at", "status", "error", "article_id"]
 
@@ -58,6 +58,14 @@ def read_state(root: Path | str) -> ArchiveState:
     if not is_object_store(str(root)):
         Path(root).mkdir(parents=True, exist_ok=True)
     recover(root)
+    damage = file_problems(root, deep=False)
+    if damage:  # a run would fail half-way on it, or write around it
+        raise ArchiveDamaged(
+            f"the archive {root} is damaged, so nothing was written: {'; '.join(damage[:5])}"
+            + (f" (and {len(damage) - 5} more)" if len(damage) > 5 else "")
+            + f". `newsarchive verify --out-dir {root}` checks it all; to rebuild it from the raw captures,"
+            " move it away and run again"
+        )
     manifest = load_manifest(root)
     known = read_buckets(root, manifest, "sources", columns=KNOWN_COLUMNS)
     anchors = read_buckets(root, manifest, "_anchors")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import inspect
 import logging
 import os
@@ -178,14 +177,12 @@ def test_a_stop_signal_python_drops_inside_a_callback_comes_again_until_heard() 
 
         def drop_it_then_wait() -> None:
             nonlocal referent
-            del referent
-            gc.collect()
+            del referent  # the last reference: the callback runs now
             time.sleep(5)  # the signal comes again within 0.05 s
 
         with pytest.raises(KeyboardInterrupt):
             drop_it_then_wait()
-        assert dropped  # once at least, and still it came
-        assert set(dropped) == {"KeyboardInterrupt"}
+        assert "KeyboardInterrupt" in dropped  # dropped once at least, and still it came
         interrupt.heard()
         time.sleep(0.2)  # none comes after: this would raise
         assert reference() is None

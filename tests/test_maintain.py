@@ -9,12 +9,13 @@ from pathlib import Path
 
 import polars as pl
 import pytest
+from deltalake import DeltaTable
 from polars.testing import assert_frame_equal
 
 from bench.seeds import SEED_NAMES, SEEDS
 from flows.cli import main
 from tasks.core.schema import TABLES
-from tasks.storage.store import OldLayout
+from tasks.storage.store import ArchiveDamaged, OldLayout, bucket_of, load_manifest, publish
 from tasks.write import read_archive
 from tests.helpers import run_stages
 
@@ -90,3 +91,39 @@ def test_migrate_converts_an_archive_of_the_old_layout(tmp_path: Path, two_runs:
 def test_history_of_a_folder_without_an_archive_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["history", "--out-dir", str(tmp_path / "none")]) == 1
     assert "no archive at" in capsys.readouterr().err
+
+
+def comments_file(out: Path) -> Path:
+    """A data file of the comments table's current version (the folder also holds files replaced since)."""
+    return Path(sorted(DeltaTable(str(out / "comments")).file_uris())[0])
+
+
+@pytest.mark.parametrize("damage", ["truncated", "deleted"])
+def test_a_damaged_table_file_is_named_by_verify_and_refused_by_the_next_run(
+    two_runs: tuple[Path, dict[str, pl.DataFrame]], capsys: pytest.CaptureFixture[str], damage: str
+) -> None:
+    out, _ = two_runs
+    assert main(["verify", "--out-dir", str(out)]) == 0
+    capsys.readouterr()
+    damaged = comments_file(out)
+    if damage == "truncated":
+        damaged.write_bytes(damaged.read_bytes()[:100])
+    else:
+        damaged.unlink()
+    assert main(["verify", "--out-dir", str(out)]) == 1
+    said = capsys.readouterr().out
+    assert damaged.name in said
+    assert ("is missing" if damage == "deleted" else "has 100 bytes") in said
+    with pytest.raises(ArchiveDamaged, match="newsarchive verify"):
+        run_stages(out.parent / "raw", out, run_at=DAY2)
+
+
+def test_verify_finds_a_reference_that_points_nowhere(
+    two_runs: tuple[Path, dict[str, pl.DataFrame]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, _ = two_runs
+    comments = read_archive(out)["comments"]
+    orphan = comments.head(1).with_columns(pl.lit("ffffffffffffffff").alias("article_id"))
+    publish(out, load_manifest(out), {"comments": {bucket_of("ffffffffffffffff"): orphan}}, "hand-edit")
+    assert main(["verify", "--out-dir", str(out)]) == 1
+    assert "comments: rows point at an article that does not exist" in capsys.readouterr().out

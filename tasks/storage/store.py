@@ -239,6 +239,56 @@ def _remove_table(uri: str) -> None:
         shutil.rmtree(uri, ignore_errors=True)
 
 
+def file_problems(root: Path | str, *, deep: bool = True) -> list[str]:
+    """What is wrong with the files of the archive's last run: each table's log at the version the run
+    recorded, and every data file it names there (present and of the size the log says; with `deep`,
+    also a readable Parquet file of as many rows). Empty when every file is whole."""
+    if _latest(table_uri(root, RUNS)) is None:
+        present = [t for t in all_tables() if _latest(table_uri(root, t)) is not None]
+        return [f"tables {', '.join(present)} but no `{RUNS}` table"] if present else []
+    problems = []
+    manifest = load_manifest(root)
+    for table, version in sorted(manifest.tables.items()):
+        uri = table_uri(root, table)
+        try:
+            delta = DeltaTable(uri, version=version)
+        except Exception as err:
+            problems.append(f"{table}: its log cannot be read at version {version}: {err}")
+            continue
+        problems += [f"{table}: {problem}" for problem in _data_file_problems(uri, delta, deep=deep)]
+    return problems
+
+
+def _data_file_problems(uri: str, delta: DeltaTable, *, deep: bool) -> list[str]:
+    import pyarrow.fs as pafs
+    import pyarrow.parquet as pq
+
+    filesystem, base = pafs.FileSystem.from_uri(uri)
+    found = {  # one listing of the table's folder, not a request per file
+        info.path: info.size
+        for info in filesystem.get_file_info(pafs.FileSelector(base, recursive=True))
+        if info.type == pafs.FileType.File
+    }
+    problems = []
+    files = pl.DataFrame(pa.table(delta.get_add_actions(flatten=True))).select("path", "size_bytes", "num_records")
+    for relative, size, rows in files.iter_rows():
+        path = f"{base}/{relative}"
+        if path not in found:
+            problems.append(f"{uri}/{relative} is missing")
+        elif found[path] != size:
+            problems.append(f"{uri}/{relative} has {found[path]} bytes, its log says {size}")
+        elif deep:
+            try:
+                with filesystem.open_input_file(path) as handle:
+                    held = pq.read_metadata(handle).num_rows
+            except Exception as err:
+                problems.append(f"{uri}/{relative} is not a readable Parquet file: {err}")
+                continue
+            if rows is not None and held != rows:
+                problems.append(f"{uri}/{relative} holds {held} rows, its log says {rows}")
+    return problems
+
+
 def read_buckets(
     root: Path | str, manifest: Manifest, table: str, buckets: set[int] | None = None, columns: list[str] | None = None
 ) -> pl.DataFrame:
