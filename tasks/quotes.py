@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import heapq
 import re
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
-from itertools import chain, islice
+from dataclasses import dataclass, field, replace
+from itertools import chain
 
+import numpy as np
+import numpy.typing as npt
 from rapidfuzz import fuzz, process
 
 from tasks.assemble import Article
@@ -25,6 +26,8 @@ _PAIRS_PER_THREAD = 5_000
 # repeated down a thread has thousands of holders, and the first that passes the word filter mostly quotes it.
 _FIRST_ROUND = 1
 _ROUND_GROWTH = 4
+# Candidate lines gathered in numpy at a time: bounds the memory of a thread of a hundred thousand comments.
+_GATHER_PAIRS = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -37,20 +40,70 @@ class QuoteLink:
     score: float
 
 
-def quoted_passages(
-    key: str, key_words: Sequence[str], *, min_words: int, key_word_set: set[str] | None = None
-) -> list[tuple[str, set[str]]]:
-    """Text a comment may quote, with its words: each passage in quote marks, and the whole comment.
-
-    `key_words` are the comment's words, tokenized once for all the uses of them; `key_word_set`,
-    when given, is their set (the comment's, as a target of other comments' quotes).
-    """
+def quoted_texts(key: str) -> list[str]:
+    """Each passage a comment holds in quote marks, once, other than the whole comment."""
+    if '"' not in key:
+        return []
     quoted = dict.fromkeys(m.group(1).strip(" .,;:") for m in _QUOTED.finditer(key))
     quoted.pop(key, None)
-    passages = [(p, set(w)) for p in quoted if len(w := tokenize(p)) >= min_words]
-    if len(key_words) >= min_words:
-        passages.append((key, set(key_words) if key_word_set is None else key_word_set))
-    return passages
+    return list(quoted)
+
+
+@dataclass
+class Passages:
+    """Each distinct passage once (by its text, and whether it is a whole comment), and the comments holding it.
+
+    A passage's search does not depend on the comment that asks, only on how far back it may look:
+    a comment posted again and again is searched for once, as far back as its last copy may look.
+    """
+
+    texts: list[str] = field(default_factory=list)
+    words: list[set[str]] = field(default_factory=list)
+    rarest: list[tuple[str, ...]] = field(default_factory=list)
+    last_comment: list[int] = field(default_factory=list)  # the last comment that holds it
+    # Every comment's passages, comment by comment, in the order they are asked: passage and comment numbers.
+    passage_of: list[int] = field(default_factory=list)
+    comment_of: list[int] = field(default_factory=list)
+
+
+def distinct_passages(
+    comment_keys: Sequence[str], comment_tokens: Sequence[Sequence[str]], comment_words: Sequence[set[str]],
+    counts: Counter[str], cfg: QuoteConfig,
+) -> Passages:  # fmt: skip
+    """The passages (quoted text, then the whole comment) of every comment that some other line may hold."""
+    found = Passages()
+    number: dict[tuple[str, bool], int] = {}  # -1: too short, or no other line can hold enough of it
+    for comment_no, key in enumerate(comment_keys):
+        asked = [(text, False) for text in quoted_texts(key)]
+        if len(comment_tokens[comment_no]) >= cfg.min_quote_words:
+            asked.append((key, True))
+        for text, whole in asked:
+            index = number.get((text, whole))
+            if index is None:
+                index = number[text, whole] = _add_passage(found, text, whole, comment_words[comment_no], counts, cfg)
+            if index >= 0:
+                found.last_comment[index] = comment_no
+                found.passage_of.append(index)
+                found.comment_of.append(comment_no)
+    return found
+
+
+def _add_passage(
+    found: Passages, text: str, whole: bool, comment_words: set[str], counts: Counter[str], cfg: QuoteConfig
+) -> int:
+    """The new passage's number, or -1 when it is not looked for."""
+    tokens = None if whole else tokenize(text)
+    if tokens is not None and len(tokens) < cfg.min_quote_words:
+        return -1
+    words = comment_words if tokens is None else set(tokens)
+    rarest = rarest_two(words, counts)
+    if not rarest:
+        return -1
+    found.texts.append(text)
+    found.words.append(words)
+    found.rarest.append(rarest)
+    found.last_comment.append(-1)
+    return len(found.texts) - 1
 
 
 def link_quotes(
@@ -67,49 +120,11 @@ def link_quotes(
     # How many targets hold each word, counted in C; the two rarest words of each passage.
     counts = Counter(chain.from_iterable(target_words))
     n_par = len(paragraph_keys)
-    passages = [
-        (comment_no, passage, words, rarest)
-        for comment_no, key in enumerate(comment_keys)
-        for passage, words in quoted_passages(
-            key,
-            target_tokens[n_par + comment_no],
-            min_words=cfg.min_quote_words,
-            key_word_set=target_words[n_par + comment_no],
-        )
-        if (rarest := rarest_two(words, counts))
-    ]
-    # word -> targets holding it, in order: only for those rarest words (an index of every comment word cost 4x).
-    needed = set().union(*(rarest for *_, rarest in passages))
-    holders: defaultdict[str, list[int]] = defaultdict(list)
-    for index, words in enumerate(target_words):
-        for word in words & needed:
-            holders[word].append(index)
-    best: dict[int, tuple[int, float]] = {}
-    memo: dict[tuple[str, str], float] = {}
-    searches = [
-        _Search(comment_no, passage, words, islice(_holding(rarest, holders, n_par + comment_no), cfg.max_candidates))
-        for comment_no, passage, words, rarest in passages
-    ]
-    most = _FIRST_ROUND
-    while searches:
-        # Each round scores the next candidates of every passage still searching, earliest first:
-        # a passage stops at its first target that holds it, however many lines hold its rarest words.
-        for search in searches:
-            search.take(targets, target_words, most)
-        most *= _ROUND_GROWTH
-        _score_round(searches, targets, memo)
-        searching = []
-        for search in searches:
-            found = search.first_at_least(cfg.score_cutoff)
-            if found is None:
-                searching += [] if search.done else [search]
-            elif search.comment_no not in best or found[0] < best[search.comment_no][0]:
-                best[search.comment_no] = found
-        searches = searching
-    return [
-        QuoteLink(c, t if t < n_par else None, t - n_par if t >= n_par else None, s)
-        for c, (t, s) in sorted(best.items())
-    ]
+    passages = distinct_passages(comment_keys, target_tokens[n_par:], target_words[n_par:], counts, cfg)
+    limits = [n_par + last for last in passages.last_comment]  # a passage looks back from its last comment
+    candidates = candidate_lists(passages, limits, targets, target_words, max_candidates=cfg.max_candidates)
+    found = _search_all(passages, candidates, targets, target_words, cfg.score_cutoff)
+    return _earliest_links(passages, found, n_par)
 
 
 def rarest_two(words: set[str], counts: Counter[str]) -> tuple[str, ...]:
@@ -129,24 +144,92 @@ def rarest_two(words: set[str], counts: Counter[str]) -> tuple[str, ...]:
     return tuple(word for _, word in sorted(zip(held, words, strict=True))[:2])
 
 
-def _holding(rarest: tuple[str, ...], holders: defaultdict[str, list[int]], limit: int) -> Iterator[int]:
-    """Targets before `limit` that hold one of the words, ascending and each once, as they are asked for."""
-    last = -1
-    for target in heapq.merge(*(holders[word] for word in rarest)):  # each list is ascending
-        if target >= limit:
-            return
-        if target != last:
-            last = target
-            yield target
+def candidate_lists(
+    passages: Passages, limits: Sequence[int], targets: Sequence[str], target_words: Sequence[set[str]],
+    *, max_candidates: int,
+) -> list[list[int]]:  # fmt: skip
+    """Each passage's candidate lines: the first `max_candidates` lines before its limit holding one of its
+    rarest words, ascending, less those shorter than the passage (they cannot hold it).
+
+    Gathered in numpy for all passages at once: in a thread of a hundred thousand comments most
+    passages have their hundred candidates, and most of those are too short.
+    """
+    rarest = passages.rarest
+    if not rarest:
+        return []
+    needed = {word: i for i, word in enumerate(sorted(set().union(*rarest)))}
+    starts, held_by = _holders(needed, target_words)
+    n_targets = max(len(target_words), 1)
+    # One ascending key per (word, holder): a passage's holders before its limit are one searchsorted away.
+    keys = np.repeat(np.arange(len(needed), dtype=np.int64), np.diff(starts)) * n_targets + held_by
+    asks = [(p, needed[word]) for p, words in enumerate(rarest) for word in words]
+    passage = np.fromiter((p for p, _ in asks), dtype=np.int64, count=len(asks))
+    word_no = np.fromiter((w for _, w in asks), dtype=np.int64, count=len(asks))
+    limit = np.asarray(limits, dtype=np.int64)[passage]
+    taken = np.minimum(np.searchsorted(keys, word_no * n_targets + limit) - starts[word_no], max_candidates)
+    target_chars = np.fromiter(map(len, targets), dtype=np.int64, count=len(targets))
+    passage_chars = np.fromiter(map(len, passages.texts), dtype=np.int64, count=len(passages.texts))
+    found: list[list[int]] = [[] for _ in rarest]
+    ends = np.cumsum(taken)
+    first = 0
+    while first < len(asks):  # asks of whole passages, a bounded number of candidate pairs at a time
+        last = max(int(np.searchsorted(ends, ends[first] - taken[first] + _GATHER_PAIRS, side="right")), first + 1)
+        last = _whole_passages(passage, first, last)
+        pairs = _first_holders(passage[first:last], starts[word_no[first:last]], taken[first:last], held_by, n_targets)
+        owner, target = pairs // n_targets, pairs % n_targets
+        new_owner = np.flatnonzero(np.concatenate([[True], owner[1:] != owner[:-1]]))
+        rank = np.arange(len(owner)) - np.repeat(new_owner, np.diff(np.append(new_owner, len(owner))))
+        keep = (rank < max_candidates) & (target_chars[target] >= passage_chars[owner])  # shorter cannot hold it
+        _split_into(found, owner[keep], target[keep])
+        first = last
+    return found
+
+
+def _holders(needed: dict[str, int], target_words: Sequence[set[str]]) -> tuple[np.ndarray, np.ndarray]:
+    """Targets holding each needed word, ascending, word after word; where each word's targets begin."""
+    holders: list[list[int]] = [[] for _ in needed]
+    for index, words in enumerate(target_words):
+        for word in words & needed.keys():
+            holders[needed[word]].append(index)
+    starts = np.concatenate([[0], np.cumsum([len(h) for h in holders])]).astype(np.int64)
+    return starts, np.fromiter(chain.from_iterable(holders), dtype=np.int64, count=int(starts[-1]))
+
+
+def _whole_passages(passage: npt.NDArray[np.int64], first: int, last: int) -> int:
+    """`last` moved on past the asks of the passage that the ask before it belongs to."""
+    while last < len(passage) and passage[last] == passage[last - 1]:
+        last += 1
+    return last
+
+
+def _first_holders(
+    passage: npt.NDArray[np.int64], start: npt.NDArray[np.int64], taken: npt.NDArray[np.int64],
+    held_by: npt.NDArray[np.int64], n_targets: int,
+) -> npt.NDArray[np.int64]:  # fmt: skip
+    """(passage, target) keys, ascending and each once, of the first `taken` holders of each ask's word."""
+    total = int(taken.sum())
+    offset = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(taken) - taken, taken)
+    pairs = np.sort(np.repeat(passage, taken) * n_targets + held_by[np.repeat(start, taken) + offset])
+    return pairs[np.concatenate([[True], pairs[1:] != pairs[:-1]])] if total else pairs  # a line holding both words
+
+
+def _split_into(found: list[list[int]], owner: npt.NDArray[np.int64], target: npt.NDArray[np.int64]) -> None:
+    """Each owner's targets (owners ascending) into its list."""
+    if not len(owner):
+        return
+    edges = [0, *(np.flatnonzero(np.diff(owner)) + 1).tolist(), len(owner)]
+    chosen = target.tolist()
+    for p, low, high in zip(owner[edges[:-1]].tolist(), edges, edges[1:], strict=False):
+        found[p] = chosen[low:high]
 
 
 class _Search:
     """One passage's search for the earliest line that quotes it: candidates taken a few at a time."""
 
-    __slots__ = ("candidates", "comment_no", "done", "need", "passage", "scored", "seen", "taken", "words")
+    __slots__ = ("candidates", "done", "need", "number", "passage", "scored", "seen", "taken", "words")
 
-    def __init__(self, comment_no: int, passage: str, words: set[str], candidates: Iterator[int]) -> None:
-        self.comment_no, self.passage, self.words, self.candidates = comment_no, passage, words, candidates
+    def __init__(self, number: int, passage: str, words: set[str], candidates: Iterator[int]) -> None:
+        self.number, self.passage, self.words, self.candidates = number, passage, words, candidates
         self.need = _MIN_WORD_OVERLAP * len(words)
         self.taken: list[int] = []  # this round's targets, ascending
         self.scored: list[float] = []  # their scores; -1 until rapidfuzz has scored them
@@ -154,17 +237,17 @@ class _Search:
         self.done = False
 
     def take(self, targets: Sequence[str], target_words: Sequence[set[str]], most: int) -> None:
-        """The next targets long enough and holding enough of the words; a target holding it word for word ends it."""
+        """The next targets holding enough of the words; a target holding it word for word ends it."""
         self.taken, self.scored = [], []
         for target in self.candidates:
             text = targets[target]
-            if len(self.passage) > len(text) or text in self.seen or len(self.words & target_words[target]) < self.need:
+            if text in self.seen or len(self.words & target_words[target]) < self.need:
                 continue
             self.seen.add(text)
             self.taken.append(target)
             # A passage the line holds word for word scores 100 without rapidfuzz: 85 % of the candidate
             # pairs of 9,917 synthetic captures, and 98 % of partial_ratio's time (it slides along the line).
-            exact = self.passage in targets[target]
+            exact = self.passage in text
             self.scored.append(100.0 if exact else -1.0)
             if exact:
                 self.done = True
@@ -177,10 +260,48 @@ class _Search:
         return next(((t, s) for t, s in zip(self.taken, self.scored, strict=True) if s >= cutoff), None)
 
 
-def _score_round(searches: Sequence[_Search], targets: Sequence[str], memo: dict[tuple[str, str], float]) -> None:
+def _search_all(
+    passages: Passages, candidates: Sequence[list[int]], targets: Sequence[str], target_words: Sequence[set[str]],
+    cutoff: float,
+) -> dict[int, tuple[int, float, int]]:  # fmt: skip
+    """Each passage's first candidate that holds it (word for word, or by partial_ratio): target, score, round.
+
+    Each round scores the next candidates of every passage still searching, earliest first: a
+    passage stops at its first target that holds it, however many lines hold its rarest words.
+    """
+    searches = [
+        _Search(number, passages.texts[number], passages.words[number], iter(found))
+        for number, found in enumerate(candidates)
+        if found
+    ]
+    found: dict[int, tuple[int, float, int]] = {}
+    memo: dict[tuple[str, str], float] = {}
+    most = _FIRST_ROUND
+    rounds = 0
+    while searches:
+        for search in searches:
+            search.take(targets, target_words, most)
+        most *= _ROUND_GROWTH
+        _score_round(searches, targets, memo, cutoff)
+        searching = []
+        for search in searches:
+            first = search.first_at_least(cutoff)
+            if first is not None:
+                found[search.number] = (*first, rounds)
+            elif not search.done:
+                searching.append(search)
+        searches = searching
+        rounds += 1
+    return found
+
+
+def _score_round(
+    searches: Sequence[_Search], targets: Sequence[str], memo: dict[tuple[str, str], float], cutoff: float
+) -> None:
     """rapidfuzz's partial_ratio for every candidate of the round not held word for word, in one call.
 
     `memo` keeps the scores of the call's earlier rounds: a comment posted again is not scored again.
+    Scores under `cutoff` come back as 0 (rapidfuzz stops early on them): only whether they reach it matters.
     """
     asked = [(search, i) for search in searches for i, score in enumerate(search.scored) if score < 0]
     pairs = {(search.passage, targets[search.taken[i]]) for search, i in asked} - memo.keys()
@@ -189,12 +310,31 @@ def _score_round(searches: Sequence[_Search], targets: Sequence[str], memo: dict
         # An article has tens of candidate pairs: starting threads for them cost more than scoring
         # them (1.6 ms per article); batches of articles already run one per core.
         found = process.cpdist(
-            [passage for passage, _ in new], [text for _, text in new],
-            scorer=fuzz.partial_ratio, processor=None, workers=1 if len(new) < _PAIRS_PER_THREAD else -1,
+            [passage for passage, _ in new], [text for _, text in new], scorer=fuzz.partial_ratio, processor=None,
+            score_cutoff=cutoff, workers=1 if len(new) < _PAIRS_PER_THREAD else -1,
         )  # fmt: skip
         memo.update(zip(new, map(float, found.tolist()), strict=True))
     for search, i in asked:
         search.scored[i] = memo[search.passage, targets[search.taken[i]]]
+
+
+def _earliest_links(passages: Passages, found: dict[int, tuple[int, float, int]], n_par: int) -> list[QuoteLink]:
+    """Each comment's earliest line quoted by any of its passages, found before the comment itself.
+
+    Of passages finding the same line, the score is that of the one found first (in the earlier
+    round, else asked first), as when each comment's passages were searched on their own.
+    """
+    best: dict[int, tuple[int, int, int, float]] = {}  # comment -> (target, round, ask, score)
+    for ask, (number, comment_no) in enumerate(zip(passages.passage_of, passages.comment_of, strict=True)):
+        hit = found.get(number)
+        if hit is not None and hit[0] < n_par + comment_no:
+            candidate = (hit[0], hit[2], ask, hit[1])
+            if comment_no not in best or candidate < best[comment_no]:
+                best[comment_no] = candidate
+    return [
+        QuoteLink(c, t if t < n_par else None, t - n_par if t >= n_par else None, s)
+        for c, (t, _, _, s) in sorted(best.items())
+    ]
 
 
 def link_article_quotes(article: Article, cfg: QuoteConfig) -> Article:

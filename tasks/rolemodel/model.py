@@ -164,6 +164,20 @@ def _walk_alone(score: np.ndarray, emit: np.ndarray, log_transition: np.ndarray)
     return np.asarray(back, dtype=np.int8).reshape(emit.shape), max(regions, key=current.__getitem__)
 
 
+def _back_alone(back: np.ndarray, last: int, regions: np.ndarray) -> int:
+    """One capture's walk back from its last region, written into `regions`; the region before the first line.
+
+    In plain Python: numpy's calls for each line of a capture of a hundred thousand lines cost seconds.
+    """
+    state = last
+    path = []
+    for row in reversed(back.tolist()):
+        path.append(state)
+        state = row[state]
+    regions[: len(path)] = path[::-1]
+    return state
+
+
 def viterbi(
     probabilities: np.ndarray, starts: npt.NDArray[np.int64], model: LineRoleModel, *, floor: float = 1e-6
 ) -> npt.NDArray[np.int64]:
@@ -196,7 +210,10 @@ def viterbi(
         last[ending] = score[ending].argmax(axis=1)
     regions = np.zeros(len(emit), dtype=np.int64)
     state = last.copy()
-    for t in range(steps - 1, -1, -1):
+    alone = int(lengths[1]) if len(lengths) > 1 else 0  # from this step on, the longest capture walks alone
+    if steps > alone:
+        state[0] = _back_alone(back[begin[0] + alone : begin[0] + steps], int(last[0]), regions[begin[0] + alone :])
+    for t in range(alone - 1, -1, -1):
         live = int(np.searchsorted(-lengths, -t, side="left"))
         rows = begin[:live] + t
         current = np.where(lengths[:live] == t + 1, last[:live], state[:live])
