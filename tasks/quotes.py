@@ -26,8 +26,8 @@ _PAIRS_PER_THREAD = 5_000
 # repeated down a thread has thousands of holders, and the first that passes the word filter mostly quotes it.
 _FIRST_ROUND = 1
 _ROUND_GROWTH = 4
-# Candidate lines gathered in numpy at a time: bounds the memory of a thread of a hundred thousand comments.
-_GATHER_PAIRS = 1 << 20
+# Passages searched at a time: their candidates and word sets are what a search holds (its memory is bounded).
+_PASSAGES_AT_ONCE = 4_096
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class Passages:
     """
 
     texts: list[str] = field(default_factory=list)
-    words: list[set[str]] = field(default_factory=list)
+    tokens: list[Sequence[str]] = field(default_factory=list)  # its words (a set is made when it is searched)
     rarest: list[tuple[str, ...]] = field(default_factory=list)
     last_comment: list[int] = field(default_factory=list)  # the last comment that holds it
     # Every comment's passages, comment by comment, in the order they are asked: passage and comment numbers.
@@ -67,9 +67,8 @@ class Passages:
 
 
 def distinct_passages(
-    comment_keys: Sequence[str], comment_tokens: Sequence[Sequence[str]], comment_words: Sequence[set[str]],
-    counts: Counter[str], cfg: QuoteConfig,
-) -> Passages:  # fmt: skip
+    comment_keys: Sequence[str], comment_tokens: Sequence[Sequence[str]], counts: Counter[str], cfg: QuoteConfig
+) -> Passages:
     """The passages (quoted text, then the whole comment) of every comment that some other line may hold."""
     found = Passages()
     number: dict[tuple[str, bool], int] = {}  # -1: too short, or no other line can hold enough of it
@@ -80,7 +79,8 @@ def distinct_passages(
         for text, whole in asked:
             index = number.get((text, whole))
             if index is None:
-                index = number[text, whole] = _add_passage(found, text, whole, comment_words[comment_no], counts, cfg)
+                tokens = comment_tokens[comment_no] if whole else tokenize(text)
+                index = number[text, whole] = _add_passage(found, text, tokens, counts, cfg)
             if index >= 0:
                 found.last_comment[index] = comment_no
                 found.passage_of.append(index)
@@ -88,19 +88,13 @@ def distinct_passages(
     return found
 
 
-def _add_passage(
-    found: Passages, text: str, whole: bool, comment_words: set[str], counts: Counter[str], cfg: QuoteConfig
-) -> int:
+def _add_passage(found: Passages, text: str, tokens: Sequence[str], counts: Counter[str], cfg: QuoteConfig) -> int:
     """The new passage's number, or -1 when it is not looked for."""
-    tokens = None if whole else tokenize(text)
-    if tokens is not None and len(tokens) < cfg.min_quote_words:
-        return -1
-    words = comment_words if tokens is None else set(tokens)
-    rarest = rarest_two(words, counts)
+    rarest = rarest_two(set(tokens), counts) if len(tokens) >= cfg.min_quote_words else ()
     if not rarest:
         return -1
     found.texts.append(text)
-    found.words.append(words)
+    found.tokens.append(tokens)
     found.rarest.append(rarest)
     found.last_comment.append(-1)
     return len(found.texts) - 1
@@ -113,17 +107,22 @@ def link_quotes(
     """The earliest line each comment quotes: paragraphs come first, then comments in thread order.
 
     `tokens`: the words of the paragraphs, then of the comments, when the caller has them.
+    No set of words is kept per line: in a thread of a hundred thousand comments they held 160 MB.
     """
     targets = [*paragraph_keys, *comment_keys]
     target_tokens = [tokenize(key) for key in targets] if tokens is None else tokens
-    target_words = [set(words) for words in target_tokens]
     # How many targets hold each word, counted in C; the two rarest words of each passage.
-    counts = Counter(chain.from_iterable(target_words))
+    counts = Counter(chain.from_iterable(map(set, target_tokens)))
     n_par = len(paragraph_keys)
-    passages = distinct_passages(comment_keys, target_tokens[n_par:], target_words[n_par:], counts, cfg)
+    passages = distinct_passages(comment_keys, target_tokens[n_par:], counts, cfg)
+    index = HolderIndex(passages.rarest, targets, target_tokens)
     limits = [n_par + last for last in passages.last_comment]  # a passage looks back from its last comment
-    candidates = candidate_lists(passages, limits, targets, target_words, max_candidates=cfg.max_candidates)
-    found = _search_all(passages, candidates, targets, target_words, cfg.score_cutoff)
+    found: dict[int, tuple[int, float, int]] = {}
+    memo: dict[tuple[str, str], float] = {}
+    for first in range(0, len(passages.texts), _PASSAGES_AT_ONCE):  # a bounded number of searches at a time
+        numbers = range(first, min(first + _PASSAGES_AT_ONCE, len(passages.texts)))
+        candidates = index.candidates(passages, numbers, limits, max_candidates=cfg.max_candidates)
+        found |= _search(passages, numbers, candidates, targets, target_tokens, cfg.score_cutoff, memo)
     return _earliest_links(passages, found, n_par)
 
 
@@ -144,62 +143,50 @@ def rarest_two(words: set[str], counts: Counter[str]) -> tuple[str, ...]:
     return tuple(word for _, word in sorted(zip(held, words, strict=True))[:2])
 
 
-def candidate_lists(
-    passages: Passages, limits: Sequence[int], targets: Sequence[str], target_words: Sequence[set[str]],
-    *, max_candidates: int,
-) -> list[list[int]]:  # fmt: skip
-    """Each passage's candidate lines: the first `max_candidates` lines before its limit holding one of its
-    rarest words, ascending, less those shorter than the passage (they cannot hold it).
+class HolderIndex:
+    """The targets holding each passage's rarest words, ascending: a passage's candidates, gathered in numpy.
 
-    Gathered in numpy for all passages at once: in a thread of a hundred thousand comments most
-    passages have their hundred candidates, and most of those are too short.
+    In a thread of a hundred thousand comments most passages have their hundred candidates,
+    and most of those are too short to hold them.
     """
-    rarest = passages.rarest
-    if not rarest:
-        return []
-    needed = {word: i for i, word in enumerate(sorted(set().union(*rarest)))}
-    starts, held_by = _holders(needed, target_words)
-    n_targets = max(len(target_words), 1)
-    # One ascending key per (word, holder): a passage's holders before its limit are one searchsorted away.
-    keys = np.repeat(np.arange(len(needed), dtype=np.int64), np.diff(starts)) * n_targets + held_by
-    asks = [(p, needed[word]) for p, words in enumerate(rarest) for word in words]
-    passage = np.fromiter((p for p, _ in asks), dtype=np.int64, count=len(asks))
-    word_no = np.fromiter((w for _, w in asks), dtype=np.int64, count=len(asks))
-    limit = np.asarray(limits, dtype=np.int64)[passage]
-    taken = np.minimum(np.searchsorted(keys, word_no * n_targets + limit) - starts[word_no], max_candidates)
-    target_chars = np.fromiter(map(len, targets), dtype=np.int64, count=len(targets))
-    passage_chars = np.fromiter(map(len, passages.texts), dtype=np.int64, count=len(passages.texts))
-    found: list[list[int]] = [[] for _ in rarest]
-    ends = np.cumsum(taken)
-    first = 0
-    while first < len(asks):  # asks of whole passages, a bounded number of candidate pairs at a time
-        last = max(int(np.searchsorted(ends, ends[first] - taken[first] + _GATHER_PAIRS, side="right")), first + 1)
-        last = _whole_passages(passage, first, last)
-        pairs = _first_holders(passage[first:last], starts[word_no[first:last]], taken[first:last], held_by, n_targets)
-        owner, target = pairs // n_targets, pairs % n_targets
+
+    def __init__(
+        self, rarest: Sequence[tuple[str, ...]], targets: Sequence[str], target_tokens: Sequence[Sequence[str]]
+    ) -> None:
+        self.chars = np.fromiter(map(len, targets), dtype=np.int64, count=len(targets))
+        needed = {word: i for i, word in enumerate(sorted(set().union(*rarest)))}
+        holders: list[list[int]] = [[] for _ in needed]
+        for target, words in enumerate(target_tokens):
+            for word in needed.keys() & words:
+                holders[needed[word]].append(target)
+        self.starts = np.concatenate([[0], np.cumsum([len(h) for h in holders])]).astype(np.int64)
+        self.held_by = np.fromiter(chain.from_iterable(holders), dtype=np.int64, count=int(self.starts[-1]))
+        self.n_targets = max(len(target_tokens), 1)
+        # One ascending key per (word, holder): a word's holders before a limit are one searchsorted away.
+        word_of_key = np.repeat(np.arange(len(needed), dtype=np.int64), np.diff(self.starts))
+        self.keys = word_of_key * self.n_targets + self.held_by
+        self.asks = [[needed[word] for word in words] for words in rarest]
+
+    def candidates(
+        self, passages: Passages, numbers: range, limits: Sequence[int], *, max_candidates: int
+    ) -> list[list[int]]:
+        """The candidates of passages `numbers`: the first `max_candidates` lines before the passage's limit
+        holding one of its rarest words, ascending, less those shorter than the passage (they cannot hold it)."""
+        asks = [(p, w) for p in numbers for w in self.asks[p]]
+        passage = np.fromiter((p for p, _ in asks), dtype=np.int64, count=len(asks))
+        word = np.fromiter((w for _, w in asks), dtype=np.int64, count=len(asks))
+        limit = np.asarray(limits, dtype=np.int64)[passage]
+        below = np.searchsorted(self.keys, word * self.n_targets + limit) - self.starts[word]
+        taken = np.minimum(below, max_candidates)
+        pairs = _first_holders(passage, self.starts[word], taken, self.held_by, self.n_targets)
+        owner, target = pairs // self.n_targets, pairs % self.n_targets
         new_owner = np.flatnonzero(np.concatenate([[True], owner[1:] != owner[:-1]]))
         rank = np.arange(len(owner)) - np.repeat(new_owner, np.diff(np.append(new_owner, len(owner))))
-        keep = (rank < max_candidates) & (target_chars[target] >= passage_chars[owner])  # shorter cannot hold it
-        _split_into(found, owner[keep], target[keep])
-        first = last
-    return found
-
-
-def _holders(needed: dict[str, int], target_words: Sequence[set[str]]) -> tuple[np.ndarray, np.ndarray]:
-    """Targets holding each needed word, ascending, word after word; where each word's targets begin."""
-    holders: list[list[int]] = [[] for _ in needed]
-    for index, words in enumerate(target_words):
-        for word in words & needed.keys():
-            holders[needed[word]].append(index)
-    starts = np.concatenate([[0], np.cumsum([len(h) for h in holders])]).astype(np.int64)
-    return starts, np.fromiter(chain.from_iterable(holders), dtype=np.int64, count=int(starts[-1]))
-
-
-def _whole_passages(passage: npt.NDArray[np.int64], first: int, last: int) -> int:
-    """`last` moved on past the asks of the passage that the ask before it belongs to."""
-    while last < len(passage) and passage[last] == passage[last - 1]:
-        last += 1
-    return last
+        wanted = np.fromiter(map(len, passages.texts[numbers.start : numbers.stop]), dtype=np.int64)
+        keep = (rank < max_candidates) & (self.chars[target] >= wanted[owner - numbers.start])
+        found: list[list[int]] = [[] for _ in numbers]
+        _split_into(found, owner[keep] - numbers.start, target[keep])
+        return found
 
 
 def _first_holders(
@@ -236,12 +223,12 @@ class _Search:
         self.seen: set[str] = set()  # target texts asked already: a line repeated scores as its first copy did
         self.done = False
 
-    def take(self, targets: Sequence[str], target_words: Sequence[set[str]], most: int) -> None:
+    def take(self, targets: Sequence[str], target_tokens: Sequence[Sequence[str]], most: int) -> None:
         """The next targets holding enough of the words; a target holding it word for word ends it."""
         self.taken, self.scored = [], []
         for target in self.candidates:
             text = targets[target]
-            if text in self.seen or len(self.words & target_words[target]) < self.need:
+            if text in self.seen or len(self.words.intersection(target_tokens[target])) < self.need:
                 continue
             self.seen.add(text)
             self.taken.append(target)
@@ -260,9 +247,9 @@ class _Search:
         return next(((t, s) for t, s in zip(self.taken, self.scored, strict=True) if s >= cutoff), None)
 
 
-def _search_all(
-    passages: Passages, candidates: Sequence[list[int]], targets: Sequence[str], target_words: Sequence[set[str]],
-    cutoff: float,
+def _search(
+    passages: Passages, numbers: range, candidates: Sequence[list[int]], targets: Sequence[str],
+    target_tokens: Sequence[Sequence[str]], cutoff: float, memo: dict[tuple[str, str], float],
 ) -> dict[int, tuple[int, float, int]]:  # fmt: skip
     """Each passage's first candidate that holds it (word for word, or by partial_ratio): target, score, round.
 
@@ -270,17 +257,16 @@ def _search_all(
     passage stops at its first target that holds it, however many lines hold its rarest words.
     """
     searches = [
-        _Search(number, passages.texts[number], passages.words[number], iter(found))
-        for number, found in enumerate(candidates)
+        _Search(number, passages.texts[number], set(passages.tokens[number]), iter(found))
+        for number, found in zip(numbers, candidates, strict=True)
         if found
     ]
     found: dict[int, tuple[int, float, int]] = {}
-    memo: dict[tuple[str, str], float] = {}
     most = _FIRST_ROUND
     rounds = 0
     while searches:
         for search in searches:
-            search.take(targets, target_words, most)
+            search.take(targets, target_tokens, most)
         most *= _ROUND_GROWTH
         _score_round(searches, targets, memo, cutoff)
         searching = []
