@@ -59,6 +59,7 @@ class Passages:
 
     texts: list[str] = field(default_factory=list)
     tokens: list[Sequence[str]] = field(default_factory=list)  # its words (a set is made when it is searched)
+    n_words: list[int] = field(default_factory=list)  # distinct words
     rarest: list[tuple[str, ...]] = field(default_factory=list)
     last_comment: list[int] = field(default_factory=list)  # the last comment that holds it
     # Every comment's passages, comment by comment, in the order they are asked: passage and comment numbers.
@@ -90,11 +91,13 @@ def distinct_passages(
 
 def _add_passage(found: Passages, text: str, tokens: Sequence[str], counts: Counter[str], cfg: QuoteConfig) -> int:
     """The new passage's number, or -1 when it is not looked for."""
-    rarest = rarest_two(set(tokens), counts) if len(tokens) >= cfg.min_quote_words else ()
+    words = set(tokens)
+    rarest = rarest_two(words, counts) if len(tokens) >= cfg.min_quote_words else ()
     if not rarest:
         return -1
     found.texts.append(text)
     found.tokens.append(tokens)
+    found.n_words.append(len(words))
     found.rarest.append(rarest)
     found.last_comment.append(-1)
     return len(found.texts) - 1
@@ -146,14 +149,17 @@ def rarest_two(words: set[str], counts: Counter[str]) -> tuple[str, ...]:
 class HolderIndex:
     """The targets holding each passage's rarest words, ascending: a passage's candidates, gathered in numpy.
 
-    In a thread of a hundred thousand comments most passages have their hundred candidates,
-    and most of those are too short to hold them.
+    In a thread of a hundred thousand comments most passages have their hundred candidates, and most
+    of those cannot hold them: too short, or lacking too many of their words. Each line's words are also
+    one 64-bit number, a bit per word's hash: a bit of the passage that the line lacks is a word of the
+    passage it lacks (one at least), so the bits bound the words the two share.
     """
 
     def __init__(
         self, rarest: Sequence[tuple[str, ...]], targets: Sequence[str], target_tokens: Sequence[Sequence[str]]
     ) -> None:
         self.chars = np.fromiter(map(len, targets), dtype=np.int64, count=len(targets))
+        self.bits = _word_bits(target_tokens)
         needed = {word: i for i, word in enumerate(sorted(set().union(*rarest)))}
         holders: list[list[int]] = [[] for _ in needed]
         for target, words in enumerate(target_tokens):
@@ -171,7 +177,7 @@ class HolderIndex:
         self, passages: Passages, numbers: range, limits: Sequence[int], *, max_candidates: int
     ) -> list[list[int]]:
         """The candidates of passages `numbers`: the first `max_candidates` lines before the passage's limit
-        holding one of its rarest words, ascending, less those shorter than the passage (they cannot hold it)."""
+        holding one of its rarest words, ascending, less those that cannot hold it."""
         asks = [(p, w) for p in numbers for w in self.asks[p]]
         passage = np.fromiter((p for p, _ in asks), dtype=np.int64, count=len(asks))
         word = np.fromiter((w for _, w in asks), dtype=np.int64, count=len(asks))
@@ -182,11 +188,22 @@ class HolderIndex:
         owner, target = pairs // self.n_targets, pairs % self.n_targets
         new_owner = np.flatnonzero(np.concatenate([[True], owner[1:] != owner[:-1]]))
         rank = np.arange(len(owner)) - np.repeat(new_owner, np.diff(np.append(new_owner, len(owner))))
-        wanted = np.fromiter(map(len, passages.texts[numbers.start : numbers.stop]), dtype=np.int64)
-        keep = (rank < max_candidates) & (self.chars[target] >= wanted[owner - numbers.start])
+        owner -= numbers.start
+        keep = (rank < max_candidates) & self._may_hold(passages, numbers, owner, target)
         found: list[list[int]] = [[] for _ in numbers]
-        _split_into(found, owner[keep] - numbers.start, target[keep])
+        _split_into(found, owner[keep], target[keep])
         return found
+
+    def _may_hold(
+        self, passages: Passages, numbers: range, owner: npt.NDArray[np.int64], target: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.bool_]:
+        """Whether each target may hold its passage: as long, and lacking no more words than _Search.take allows."""
+        chunk = slice(numbers.start, numbers.stop)
+        chars = np.fromiter(map(len, passages.texts[chunk]), dtype=np.int64)[owner]
+        words = np.asarray(passages.n_words[chunk], dtype=np.int64)[owner]
+        lacking = np.bitwise_count(_word_bits(passages.tokens[chunk])[owner] & ~self.bits[target]).astype(np.int64)
+        possible: npt.NDArray[np.bool_] = (self.chars[target] >= chars) & (words - lacking >= _MIN_WORD_OVERLAP * words)
+        return possible
 
 
 def _first_holders(
@@ -198,6 +215,18 @@ def _first_holders(
     offset = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(taken) - taken, taken)
     pairs = np.sort(np.repeat(passage, taken) * n_targets + held_by[np.repeat(start, taken) + offset])
     return pairs[np.concatenate([[True], pairs[1:] != pairs[:-1]])] if total else pairs  # a line holding both words
+
+
+def _word_bits(word_lists: Sequence[Sequence[str]]) -> npt.NDArray[np.uint64]:
+    """Each list's words as the bits of one 64-bit number: bit `hash(word) % 64` of each."""
+    sizes = np.fromiter(map(len, word_lists), dtype=np.int64, count=len(word_lists))
+    hashes = np.fromiter(map(hash, chain.from_iterable(word_lists)), dtype=np.int64, count=int(sizes.sum()))
+    bits = np.left_shift(np.uint64(1), (hashes & 63).astype(np.uint64))
+    found = np.zeros(len(word_lists), dtype=np.uint64)
+    held = sizes > 0
+    if len(bits):  # a nonempty list's bits run up to the next nonempty list's
+        found[held] = np.bitwise_or.reduceat(bits, (np.cumsum(sizes) - sizes)[held])
+    return found
 
 
 def _split_into(found: list[list[int]], owner: npt.NDArray[np.int64], target: npt.NDArray[np.int64]) -> None:

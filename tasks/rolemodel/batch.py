@@ -12,7 +12,7 @@ from tasks.align import line_coverage
 from tasks.capture import BLANK_SEPARATED_SHARE
 from tasks.layout import byline_name
 from tasks.related import STORED_PREFIX
-from tasks.rolemodel.features import FEATURE_NAMES, ROLE_CODES, LineTable, line_features, stack
+from tasks.rolemodel.features import FEATURE_NAMES, ROLE_CODES, LineTable, feature_matrix
 from tasks.rolemodel.model import (
     ARTICLE_CLASSES,
     BODY,
@@ -83,7 +83,7 @@ def capture_starts(groups: Sequence[LabeledGroup]) -> npt.NDArray[np.int64]:
 
 
 def batch_features(groups: Sequence[LabeledGroup], furniture: frozenset[str]) -> np.ndarray:
-    return stack([line_features(line_table(groups, furniture))])
+    return feature_matrix(line_table(groups, furniture))
 
 
 def relabel(groups: Sequence[LabeledGroup], furniture: frozenset[str], model: LineRoleModel) -> list[LabeledGroup]:
