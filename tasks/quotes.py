@@ -21,13 +21,13 @@ _QUOTED = re.compile(r'"([^"]+)"')
 # The quoted text must hold nearly all its words in the quoted line before
 # rapidfuzz is asked (a cheap filter; partial_ratio is slow).
 _MIN_WORD_OVERLAP = 0.8
-_PAIRS_PER_THREAD = 5_000
+_PAIRS_PER_THREAD = 1_000
 # Candidates of one passage scored in its first round, and how much more each round takes: a line
 # repeated down a thread has thousands of holders, and the first that passes the word filter mostly quotes it.
 _FIRST_ROUND = 1
 _ROUND_GROWTH = 4
 # Passages searched at a time: their candidates and word sets are what a search holds (its memory is bounded).
-_PASSAGES_AT_ONCE = 4_096
+_PASSAGES_AT_ONCE = 8_192
 
 
 @dataclass(frozen=True)

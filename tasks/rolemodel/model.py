@@ -162,9 +162,11 @@ def _walk_alone(score: np.ndarray, emit: np.ndarray, log_transition: np.ndarray)
         for into, gain in zip(usual, line, strict=True):
             b, top = -1, -math.inf
             for i, move in into:
-                if current[i] + move > top:
-                    b, top = i, current[i] + move
-            lowest = min(lowest, top)
+                reached = current[i] + move
+                if reached > top:
+                    b, top = i, reached
+            if top < lowest:
+                lowest = top
             best.append(b)
             scores.append(top + gain)
         if lowest <= max(current) + rare:  # a rare move reaches a region's best: all moves, as numpy has them
