@@ -88,9 +88,10 @@ def run_cli(raw: Path, out: Path) -> dict[str, object]:
         raise SystemExit(f"newsarchive run exited {done.returncode}")
     return {
         "wall_s": wall,
-        # The largest process (what /usr/bin/time -v reports), and the sum over the tree sampled every 0.1 s.
-        "peak_process_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
-        "peak_tree_mb": memory.peak_mb,
+        # The largest process (what /usr/bin/time -v reports, in kB), and the sum over the tree sampled every
+        # 0.1 s (in MiB); both as MB of 10^6 bytes.
+        "peak_process_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024 / 1e6,
+        "peak_tree_mb": memory.peak_mb * 2**20 / 1e6,
         "stages": stage_seconds(done.stdout + done.stderr),
         "summary": done.stdout.strip().splitlines()[-1],
     }
@@ -178,7 +179,8 @@ def main(argv: list[str] | None = None) -> int:
         found = run_cli(raw, Path(scratch) / "out")
     print(found["summary"])
     print(f"wall clock: {found['wall_s']:.1f} s")
-    print(f"peak memory: {found['peak_process_mb']:.0f} MB (largest process), {found['peak_tree_mb']:.0f} MB (tree)")
+    process, tree = found["peak_process_mb"], found["peak_tree_mb"]
+    print(f"peak memory: {process:.0f} MB (largest process), {tree:.0f} MB (process tree)")
     stages = found["stages"]
     assert isinstance(stages, dict)
     for stage, seconds in stages.items():
