@@ -26,8 +26,10 @@ _PAIRS_PER_THREAD = 1_000
 # repeated down a thread has thousands of holders, and the first that passes the word filter mostly quotes it.
 _FIRST_ROUND = 1
 _ROUND_GROWTH = 4
-# Passages searched at a time: their candidates and word sets are what a search holds (its memory is bounded).
+# Passages searched at a time, and candidate lines gathered for them at most (unless one passage alone has more):
+# their candidates and word sets are what a search holds, so its memory is bounded.
 _PASSAGES_AT_ONCE = 8_192
+_PAIRS_AT_ONCE = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -122,8 +124,7 @@ def link_quotes(
     limits = [n_par + last for last in passages.last_comment]  # a passage looks back from its last comment
     found: dict[int, tuple[int, float, int]] = {}
     memo: dict[tuple[str, str], float] = {}
-    for first in range(0, len(passages.texts), _PASSAGES_AT_ONCE):  # a bounded number of searches at a time
-        numbers = range(first, min(first + _PASSAGES_AT_ONCE, len(passages.texts)))
+    for numbers in index.chunks(limits, max_candidates=cfg.max_candidates):
         candidates = index.candidates(passages, numbers, limits, max_candidates=cfg.max_candidates)
         found |= _search(passages, numbers, candidates, targets, target_tokens, cfg.score_cutoff, memo)
     return _earliest_links(passages, found, n_par)
@@ -152,7 +153,8 @@ class HolderIndex:
     In a thread of a hundred thousand comments most passages have their hundred candidates, and most
     of those cannot hold them: too short, or lacking too many of their words. Each line's words are also
     one 64-bit number, a bit per word's hash: a bit of the passage that the line lacks is a word of the
-    passage it lacks (one at least), so the bits bound the words the two share.
+    passage it lacks (one at least), so the bits bound the words the two share. They only drop lines
+    that could not pass _Search.take: the hash seed changes which lines they drop, never a link.
     """
 
     def __init__(
@@ -173,18 +175,37 @@ class HolderIndex:
         self.keys = word_of_key * self.n_targets + self.held_by
         self.asks = [[needed[word] for word in words] for words in rarest]
 
-    def candidates(
-        self, passages: Passages, numbers: range, limits: Sequence[int], *, max_candidates: int
-    ) -> list[list[int]]:
-        """The candidates of passages `numbers`: the first `max_candidates` lines before the passage's limit
-        holding one of its rarest words, ascending, less those that cannot hold it."""
+    def chunks(self, limits: Sequence[int], *, max_candidates: int) -> Iterator[range]:
+        """The passages in order, a bounded number at a time, with a bounded number of candidates in all."""
+        passage, _, taken = self._taken(range(len(self.asks)), limits, max_candidates)
+        sizes = np.bincount(passage, weights=taken, minlength=len(self.asks)).astype(np.int64)
+        first, pairs = 0, 0
+        for number, size in enumerate(sizes.tolist()):
+            if number > first and (number - first >= _PASSAGES_AT_ONCE or pairs + size > _PAIRS_AT_ONCE):
+                yield range(first, number)
+                first, pairs = number, 0
+            pairs += size
+        if first < len(sizes):
+            yield range(first, len(sizes))
+
+    def _taken(
+        self, numbers: range, limits: Sequence[int], max_candidates: int
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Each ask (a passage and one of its rarest words): the passage, where the word's holders start, and
+        how many of them lie before the passage's limit (at most `max_candidates`)."""
         asks = [(p, w) for p in numbers for w in self.asks[p]]
         passage = np.fromiter((p for p, _ in asks), dtype=np.int64, count=len(asks))
         word = np.fromiter((w for _, w in asks), dtype=np.int64, count=len(asks))
         limit = np.asarray(limits, dtype=np.int64)[passage]
         below = np.searchsorted(self.keys, word * self.n_targets + limit) - self.starts[word]
-        taken = np.minimum(below, max_candidates)
-        pairs = _first_holders(passage, self.starts[word], taken, self.held_by, self.n_targets)
+        return passage, self.starts[word], np.minimum(below, max_candidates)
+
+    def candidates(
+        self, passages: Passages, numbers: range, limits: Sequence[int], *, max_candidates: int
+    ) -> list[list[int]]:
+        """The candidates of passages `numbers`: the first `max_candidates` lines before the passage's limit
+        holding one of its rarest words, ascending, less those that cannot hold it."""
+        pairs = _first_holders(*self._taken(numbers, limits, max_candidates), self.held_by, self.n_targets)
         owner, target = pairs // self.n_targets, pairs % self.n_targets
         new_owner = np.flatnonzero(np.concatenate([[True], owner[1:] != owner[:-1]]))
         rank = np.arange(len(owner)) - np.repeat(new_owner, np.diff(np.append(new_owner, len(owner))))
