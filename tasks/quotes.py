@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import heapq
 import re
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from itertools import chain
+from itertools import chain, islice
 
 import numpy as np
 import numpy.typing as npt
@@ -30,6 +31,9 @@ _ROUND_GROWTH = 4
 # their candidates and word sets are what a search holds, so its memory is bounded.
 _PASSAGES_AT_ONCE = 8_192
 _PAIRS_AT_ONCE = 1 << 20
+# Threads of fewer lines have their candidates gathered in plain Python: an article's hundred comments
+# took twice as long with numpy's calls.
+_GATHER_IN_NUMPY = 1_000
 
 
 @dataclass(frozen=True)
@@ -120,14 +124,45 @@ def link_quotes(
     counts = Counter(chain.from_iterable(map(set, target_tokens)))
     n_par = len(paragraph_keys)
     passages = distinct_passages(comment_keys, target_tokens[n_par:], counts, cfg)
-    index = HolderIndex(passages.rarest, targets, target_tokens)
     limits = [n_par + last for last in passages.last_comment]  # a passage looks back from its last comment
     found: dict[int, tuple[int, float, int]] = {}
     memo: dict[tuple[str, str], float] = {}
+    if len(targets) < _GATHER_IN_NUMPY:
+        candidates = _candidates_in_python(passages, limits, targets, target_tokens, cfg.max_candidates)
+        found = _search(passages, range(len(candidates)), candidates, targets, target_tokens, cfg.score_cutoff, memo)
+        return _earliest_links(passages, found, n_par)
+    index = HolderIndex(passages.rarest, targets, target_tokens)
     for numbers in index.chunks(limits, max_candidates=cfg.max_candidates):
         candidates = index.candidates(passages, numbers, limits, max_candidates=cfg.max_candidates)
         found |= _search(passages, numbers, candidates, targets, target_tokens, cfg.score_cutoff, memo)
     return _earliest_links(passages, found, n_par)
+
+
+def _candidates_in_python(
+    passages: Passages, limits: Sequence[int], targets: Sequence[str], target_tokens: Sequence[Sequence[str]],
+    max_candidates: int,
+) -> list[list[int]]:  # fmt: skip
+    """HolderIndex's candidates, less its word bits, for a thread of a few lines: numpy's calls cost more there."""
+    needed = set().union(*passages.rarest)
+    holders: defaultdict[str, list[int]] = defaultdict(list)
+    for target, words in enumerate(target_tokens):
+        for word in needed.intersection(words):
+            holders[word].append(target)
+    return [
+        [t for t in islice(_holding(rarest, holders, limit), max_candidates) if len(targets[t]) >= len(text)]
+        for rarest, limit, text in zip(passages.rarest, limits, passages.texts, strict=True)
+    ]
+
+
+def _holding(rarest: tuple[str, ...], holders: defaultdict[str, list[int]], limit: int) -> Iterator[int]:
+    """Targets before `limit` that hold one of the words, ascending and each once."""
+    last = -1
+    for target in heapq.merge(*(holders[word] for word in rarest)):  # each list is ascending
+        if target >= limit:
+            return
+        if target != last:
+            last = target
+            yield target
 
 
 def rarest_two(words: set[str], counts: Counter[str]) -> tuple[str, ...]:

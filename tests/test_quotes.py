@@ -109,6 +109,7 @@ def _work(comments: list[str], monkeypatch: pytest.MonkeyPatch) -> tuple[int, in
         return cpdist(passages, texts, **kwargs)
 
     with monkeypatch.context() as patched:
+        patched.setattr(quotes, "_GATHER_IN_NUMPY", 0)  # the index of huge threads, whatever the size
         patched.setattr(quotes.HolderIndex, "candidates", counting_candidates)
         patched.setattr(quotes.process, "cpdist", counting_cpdist)
         links = quotes.link_quotes(PARAGRAPHS, comments, QuoteConfig(max_candidates=8))
@@ -123,3 +124,14 @@ def test_linking_a_thread_twice_as_long_costs_twice_as_much_at_most(monkeypatch:
     assert all(s > 0 for s in small)
     assert large[0] <= 2.1 * small[0], (small, large)
     assert large[1] <= 2.1 * small[1], (small, large)
+
+
+@pytest.mark.parametrize("copies", [3, 60])
+def test_a_thread_links_alike_whether_its_candidates_are_gathered_in_python_or_numpy(
+    copies: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    comments = _thread(copies)
+    in_python = link_quotes(PARAGRAPHS, comments, QuoteConfig(max_candidates=8))
+    monkeypatch.setattr(quotes, "_GATHER_IN_NUMPY", 0)
+    assert link_quotes(PARAGRAPHS, comments, QuoteConfig(max_candidates=8)) == in_python
+    assert in_python
