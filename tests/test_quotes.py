@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from rapidfuzz import fuzz
 
+import tasks.articles.quotes as quotes
 from tasks.articles.quotes import link_quotes, rarest_two
 from tasks.core.config import QuoteConfig
 
@@ -77,3 +80,58 @@ def test_a_quote_is_looked_for_in_at_most_max_candidates_lines_holding_its_rares
     comments = [f'"{passage}"']
     assert [link.paragraph_no for link in link_quotes(paragraphs, comments, QuoteConfig())] == [10]
     assert link_quotes(paragraphs, comments, QuoteConfig(max_candidates=5)) == []
+
+
+def _thread(copies: int) -> list[str]:
+    """A thread of the seed's shape taken to the extreme: a few comments posted again and again, every other
+    copy numbered (so half are new texts), some quoting an earlier comment."""
+    base = [
+        "the crossing will be finished before the council elections next spring they say",
+        'so "the crossing will be finished before the council elections" is what we heard',
+        "engineers found water seeping through the northern wall during the last inspection",
+        "nobody on this street believes the minister any more after eleven years of waiting",
+    ]
+    return [f"{copy}.{i} {text}" if copy % 2 else text for copy in range(copies) for i, text in enumerate(base)]
+
+
+def _work(comments: list[str], monkeypatch: pytest.MonkeyPatch) -> tuple[int, int]:
+    """Candidate lines gathered, and pairs scored by partial_ratio, linking the comments."""
+    gathered, scored = [0], [0]
+    candidates, cpdist = quotes.HolderIndex.candidates, quotes.process.cpdist
+
+    def counting_candidates(*args: Any, **kwargs: Any) -> list[list[int]]:
+        found = candidates(*args, **kwargs)
+        gathered[0] += sum(map(len, found))
+        return found
+
+    def counting_cpdist(passages: list[str], texts: list[str], **kwargs: Any) -> Any:
+        scored[0] += len(passages)
+        return cpdist(passages, texts, **kwargs)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(quotes, "_GATHER_IN_NUMPY", 0)  # the index of huge threads, whatever the size
+        patched.setattr(quotes.HolderIndex, "candidates", counting_candidates)
+        patched.setattr(quotes.process, "cpdist", counting_cpdist)
+        links = quotes.link_quotes(PARAGRAPHS, comments, QuoteConfig(max_candidates=8))
+    assert links  # the copies quote their first copies
+    return gathered[0], scored[0]
+
+
+def test_linking_a_thread_twice_as_long_costs_twice_as_much_at_most(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each passage's search is bounded (max_candidates, each text once): no comment compares with all before it."""
+    small = _work(_thread(200), monkeypatch)
+    large = _work(_thread(400), monkeypatch)
+    assert all(s > 0 for s in small)
+    assert large[0] <= 2.1 * small[0], (small, large)
+    assert large[1] <= 2.1 * small[1], (small, large)
+
+
+@pytest.mark.parametrize("copies", [3, 60])
+def test_a_thread_links_alike_whether_its_candidates_are_gathered_in_python_or_numpy(
+    copies: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    comments = _thread(copies)
+    in_python = link_quotes(PARAGRAPHS, comments, QuoteConfig(max_candidates=8))
+    monkeypatch.setattr(quotes, "_GATHER_IN_NUMPY", 0)
+    assert link_quotes(PARAGRAPHS, comments, QuoteConfig(max_candidates=8)) == in_python
+    assert in_python

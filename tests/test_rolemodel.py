@@ -255,3 +255,23 @@ def test_a_headline_under_a_run_of_twenty_menu_lines_is_a_title(tmp_path: Path) 
     found = archived_roles(tmp_path / "raw", {"page.txt": page})["page.txt"]
     assert found[line_of(page, pages.TITLE)] == "title"
     assert [found[line_of(page, m)] for m in LONG_MENU[:7]] == ["boilerplate"] * 7
+
+
+def test_a_lone_walk_that_must_take_a_rare_move_takes_it_as_the_lockstep_walk_does(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Sure lines in long runs of one class: regions fall more than a rare move behind, and one is taken."""
+    import tasks.articles.rolemodel.model as walk
+
+    full_steps = []
+    step_all = walk._step_all
+    monkeypatch.setattr(walk, "_step_all", lambda *args: full_steps.append(1) or step_all(*args))
+    rng = np.random.default_rng(7)
+    sure = np.full((1_000, 5), 1e-7)
+    sure[np.arange(1_000), np.repeat(rng.integers(0, 5, 50), 20)] = 1.0
+    beside = rng.dirichlet(np.full(5, 0.3), 1_000)
+    model = walk.shipped_model()
+    walked_alone = walk.viterbi(sure, np.asarray([0, 1_000]), model)
+    walked_together = walk.viterbi(np.vstack([sure, beside]), np.asarray([0, 1_000, 2_000]), model)
+    assert walked_alone.tolist() == walked_together[:1_000].tolist()
+    assert full_steps  # some step was walked with every move

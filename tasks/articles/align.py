@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import NamedTuple, cast
 
 import numpy as np
+import polars as pl
 from rapidfuzz.distance import Indel
 
 from tasks.core.capture import Capture
@@ -89,6 +90,8 @@ def line_coverage(capture: Capture, covered: np.ndarray) -> np.ndarray:
     return np.divide(hit, total, out=np.zeros(len(total)), where=total > 0)
 
 
+# Runs of words from which polars groups equal runs by hash: below, a DataFrame costs more than numpy's sort.
+_GROUP_IN_POLARS = 100_000
 # Odd multipliers that mix the hashes of a run's words into one number per run.
 _MIX = np.array([0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0xD6E8FEB86659FD93], dtype=np.uint64)
 
@@ -97,23 +100,55 @@ def echoed_lines(capture: Capture, *, min_run: int) -> np.ndarray:
     """Lines that repeat `min_run` consecutive words of an earlier line of the same capture.
 
     Within one page that is a comment quoting the article or an earlier comment, or
-    an article repeating a long name. Runs are compared by hash, all at once (a
-    capture has a few thousand words; Python's string hash is fixed within a run).
+    an article repeating a long name.
     """
-    n = len(capture.lines)
-    tokens = capture.tokens
-    echoed = np.zeros(n, dtype=bool)
-    if len(tokens) < min_run:
+    return Echoes(capture).lines(min_run)
+
+
+class Echoes:
+    """echoed_lines() of one capture for each run length asked, each found once, its words hashed once.
+
+    Runs are compared by hash, all at once (Python's string hash is fixed within a run).
+    """
+
+    __slots__ = ("_capture", "_found", "_hashes")
+
+    def __init__(self, capture: Capture) -> None:
+        self._capture = capture
+        self._hashes: np.ndarray | None = None
+        self._found: dict[int, np.ndarray] = {}
+
+    def lines(self, min_run: int) -> np.ndarray:
+        if min_run not in self._found:
+            self._found[min_run] = self._echoed(min_run)
+        return self._found[min_run]
+
+    def _echoed(self, min_run: int) -> np.ndarray:
+        capture = self._capture
+        tokens = capture.tokens
+        echoed = np.zeros(len(capture.lines), dtype=bool)
+        if len(tokens) < min_run:
+            return echoed
+        if self._hashes is None:
+            self._hashes = np.fromiter(map(hash, tokens), dtype=np.int64, count=len(tokens)).view(np.uint64)
+        words = self._hashes
+        owner = np.asarray(capture.token_line, dtype=np.int64)
+        starts = len(tokens) - min_run + 1
+        runs = np.zeros(starts, dtype=np.uint64)
+        for offset in range(min_run):  # a handful of vector operations, not a loop over words
+            runs = runs * _MIX[offset % len(_MIX)] + words[offset : offset + starts]
+        line = owner[:starts]
+        whole = line == owner[min_run - 1 :]  # the run lies inside one line
+        runs, line = runs[whole], line[whole]
+        echoed[line[line > _first_lines(runs, line)]] = True
         return echoed
-    words = np.fromiter(map(hash, tokens), dtype=np.int64, count=len(tokens)).view(np.uint64)
-    owner = np.asarray(capture.token_line, dtype=np.int64)
-    starts = len(tokens) - min_run + 1
-    runs = np.zeros(starts, dtype=np.uint64)
-    for offset in range(min_run):  # a handful of vector operations, not a loop over words
-        runs = runs * _MIX[offset % len(_MIX)] + words[offset : offset + starts]
-    line = owner[:starts]
-    whole = line == owner[min_run - 1 :]  # the run lies inside one line
-    runs, line = runs[whole], line[whole]
-    _, first, which = np.unique(runs, return_index=True, return_inverse=True)  # first: the earliest position
-    echoed[line[line > line[first][which]]] = True
-    return echoed
+
+
+def _first_lines(runs: np.ndarray, line: np.ndarray) -> np.ndarray:
+    """For each run, the first line holding one equal to it (lines never decrease along the runs)."""
+    if len(runs) < _GROUP_IN_POLARS:
+        _, first, which = np.unique(runs, return_index=True, return_inverse=True)  # first: the earliest position
+        found: np.ndarray = line[first][which]
+        return found
+    # numpy's stable sort of the runs of a capture of millions of words took most of labeling's time.
+    return pl.DataFrame({"run": runs, "line": line}).select(pl.col("line").min().over("run")).to_series().to_numpy()

@@ -6,9 +6,11 @@ import heapq
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from itertools import chain, islice
 
+import numpy as np
+import numpy.typing as npt
 from rapidfuzz import fuzz, process
 
 from tasks.articles.assemble import Article
@@ -20,11 +22,18 @@ _QUOTED = re.compile(r'"([^"]+)"')
 # The quoted text must hold nearly all its words in the quoted line before
 # rapidfuzz is asked (a cheap filter; partial_ratio is slow).
 _MIN_WORD_OVERLAP = 0.8
-_PAIRS_PER_THREAD = 5_000
+_PAIRS_PER_THREAD = 1_000
 # Candidates of one passage scored in its first round, and how much more each round takes: a line
 # repeated down a thread has thousands of holders, and the first that passes the word filter mostly quotes it.
 _FIRST_ROUND = 1
 _ROUND_GROWTH = 4
+# Passages searched at a time, and candidate lines gathered for them at most (unless one passage alone has more):
+# their candidates and word sets are what a search holds, so its memory is bounded.
+_PASSAGES_AT_ONCE = 8_192
+_PAIRS_AT_ONCE = 1 << 20
+# Threads of fewer lines have their candidates gathered in plain Python: an article's hundred comments
+# took twice as long with numpy's calls.
+_GATHER_IN_NUMPY = 1_000
 
 
 @dataclass(frozen=True)
@@ -37,20 +46,67 @@ class QuoteLink:
     score: float
 
 
-def quoted_passages(
-    key: str, key_words: Sequence[str], *, min_words: int, key_word_set: set[str] | None = None
-) -> list[tuple[str, set[str]]]:
-    """Text a comment may quote, with its words: each passage in quote marks, and the whole comment.
-
-    `key_words` are the comment's words, tokenized once for all the uses of them; `key_word_set`,
-    when given, is their set (the comment's, as a target of other comments' quotes).
-    """
+def quoted_texts(key: str) -> list[str]:
+    """Each passage a comment holds in quote marks, once, other than the whole comment."""
+    if '"' not in key:
+        return []
     quoted = dict.fromkeys(m.group(1).strip(" .,;:") for m in _QUOTED.finditer(key))
     quoted.pop(key, None)
-    passages = [(p, set(w)) for p in quoted if len(w := tokenize(p)) >= min_words]
-    if len(key_words) >= min_words:
-        passages.append((key, set(key_words) if key_word_set is None else key_word_set))
-    return passages
+    return list(quoted)
+
+
+@dataclass
+class Passages:
+    """Each distinct passage once (by its text, and whether it is a whole comment), and the comments holding it.
+
+    A passage's search does not depend on the comment that asks, only on how far back it may look:
+    a comment posted again and again is searched for once, as far back as its last copy may look.
+    """
+
+    texts: list[str] = field(default_factory=list)
+    tokens: list[Sequence[str]] = field(default_factory=list)  # its words (a set is made when it is searched)
+    n_words: list[int] = field(default_factory=list)  # distinct words
+    rarest: list[tuple[str, ...]] = field(default_factory=list)
+    last_comment: list[int] = field(default_factory=list)  # the last comment that holds it
+    # Every comment's passages, comment by comment, in the order they are asked: passage and comment numbers.
+    passage_of: list[int] = field(default_factory=list)
+    comment_of: list[int] = field(default_factory=list)
+
+
+def distinct_passages(
+    comment_keys: Sequence[str], comment_tokens: Sequence[Sequence[str]], counts: Counter[str], cfg: QuoteConfig
+) -> Passages:
+    """The passages (quoted text, then the whole comment) of every comment that some other line may hold."""
+    found = Passages()
+    number: dict[tuple[str, bool], int] = {}  # -1: too short, or no other line can hold enough of it
+    for comment_no, key in enumerate(comment_keys):
+        asked = [(text, False) for text in quoted_texts(key)]
+        if len(comment_tokens[comment_no]) >= cfg.min_quote_words:
+            asked.append((key, True))
+        for text, whole in asked:
+            index = number.get((text, whole))
+            if index is None:
+                tokens = comment_tokens[comment_no] if whole else tokenize(text)
+                index = number[text, whole] = _add_passage(found, text, tokens, counts, cfg)
+            if index >= 0:
+                found.last_comment[index] = comment_no
+                found.passage_of.append(index)
+                found.comment_of.append(comment_no)
+    return found
+
+
+def _add_passage(found: Passages, text: str, tokens: Sequence[str], counts: Counter[str], cfg: QuoteConfig) -> int:
+    """The new passage's number, or -1 when it is not looked for."""
+    words = set(tokens)
+    rarest = rarest_two(words, counts) if len(tokens) >= cfg.min_quote_words else ()
+    if not rarest:
+        return -1
+    found.texts.append(text)
+    found.tokens.append(tokens)
+    found.n_words.append(len(words))
+    found.rarest.append(rarest)
+    found.last_comment.append(-1)
+    return len(found.texts) - 1
 
 
 def link_quotes(
@@ -60,56 +116,53 @@ def link_quotes(
     """The earliest line each comment quotes: paragraphs come first, then comments in thread order.
 
     `tokens`: the words of the paragraphs, then of the comments, when the caller has them.
+    No set of words is kept per line: in a thread of a hundred thousand comments they held 160 MB.
     """
     targets = [*paragraph_keys, *comment_keys]
     target_tokens = [tokenize(key) for key in targets] if tokens is None else tokens
-    target_words = [set(words) for words in target_tokens]
     # How many targets hold each word, counted in C; the two rarest words of each passage.
-    counts = Counter(chain.from_iterable(target_words))
+    counts = Counter(chain.from_iterable(map(set, target_tokens)))
     n_par = len(paragraph_keys)
-    passages = [
-        (comment_no, passage, words, rarest)
-        for comment_no, key in enumerate(comment_keys)
-        for passage, words in quoted_passages(
-            key,
-            target_tokens[n_par + comment_no],
-            min_words=cfg.min_quote_words,
-            key_word_set=target_words[n_par + comment_no],
-        )
-        if (rarest := rarest_two(words, counts))
-    ]
-    # word -> targets holding it, in order: only for those rarest words (an index of every comment word cost 4x).
-    needed = set().union(*(rarest for *_, rarest in passages))
-    holders: defaultdict[str, list[int]] = defaultdict(list)
-    for index, words in enumerate(target_words):
-        for word in words & needed:
-            holders[word].append(index)
-    best: dict[int, tuple[int, float]] = {}
+    passages = distinct_passages(comment_keys, target_tokens[n_par:], counts, cfg)
+    limits = [n_par + last for last in passages.last_comment]  # a passage looks back from its last comment
+    found: dict[int, tuple[int, float, int]] = {}
     memo: dict[tuple[str, str], float] = {}
-    searches = [
-        _Search(comment_no, passage, words, islice(_holding(rarest, holders, n_par + comment_no), cfg.max_candidates))
-        for comment_no, passage, words, rarest in passages
-    ]
-    most = _FIRST_ROUND
-    while searches:
-        # Each round scores the next candidates of every passage still searching, earliest first:
-        # a passage stops at its first target that holds it, however many lines hold its rarest words.
-        for search in searches:
-            search.take(targets, target_words, most)
-        most *= _ROUND_GROWTH
-        _score_round(searches, targets, memo)
-        searching = []
-        for search in searches:
-            found = search.first_at_least(cfg.score_cutoff)
-            if found is None:
-                searching += [] if search.done else [search]
-            elif search.comment_no not in best or found[0] < best[search.comment_no][0]:
-                best[search.comment_no] = found
-        searches = searching
+    if len(targets) < _GATHER_IN_NUMPY:
+        candidates = _candidates_in_python(passages, limits, targets, target_tokens, cfg.max_candidates)
+        found = _search(passages, range(len(candidates)), candidates, targets, target_tokens, cfg.score_cutoff, memo)
+        return _earliest_links(passages, found, n_par)
+    index = HolderIndex(passages.rarest, targets, target_tokens)
+    for numbers in index.chunks(limits, max_candidates=cfg.max_candidates):
+        candidates = index.candidates(passages, numbers, limits, max_candidates=cfg.max_candidates)
+        found |= _search(passages, numbers, candidates, targets, target_tokens, cfg.score_cutoff, memo)
+    return _earliest_links(passages, found, n_par)
+
+
+def _candidates_in_python(
+    passages: Passages, limits: Sequence[int], targets: Sequence[str], target_tokens: Sequence[Sequence[str]],
+    max_candidates: int,
+) -> list[list[int]]:  # fmt: skip
+    """HolderIndex's candidates, less its word bits, for a thread of a few lines: numpy's calls cost more there."""
+    needed = set().union(*passages.rarest)
+    holders: defaultdict[str, list[int]] = defaultdict(list)
+    for target, words in enumerate(target_tokens):
+        for word in needed.intersection(words):
+            holders[word].append(target)
     return [
-        QuoteLink(c, t if t < n_par else None, t - n_par if t >= n_par else None, s)
-        for c, (t, s) in sorted(best.items())
+        [t for t in islice(_holding(rarest, holders, limit), max_candidates) if len(targets[t]) >= len(text)]
+        for rarest, limit, text in zip(passages.rarest, limits, passages.texts, strict=True)
     ]
+
+
+def _holding(rarest: tuple[str, ...], holders: defaultdict[str, list[int]], limit: int) -> Iterator[int]:
+    """Targets before `limit` that hold one of the words, ascending and each once."""
+    last = -1
+    for target in heapq.merge(*(holders[word] for word in rarest)):  # each list is ascending
+        if target >= limit:
+            return
+        if target != last:
+            last = target
+            yield target
 
 
 def rarest_two(words: set[str], counts: Counter[str]) -> tuple[str, ...]:
@@ -129,42 +182,144 @@ def rarest_two(words: set[str], counts: Counter[str]) -> tuple[str, ...]:
     return tuple(word for _, word in sorted(zip(held, words, strict=True))[:2])
 
 
-def _holding(rarest: tuple[str, ...], holders: defaultdict[str, list[int]], limit: int) -> Iterator[int]:
-    """Targets before `limit` that hold one of the words, ascending and each once, as they are asked for."""
-    last = -1
-    for target in heapq.merge(*(holders[word] for word in rarest)):  # each list is ascending
-        if target >= limit:
-            return
-        if target != last:
-            last = target
-            yield target
+class HolderIndex:
+    """The targets holding each passage's rarest words, ascending: a passage's candidates, gathered in numpy.
+
+    In a thread of a hundred thousand comments most passages have their hundred candidates, and most
+    of those cannot hold them: too short, or lacking too many of their words. Each line's words are also
+    one 64-bit number, a bit per word's hash: a bit of the passage that the line lacks is a word of the
+    passage it lacks (one at least), so the bits bound the words the two share. They only drop lines
+    that could not pass _Search.take: the hash seed changes which lines they drop, never a link.
+    """
+
+    def __init__(
+        self, rarest: Sequence[tuple[str, ...]], targets: Sequence[str], target_tokens: Sequence[Sequence[str]]
+    ) -> None:
+        self.chars = np.fromiter(map(len, targets), dtype=np.int64, count=len(targets))
+        self.bits = _word_bits(target_tokens)
+        needed = {word: i for i, word in enumerate(sorted(set().union(*rarest)))}
+        holders: list[list[int]] = [[] for _ in needed]
+        for target, words in enumerate(target_tokens):
+            for word in needed.keys() & words:
+                holders[needed[word]].append(target)
+        self.starts = np.concatenate([[0], np.cumsum([len(h) for h in holders])]).astype(np.int64)
+        self.held_by = np.fromiter(chain.from_iterable(holders), dtype=np.int64, count=int(self.starts[-1]))
+        self.n_targets = max(len(target_tokens), 1)
+        # One ascending key per (word, holder): a word's holders before a limit are one searchsorted away.
+        word_of_key = np.repeat(np.arange(len(needed), dtype=np.int64), np.diff(self.starts))
+        self.keys = word_of_key * self.n_targets + self.held_by
+        self.asks = [[needed[word] for word in words] for words in rarest]
+
+    def chunks(self, limits: Sequence[int], *, max_candidates: int) -> Iterator[range]:
+        """The passages in order, a bounded number at a time, with a bounded number of candidates in all."""
+        passage, _, taken = self._taken(range(len(self.asks)), limits, max_candidates)
+        sizes = np.bincount(passage, weights=taken, minlength=len(self.asks)).astype(np.int64)
+        first, pairs = 0, 0
+        for number, size in enumerate(sizes.tolist()):
+            if number > first and (number - first >= _PASSAGES_AT_ONCE or pairs + size > _PAIRS_AT_ONCE):
+                yield range(first, number)
+                first, pairs = number, 0
+            pairs += size
+        if first < len(sizes):
+            yield range(first, len(sizes))
+
+    def _taken(
+        self, numbers: range, limits: Sequence[int], max_candidates: int
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        """Each ask (a passage and one of its rarest words): the passage, where the word's holders start, and
+        how many of them lie before the passage's limit (at most `max_candidates`)."""
+        asks = [(p, w) for p in numbers for w in self.asks[p]]
+        passage = np.fromiter((p for p, _ in asks), dtype=np.int64, count=len(asks))
+        word = np.fromiter((w for _, w in asks), dtype=np.int64, count=len(asks))
+        limit = np.asarray(limits, dtype=np.int64)[passage]
+        below = np.searchsorted(self.keys, word * self.n_targets + limit) - self.starts[word]
+        return passage, self.starts[word], np.minimum(below, max_candidates)
+
+    def candidates(
+        self, passages: Passages, numbers: range, limits: Sequence[int], *, max_candidates: int
+    ) -> list[list[int]]:
+        """The candidates of passages `numbers`: the first `max_candidates` lines before the passage's limit
+        holding one of its rarest words, ascending, less those that cannot hold it."""
+        pairs = _first_holders(*self._taken(numbers, limits, max_candidates), self.held_by, self.n_targets)
+        owner, target = pairs // self.n_targets, pairs % self.n_targets
+        new_owner = np.flatnonzero(np.concatenate([[True], owner[1:] != owner[:-1]]))
+        rank = np.arange(len(owner)) - np.repeat(new_owner, np.diff(np.append(new_owner, len(owner))))
+        owner -= numbers.start
+        keep = (rank < max_candidates) & self._may_hold(passages, numbers, owner, target)
+        found: list[list[int]] = [[] for _ in numbers]
+        _split_into(found, owner[keep], target[keep])
+        return found
+
+    def _may_hold(
+        self, passages: Passages, numbers: range, owner: npt.NDArray[np.int64], target: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.bool_]:
+        """Whether each target may hold its passage: as long, and lacking no more words than _Search.take allows."""
+        chunk = slice(numbers.start, numbers.stop)
+        chars = np.fromiter(map(len, passages.texts[chunk]), dtype=np.int64)[owner]
+        words = np.asarray(passages.n_words[chunk], dtype=np.int64)[owner]
+        lacking = np.bitwise_count(_word_bits(passages.tokens[chunk])[owner] & ~self.bits[target]).astype(np.int64)
+        possible: npt.NDArray[np.bool_] = (self.chars[target] >= chars) & (words - lacking >= _MIN_WORD_OVERLAP * words)
+        return possible
+
+
+def _first_holders(
+    passage: npt.NDArray[np.int64], start: npt.NDArray[np.int64], taken: npt.NDArray[np.int64],
+    held_by: npt.NDArray[np.int64], n_targets: int,
+) -> npt.NDArray[np.int64]:  # fmt: skip
+    """(passage, target) keys, ascending and each once, of the first `taken` holders of each ask's word."""
+    total = int(taken.sum())
+    offset = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(taken) - taken, taken)
+    pairs = np.sort(np.repeat(passage, taken) * n_targets + held_by[np.repeat(start, taken) + offset])
+    return pairs[np.concatenate([[True], pairs[1:] != pairs[:-1]])] if total else pairs  # a line holding both words
+
+
+def _word_bits(word_lists: Sequence[Sequence[str]]) -> npt.NDArray[np.uint64]:
+    """Each list's words as the bits of one 64-bit number: bit `hash(word) % 64` of each."""
+    sizes = np.fromiter(map(len, word_lists), dtype=np.int64, count=len(word_lists))
+    hashes = np.fromiter(map(hash, chain.from_iterable(word_lists)), dtype=np.int64, count=int(sizes.sum()))
+    bits = np.left_shift(np.uint64(1), (hashes & 63).astype(np.uint64))
+    found = np.zeros(len(word_lists), dtype=np.uint64)
+    held = sizes > 0
+    if len(bits):  # a nonempty list's bits run up to the next nonempty list's
+        found[held] = np.bitwise_or.reduceat(bits, (np.cumsum(sizes) - sizes)[held])
+    return found
+
+
+def _split_into(found: list[list[int]], owner: npt.NDArray[np.int64], target: npt.NDArray[np.int64]) -> None:
+    """Each owner's targets (owners ascending) into its list."""
+    if not len(owner):
+        return
+    edges = [0, *(np.flatnonzero(np.diff(owner)) + 1).tolist(), len(owner)]
+    chosen = target.tolist()
+    for p, low, high in zip(owner[edges[:-1]].tolist(), edges, edges[1:], strict=False):
+        found[p] = chosen[low:high]
 
 
 class _Search:
     """One passage's search for the earliest line that quotes it: candidates taken a few at a time."""
 
-    __slots__ = ("candidates", "comment_no", "done", "need", "passage", "scored", "seen", "taken", "words")
+    __slots__ = ("candidates", "done", "need", "number", "passage", "scored", "seen", "taken", "words")
 
-    def __init__(self, comment_no: int, passage: str, words: set[str], candidates: Iterator[int]) -> None:
-        self.comment_no, self.passage, self.words, self.candidates = comment_no, passage, words, candidates
+    def __init__(self, number: int, passage: str, words: set[str], candidates: Iterator[int]) -> None:
+        self.number, self.passage, self.words, self.candidates = number, passage, words, candidates
         self.need = _MIN_WORD_OVERLAP * len(words)
         self.taken: list[int] = []  # this round's targets, ascending
         self.scored: list[float] = []  # their scores; -1 until rapidfuzz has scored them
         self.seen: set[str] = set()  # target texts asked already: a line repeated scores as its first copy did
         self.done = False
 
-    def take(self, targets: Sequence[str], target_words: Sequence[set[str]], most: int) -> None:
-        """The next targets long enough and holding enough of the words; a target holding it word for word ends it."""
+    def take(self, targets: Sequence[str], target_tokens: Sequence[Sequence[str]], most: int) -> None:
+        """The next targets holding enough of the words; a target holding it word for word ends it."""
         self.taken, self.scored = [], []
         for target in self.candidates:
             text = targets[target]
-            if len(self.passage) > len(text) or text in self.seen or len(self.words & target_words[target]) < self.need:
+            if text in self.seen or len(self.words.intersection(target_tokens[target])) < self.need:
                 continue
             self.seen.add(text)
             self.taken.append(target)
             # A passage the line holds word for word scores 100 without rapidfuzz: 85 % of the candidate
             # pairs of 9,917 synthetic captures, and 98 % of partial_ratio's time (it slides along the line).
-            exact = self.passage in targets[target]
+            exact = self.passage in text
             self.scored.append(100.0 if exact else -1.0)
             if exact:
                 self.done = True
@@ -177,10 +332,47 @@ class _Search:
         return next(((t, s) for t, s in zip(self.taken, self.scored, strict=True) if s >= cutoff), None)
 
 
-def _score_round(searches: Sequence[_Search], targets: Sequence[str], memo: dict[tuple[str, str], float]) -> None:
+def _search(
+    passages: Passages, numbers: range, candidates: Sequence[list[int]], targets: Sequence[str],
+    target_tokens: Sequence[Sequence[str]], cutoff: float, memo: dict[tuple[str, str], float],
+) -> dict[int, tuple[int, float, int]]:  # fmt: skip
+    """Each passage's first candidate that holds it (word for word, or by partial_ratio): target, score, round.
+
+    Each round scores the next candidates of every passage still searching, earliest first: a
+    passage stops at its first target that holds it, however many lines hold its rarest words.
+    """
+    searches = [
+        _Search(number, passages.texts[number], set(passages.tokens[number]), iter(found))
+        for number, found in zip(numbers, candidates, strict=True)
+        if found
+    ]
+    found: dict[int, tuple[int, float, int]] = {}
+    most = _FIRST_ROUND
+    rounds = 0
+    while searches:
+        for search in searches:
+            search.take(targets, target_tokens, most)
+        most *= _ROUND_GROWTH
+        _score_round(searches, targets, memo, cutoff)
+        searching = []
+        for search in searches:
+            first = search.first_at_least(cutoff)
+            if first is not None:
+                found[search.number] = (*first, rounds)
+            elif not search.done:
+                searching.append(search)
+        searches = searching
+        rounds += 1
+    return found
+
+
+def _score_round(
+    searches: Sequence[_Search], targets: Sequence[str], memo: dict[tuple[str, str], float], cutoff: float
+) -> None:
     """rapidfuzz's partial_ratio for every candidate of the round not held word for word, in one call.
 
     `memo` keeps the scores of the call's earlier rounds: a comment posted again is not scored again.
+    Scores under `cutoff` come back as 0 (rapidfuzz stops early on them): only whether they reach it matters.
     """
     asked = [(search, i) for search in searches for i, score in enumerate(search.scored) if score < 0]
     pairs = {(search.passage, targets[search.taken[i]]) for search, i in asked} - memo.keys()
@@ -189,12 +381,31 @@ def _score_round(searches: Sequence[_Search], targets: Sequence[str], memo: dict
         # An article has tens of candidate pairs: starting threads for them costs more than scoring
         # them; batches of articles already run one per core.
         found = process.cpdist(
-            [passage for passage, _ in new], [text for _, text in new],
-            scorer=fuzz.partial_ratio, processor=None, workers=1 if len(new) < _PAIRS_PER_THREAD else -1,
+            [passage for passage, _ in new], [text for _, text in new], scorer=fuzz.partial_ratio, processor=None,
+            score_cutoff=cutoff, workers=1 if len(new) < _PAIRS_PER_THREAD else -1,
         )  # fmt: skip
         memo.update(zip(new, map(float, found.tolist()), strict=True))
     for search, i in asked:
         search.scored[i] = memo[search.passage, targets[search.taken[i]]]
+
+
+def _earliest_links(passages: Passages, found: dict[int, tuple[int, float, int]], n_par: int) -> list[QuoteLink]:
+    """Each comment's earliest line quoted by any of its passages, found before the comment itself.
+
+    Of passages finding the same line, the score is that of the one found first (in the earlier
+    round, else asked first), as when each comment's passages were searched on their own.
+    """
+    best: dict[int, tuple[int, int, int, float]] = {}  # comment -> (target, round, ask, score)
+    for ask, (number, comment_no) in enumerate(zip(passages.passage_of, passages.comment_of, strict=True)):
+        hit = found.get(number)
+        if hit is not None and hit[0] < n_par + comment_no:
+            candidate = (hit[0], hit[2], ask, hit[1])
+            if comment_no not in best or candidate < best[comment_no]:
+                best[comment_no] = candidate
+    return [
+        QuoteLink(c, t if t < n_par else None, t - n_par if t >= n_par else None, s)
+        for c, (t, _, _, s) in sorted(best.items())
+    ]
 
 
 def link_article_quotes(article: Article, cfg: QuoteConfig) -> Article:

@@ -10,7 +10,7 @@ from typing import Literal
 
 import numpy as np
 
-from tasks.articles.align import MatchedRun, align_tokens, echoed_lines, line_coverage
+from tasks.articles.align import Echoes, MatchedRun, align_tokens, line_coverage
 from tasks.articles.cues import (
     byline_name,
     comment_form,
@@ -397,14 +397,15 @@ def _label_plain_capture(
     """
     roles: list[Role] = ["body"] * len(capture.lines)
     marker = _comments_marker(capture)
-    quote = _first_quote(capture, after=int(np.argmax(shared))) if find_thread and marker is None else None
+    echoes = Echoes(capture)  # quotes are looked for here, and again in a lone capture
+    quote = _first_quote(capture, echoes, after=int(np.argmax(shared))) if find_thread and marker is None else None
     cut = marker if marker is not None else quote
     if cut is not None:  # a heading or a quoting comment ends the article, whatever else is shared
         shared = shared.copy()
         shared[cut:] = False
     span = _best_cluster(capture, shared, cfg.max_caption_gap)
     if span is None:
-        return _label_lone_capture(capture, roles, cfg, find_thread=find_thread)
+        return _label_lone_capture(capture, roles, cfg, find_thread=find_thread, echoes=echoes)
     start, end = span
     if marker is not None:  # all before the heading is the article, what others lack too
         end = marker - 1
@@ -431,14 +432,14 @@ def _form_score(line: Line) -> int:
     return comment_form(line.text)
 
 
-def _first_quote(capture: Capture, *, after: int) -> int | None:
+def _first_quote(capture: Capture, echoes: Echoes, *, after: int) -> int | None:
     """The first line after `after` that quotes an earlier line: the thread has begun by then."""
-    echoed = np.flatnonzero(echoed_lines(capture, min_run=_QUOTE_WORDS)[after + 1 :]) + after + 1
+    echoed = np.flatnonzero(echoes.lines(_QUOTE_WORDS)[after + 1 :]) + after + 1
     long: np.ndarray | None = None
     for index in echoed.tolist():  # a few lines: the form of the others is never needed
         if _form_score(capture.lines[index]) >= 0:
             return index
-        long = echoed_lines(capture, min_run=_PARAGRAPH_QUOTE_WORDS) if long is None else long
+        long = echoes.lines(_PARAGRAPH_QUOTE_WORDS) if long is None else long
         if long[index]:
             return index
     return None
@@ -505,7 +506,7 @@ def _gap(capture: Capture, before: int, after: int) -> int:
 
 
 def _label_lone_capture(
-    capture: Capture, roles: list[Role], cfg: RolesConfig, *, find_thread: bool = False
+    capture: Capture, roles: list[Role], cfg: RolesConfig, *, find_thread: bool = False, echoes: Echoes | None = None
 ) -> LabeledCapture:
     """No partner and no closing byline: title and dek if blank-separated, body up to the comments.
 
@@ -523,7 +524,7 @@ def _label_lone_capture(
         header_end = int(looks_like_headline(first.text, first.key))
     author = _label_header(capture, header_end, roles, nothing)
     if marker is None and find_thread and header_end < body_end:
-        quote = _first_quote(capture, after=header_end)
+        quote = _first_quote(capture, echoes or Echoes(capture), after=header_end)
         body_end = _thread_start(capture, header_end, (body_end if quote is None else quote) - 1)
     _label_body(capture, range(header_end, body_end), nothing, roles, cfg)
     _label_tail(capture, body_end, roles, author=None)

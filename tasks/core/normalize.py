@@ -80,6 +80,11 @@ def _ascii_words(keys: list[str]) -> list[str]:
     return joined.encode().translate(_ASCII_NON_WORD_TO_SPACE).decode().split("\n")
 
 
+# From this many lines on, a word that recurs is one string, not a copy per use: the words of a capture of
+# 130,000 lines held 100 MB of copies. Below it a dictionary lookup per word costs more than the copies.
+SHARED_WORDS_LINES = 20_000
+
+
 def tokenize_lines(keys: list[str]) -> list[tuple[str, ...]]:
     """tokenize() of each key, as tuples. ASCII keys are split at once with a byte table:
     half the time of one regex per line (about 60 lines a capture); the regex is left
@@ -88,6 +93,9 @@ def tokenize_lines(keys: list[str]) -> list[tuple[str, ...]]:
     for i, key in enumerate(keys):
         if not key.isascii():
             words[i] = tuple(_WORD.findall(key))
+    if len(keys) >= SHARED_WORDS_LINES:
+        one: dict[str, str] = {}
+        words = [tuple(map(one.setdefault, line, line)) for line in words]
     return words
 
 

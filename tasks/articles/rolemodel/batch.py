@@ -10,7 +10,7 @@ import numpy.typing as npt
 
 from tasks.articles.align import line_coverage
 from tasks.articles.cues import byline_name
-from tasks.articles.rolemodel.features import FEATURE_NAMES, ROLE_CODES, LineTable, line_features, stack
+from tasks.articles.rolemodel.features import FEATURE_NAMES, ROLE_CODES, LineTable, feature_matrix
 from tasks.articles.rolemodel.model import (
     ARTICLE_CLASSES,
     BODY,
@@ -88,7 +88,7 @@ def capture_starts(groups: Sequence[LabeledGroup]) -> npt.NDArray[np.int64]:
 
 
 def batch_features(groups: Sequence[LabeledGroup], furniture: frozenset[str]) -> np.ndarray:
-    return stack([line_features(line_table(groups, furniture))])
+    return feature_matrix(line_table(groups, furniture))
 
 
 def relabel(groups: Sequence[LabeledGroup], furniture: frozenset[str], model: LineRoleModel) -> list[LabeledGroup]:

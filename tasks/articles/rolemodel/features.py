@@ -8,7 +8,6 @@ capture of the same article holds. The rule labeler's role is one more feature.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -153,21 +152,28 @@ _CUE_NAMES = (
 )  # fmt: skip
 
 
-def shape_features(texts: list[str], keys: list[str]) -> pl.DataFrame:
-    """The shape of each distinct line once (the captures of an article repeat most lines), in the given order.
+def shape_features(texts: list[str], keys: list[str]) -> dict[str, np.ndarray]:
+    """The shape of each line (float64), read once per distinct line: the captures of an article repeat most lines.
 
     The cues of short lines are read on lines of at most CUE_CHARS characters only: prose holds
-    most of a batch's characters, and a paragraph is no date line, byline or menu item.
+    most of a batch's characters, and a paragraph is no date line, byline or menu item. Each line
+    takes its distinct line's values by index, not by a join on the texts: a frame of every line's
+    text held a capture of 130,000 lines twice more.
     """
-    lines = pl.DataFrame({"text": texts, "key": keys}, schema={"text": pl.String, "key": pl.String})
-    distinct = lines.unique(maintain_order=True).with_columns(_shape(pl.col("text"), pl.col("key")))
-    short = distinct.filter(pl.col("text").str.len_chars() <= CUE_CHARS).select(
-        "text", "key", *_cues(pl.col("text"), pl.col("key"))
-    )
-    shapes = distinct.join(short, on=["text", "key"], how="left").with_columns(
-        pl.col(name).cast(pl.Float64).fill_null(0.0) for name in _CUE_NAMES
-    )
-    return lines.join(shapes, on=["text", "key"], how="left", maintain_order="left")
+    number: dict[tuple[str, str], int] = {}
+    pairs = zip(texts, keys, strict=True)
+    which = np.fromiter((number.setdefault(pair, len(number)) for pair in pairs), dtype=np.int64, count=len(texts))
+    distinct = pl.DataFrame(list(number), schema={"text": pl.String, "key": pl.String}, orient="row")
+    shapes = distinct.select(_shape(pl.col("text"), pl.col("key")))
+    found = {name: shapes[name].cast(pl.Float64).to_numpy()[which] for name in shapes.columns}
+    short = distinct.with_row_index("row").filter(pl.col("text").str.len_chars() <= CUE_CHARS)
+    cues = short.select("row", *_cues(pl.col("text"), pl.col("key")))
+    rows = cues["row"].to_numpy()
+    for name in _CUE_NAMES:
+        values = np.zeros(distinct.height)
+        values[rows] = cues[name].cast(pl.Float64).to_numpy()
+        found[name] = values[which]
+    return found
 
 
 class _Spans:
@@ -249,8 +255,25 @@ class _Spans:
 
 def line_features(table: LineTable) -> pl.DataFrame:
     """One row of numeric features per line of the batch, in the order of `table`."""
-    shape = shape_features(table.text, table.key).drop("text", "key")
-    column = {name: shape[name].cast(pl.Float64).to_numpy() for name in shape.columns}
+    return pl.DataFrame({name: values.astype(np.float32) for name, values in _feature_columns(table).items()})
+
+
+def feature_matrix(table: LineTable) -> npt.NDArray[np.float32]:
+    """line_features() as one float32 matrix, written column by column: no frame, no float64 copy of it all.
+
+    A capture of 130,000 lines held the features four times over (float64 columns, their float32
+    copies, a frame and its numpy copy) at the labeling stage's peak of memory.
+    """
+    columns = _feature_columns(table)
+    matrix = np.empty((len(table.capture), len(columns)), dtype=np.float32)
+    for i, name in enumerate(list(columns)):
+        matrix[:, i] = columns.pop(name)  # each column freed once copied
+    return matrix
+
+
+def _feature_columns(table: LineTable) -> dict[str, np.ndarray]:
+    """Each feature's values, float64 where other features are computed from them, else float32 already."""
+    column = shape_features(table.text, table.key)
     spans = _Spans(table.capture)
     words = table.words.astype(np.float64)
     per_word = 1.0 / np.maximum(words, 1.0)
@@ -296,16 +319,17 @@ def line_features(table: LineTable) -> pl.DataFrame:
     f |= _main_lead(spans, table.key, main, column["chars"], prose > 0)
     # blank_before is NaN-free now: its share over the capture.
     f["blank_share"] = spans.total(f["blank_before"]) / spans.size
+    # The neighbours' and windows' features are read from no other: float32 at once, as the model reads them.
     for name in _NEIGHBOUR_FEATURES:
         for offset in _OFFSETS:
-            f[f"{name}@{offset:+d}"] = spans.shift(f[name], offset)
+            f[f"{name}@{offset:+d}"] = spans.shift(f[name], offset).astype(np.float32)
     for offset in (-1, 1):
-        f[f"lead_words@{offset:+d}"] = spans.shift(f["lead_words"], offset)
+        f[f"lead_words@{offset:+d}"] = spans.shift(f["lead_words"], offset).astype(np.float32)
     for name, label in (("words", "words"), ("prose_words", "prose"), ("short", "short"), ("held", "held"),
                         ("furniture", "furniture"), ("starts_quote", "quote"), ("signature", "signature")):  # fmt: skip
         for half in _WINDOWS:
-            f[f"{label}~{half}"] = spans.window_mean(f[name], half)
-    return pl.DataFrame({name: values.astype(np.float32) for name, values in f.items()})
+            f[f"{label}~{half}"] = spans.window_mean(f[name], half).astype(np.float32)
+    return f
 
 
 def _gap_over_one(gaps: np.ndarray) -> np.ndarray:
@@ -442,11 +466,6 @@ def _repeats(capture: npt.NDArray[np.int64], keys: list[str]) -> np.ndarray:
     """How many lines of its capture have each line's key."""
     frame = pl.DataFrame({"capture": capture, "key": keys}, schema={"capture": pl.Int64, "key": pl.String})
     return frame.select(pl.len().over("capture", "key")).to_series().cast(pl.Float64).to_numpy()
-
-
-def stack(frames: Sequence[pl.DataFrame]) -> np.ndarray:
-    """Feature frames side by side as one float32 matrix."""
-    return np.hstack([f.to_numpy() for f in frames]).astype(np.float32, copy=False)
 
 
 def _feature_names() -> list[str]:

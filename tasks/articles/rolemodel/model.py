@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -32,6 +33,8 @@ REGION_CLASS = np.array([BOILERPLATE, TITLE, BODY, SUPPLEMENT, BOILERPLATE, BOIL
 HEAD, TITLE_REGION, BODY_REGION, _, INNER, TAIL, REGION_COMMENT, CHROME, FOOT = range(len(REGIONS))
 _AFTER_THE_BODY = [BODY_REGION, INNER, TAIL, REGION_COMMENT, CHROME, FOOT]
 _NEVER = -500.0  # the log probability of a move no training page makes (before damping)
+# A move at most this likely (log) is rare: the shipped walk's usual moves are above -1, its rare ones -50.
+_RARE_MOVE = -10.0
 ARTICLE_CLASSES = (TITLE, BODY, SUPPLEMENT)
 MODEL_FILE = Path(__file__).with_name("line_roles.json.gz")
 # Threads the booster may use per process: the batch stages already run one process per core.
@@ -143,25 +146,61 @@ def walk_tables(
 
 
 def _walk_alone(score: np.ndarray, emit: np.ndarray, log_transition: np.ndarray) -> tuple[np.ndarray, int]:
-    """The rest of one capture's walk from `score`: each line's best previous region, and the last region."""
+    """The rest of one capture's walk from `score`: each line's best previous region, and the last region.
+
+    Each step tries the usual moves only; one where a rare move (one no training page makes)
+    could still win or tie is tried again with all moves. Either way the same sums and the same
+    choices as numpy's argmax over all moves: the first of equals wins.
+    """
     moves = log_transition.T.tolist()  # moves[to][from]
-    regions = range(len(moves))
+    usual = [[(i, move) for i, move in enumerate(into) if move > _RARE_MOVE] for into in moves]
+    rare = max((move for into in moves for move in into if move <= _RARE_MOVE), default=-math.inf)
     current = score.tolist()
     back: list[list[int]] = []
     for line in emit.tolist():
-        best = []
-        scores = []
-        for j in regions:
-            into = moves[j]
-            b, top = 0, current[0] + into[0]
-            for i in regions:  # the first of equals wins, as with numpy's argmax
-                if current[i] + into[i] > top:
-                    b, top = i, current[i] + into[i]
+        best, scores, lowest = [], [], math.inf
+        for into, gain in zip(usual, line, strict=True):
+            b, top = -1, -math.inf
+            for i, move in into:
+                reached = current[i] + move
+                if reached > top:
+                    b, top = i, reached
+            if top < lowest:
+                lowest = top
             best.append(b)
-            scores.append(top + line[j])
+            scores.append(top + gain)
+        if lowest <= max(current) + rare:  # a rare move reaches a region's best: all moves, as numpy has them
+            best, scores = _step_all(current, moves, line)
         back.append(best)
         current = scores
-    return np.asarray(back, dtype=np.int8).reshape(emit.shape), max(regions, key=current.__getitem__)
+    return np.asarray(back, dtype=np.int8).reshape(emit.shape), max(range(len(moves)), key=current.__getitem__)
+
+
+def _step_all(current: list[float], moves: list[list[float]], line: list[float]) -> tuple[list[int], list[float]]:
+    best, scores = [], []
+    regions = range(len(moves))
+    for into, gain in zip(moves, line, strict=True):
+        b, top = 0, current[0] + into[0]
+        for i in regions:  # the first of equals wins, as with numpy's argmax
+            if current[i] + into[i] > top:
+                b, top = i, current[i] + into[i]
+        best.append(b)
+        scores.append(top + gain)
+    return best, scores
+
+
+def _back_alone(back: np.ndarray, last: int, regions: np.ndarray) -> int:
+    """One capture's walk back from its last region, written into `regions`; the region before the first line.
+
+    In plain Python: numpy's calls for each line of a capture of a hundred thousand lines cost seconds.
+    """
+    state = last
+    path = []
+    for row in reversed(back.tolist()):
+        path.append(state)
+        state = row[state]
+    regions[: len(path)] = path[::-1]
+    return state
 
 
 def viterbi(
@@ -196,7 +235,10 @@ def viterbi(
         last[ending] = score[ending].argmax(axis=1)
     regions = np.zeros(len(emit), dtype=np.int64)
     state = last.copy()
-    for t in range(steps - 1, -1, -1):
+    alone = int(lengths[1]) if len(lengths) > 1 else 0  # from this step on, the longest capture walks alone
+    if steps > alone:
+        state[0] = _back_alone(back[begin[0] + alone : begin[0] + steps], int(last[0]), regions[begin[0] + alone :])
+    for t in range(alone - 1, -1, -1):
         live = int(np.searchsorted(-lengths, -t, side="left"))
         rows = begin[:live] + t
         current = np.where(lengths[:live] == t + 1, last[:live], state[:live])
