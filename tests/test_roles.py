@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tasks.articles.align import echoed_lines
 from tasks.articles import cues as layout
+from tasks.articles.align import echoed_lines
 from tasks.articles.cues import comment_form, is_boilerplate, is_closing_furniture
 from tasks.articles.roles import label_all, label_group
 from tasks.core.capture import Capture, make_capture

@@ -258,6 +258,6 @@ def render_article(article: Article, vocab: Vocabulary, *, seed: int, article_no
 
 
 def roles_tsv(capture: RenderedCapture) -> str:
-    """The gold file of a capture, in the format of ../shared/seeds/gold/*.roles.tsv."""
+    """The gold file of a capture, in the format of tests/fixtures/seeds/gold/*.roles.tsv."""
     rows = "".join(f"{g.line_no}\t{g.role}\t{g.text[:40]}\n" for g in capture.lines)
     return "line\trole\ttext_start\n" + rows
