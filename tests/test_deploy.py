@@ -239,7 +239,7 @@ def test_the_deployment_is_scheduled_daily_with_one_run_at_a_time(stack: Stack) 
     ("params", "field", "reason"),
     [
         ({"match": {"shingle_words": 1}}, "match.shingle_words", "1 is less than the minimum of 2"),
-        ({"out_dir": ""}, "out_dir", "'' does not match '^/'"),
+        ({"out_dir": ""}, "out_dir", "'' does not match '^(/|s3a?://)'"),
         ({"raw_dir": "data/raw"}, "raw_dir", "'data/raw' does not match '^/'"),
         ({"quotes": {"score_cutoff": "high"}}, "quotes.score_cutoff", "'high' is not of type 'number'"),
         ({"match": {"shingles": 3}}, "match", "Additional properties are not allowed ('shingles' was unexpected)"),
@@ -285,7 +285,7 @@ def test_a_relative_folder_given_to_a_deployment_run_is_refused(stack: Stack) ->
     runs_before = stack.api.post("/flow_runs/count", json={}).json()
     done = prefect_command(stack, "deployment", "run", DEPLOYMENT, "--params", '{"out_dir": "data/processed"}')
     assert done.returncode == 1, done.stdout + done.stderr
-    reason = "Validation failed for field 'out_dir'. Failure reason: 'data/processed' does not match '^/'"
+    reason = "Validation failed for field 'out_dir'. Failure reason: 'data/processed' does not match '^(/|s3a?://)'"
     assert reason in done.stdout + done.stderr
     assert stack.api.post("/flow_runs/count", json={}).json() == runs_before
 

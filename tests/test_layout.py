@@ -7,6 +7,8 @@ import re
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
+import pytest
+
 import tasks
 from flows.archive import STAGE_ORDER
 from tests.helpers import REPO
@@ -83,3 +85,16 @@ def test_the_stage_order_is_written_once_and_the_package_docstring_follows_it() 
     assert tasks.__doc__ is not None
     listed = re.findall(r"^\s*\d+\. `([a-z-]+)`", tasks.__doc__, flags=re.MULTILINE)
     assert listed == [stage.name for stage in STAGE_ORDER]
+
+
+def test_a_stage_the_order_does_not_name_is_refused() -> None:
+    from prefect import task
+
+    from tasks.runtime.progress import InProcessStages, UnknownStage
+
+    @task(name="a-stage-of-its-own")
+    def stray() -> int:
+        return 1
+
+    with pytest.raises(UnknownStage, match="a-stage-of-its-own"):
+        InProcessStages(STAGE_ORDER).run(stray)

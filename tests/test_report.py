@@ -10,7 +10,7 @@ import pytest
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-import tasks.report
+import tasks.runtime.progress
 from tasks.core.config import ExecutionConfig
 from tasks.report import least_confident_captures, summary_markdown
 from tasks.runtime.execution import Sealed, batch_runner
@@ -41,13 +41,13 @@ def test_progress_rises_while_the_batches_of_a_stage_finish_and_reaches_100(monk
 
     monkeypatch.setattr(StageProgress, "_publish", staticmethod(recording))
     # Batches here take milliseconds, not the seconds between two updates of a real run.
-    monkeypatch.setattr(tasks.report, "PROGRESS_EVERY_SECONDS", 0.0)
+    monkeypatch.setattr(tasks.runtime.progress, "PROGRESS_EVERY_SECONDS", 0.0)
 
     @flow(name="two-stages")
     def two_stages() -> tuple[int, UUID | None]:
         # Threads: the batches run on the task runner, as in a run, in the test's own process.
         with batch_runner(ExecutionConfig(runner="threads", workers=2)) as runner:
-            progress = StageProgress(total=2, runner=runner)
+            progress = StageProgress([double_batch, add_up], runner=runner)
             doubled = progress.map(double_batch, list(range(BATCHES)))
             return progress.run(add_up, doubled), progress._artifact_id
 

@@ -218,18 +218,25 @@ def _shown(title: str, description: str) -> Any:
 
 def _absolute(path: str) -> str:
     # A deployment's runs start in whatever folder the runner started in: a relative path would depend on it.
-    if not Path(path).is_absolute() and not path.startswith(("s3://", "s3a://")):
+    if not Path(path).is_absolute():
         raise ValueError(f"{path!r} is not an absolute path (a run may start in any folder): give the full path")
     return path
 
 
+def _absolute_or_object_store(path: str) -> str:
+    return path if path.startswith(("s3://", "s3a://")) else _absolute(path)
+
+
 # The pattern refuses a relative path in the server's check, before a deployment's run is created.
-_Folder = Annotated[str, AfterValidator(_absolute), Field(json_schema_extra={"pattern": "^(/|s3a?://)"})]
+_Folder = Annotated[str, AfterValidator(_absolute), Field(json_schema_extra={"pattern": "^/"})]
+_Location = Annotated[
+    str, AfterValidator(_absolute_or_object_store), Field(json_schema_extra={"pattern": "^(/|s3a?://)"})
+]
 RawDir = Annotated[
     _Folder, _shown("Raw captures", "Directory of raw text captures (one file per capture); an absolute path.")
 ]
 OutDir = Annotated[
-    _Folder,
+    _Location,
     _shown(
         "Archive directory",
         "Directory of the Delta tables (created if missing): an absolute path, or s3://bucket/prefix.",
