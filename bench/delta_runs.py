@@ -1,7 +1,8 @@
 """What the Delta Lake store costs run by run: `python -m bench.delta_runs daily|s3|incremental`.
 
-- `daily --days 30 --captures 1000`: a synthetic corpus dropped in one day at a time, one run a day;
-  the archive's files after the last run, then after `newsarchive compact`.
+- `daily --days 30 --captures 1000 [--compact-every-runs N]`: a synthetic corpus dropped in one day at a
+  time, one run a day (compacting every N runs with `--keep-hours 0` when N is given); the archive's files
+  after the last run, then after `newsarchive compact`.
 - `s3 --captures 10000`: one run of a synthetic corpus into `s3://` on a moto server on 127.0.0.1;
   seconds and the requests the server answered, by method.
 - `incremental --archive DIR --raw DIR`: on an archive of the raw folder, a rerun with nothing new,
@@ -56,19 +57,21 @@ def archive_files(out: Path) -> int:
     return sum(1 for p in out.rglob("*") if p.is_file() and ".scratch" not in p.parts)
 
 
-def daily(days: int, captures: int, work: Path) -> dict[str, object]:
+def daily(days: int, captures: int, work: Path, compact_every_runs: int = 0) -> dict[str, object]:
     files = synthetic(work / "corpus", days * captures, seed=30)
     raw, out = work / "raw", work / "archive"
     raw.mkdir()
     seconds = []
+    compaction = ["--compact-every-runs", str(compact_every_runs), "--keep-hours", "0"] if compact_every_runs else []
     for day in range(days):
         for path in files[day * captures : (day + 1) * captures]:
             shutil.copy(path, raw / path.name)
-        seconds.append(newsarchive("run", "--raw-dir", str(raw), "--out-dir", str(out)))
+        seconds.append(newsarchive("run", "--raw-dir", str(raw), "--out-dir", str(out), *compaction))
     before = archive_files(out)
     compact_s = newsarchive("compact", "--out-dir", str(out), "--keep-hours", "0")
     return {
-        "days": days, "captures_a_day": captures, "run_seconds_first_last": [seconds[0], seconds[-1]],
+        "days": days, "captures_a_day": captures, "compact_every_runs": compact_every_runs,
+        "run_seconds_first_last": [seconds[0], seconds[-1]],
         "run_seconds_median": sorted(seconds)[len(seconds) // 2], "files_before_compaction": before,
         "files_after_compaction": archive_files(out), "compact_seconds": compact_s,
     }  # fmt: skip
@@ -144,6 +147,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     day = commands.add_parser("daily")
     day.add_argument("--days", type=int, default=30)
     day.add_argument("--captures", type=int, default=1000)
+    day.add_argument("--compact-every-runs", type=int, default=0, help="each run's --compact-every-runs (0: never)")
     s3 = commands.add_parser("s3")
     s3.add_argument("--captures", type=int, default=10_000)
     inc = commands.add_parser("incremental")
@@ -152,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="delta-runs-") as work:
         if args.command == "daily":
-            found = daily(args.days, args.captures, Path(work))
+            found = daily(args.days, args.captures, Path(work), args.compact_every_runs)
         elif args.command == "s3":
             found = on_moto(args.captures, Path(work))
         else:

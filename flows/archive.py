@@ -23,6 +23,8 @@ from tasks.core.capture import Capture
 from tasks.core.config import (
     LOCK_WAIT_SECONDS,
     ArchiveParams,
+    Compaction,
+    CompactionConfig,
     Execution,
     ExecutionConfig,
     Grouping,
@@ -49,12 +51,12 @@ from tasks.runtime.execution import batch_runner, gc_paused, worker_count
 from tasks.runtime.progress import InProcessStages, StageProgress
 from tasks.state import ArchiveState, open_archive
 from tasks.storage.store import archive_lock
-from tasks.write import commit_archive
+from tasks.write import commit_archive, compact_archive
 
 # The stages in the order they run: the progress artifact counts them, and refuses any other.
 STAGE_ORDER: tuple[Task[..., Any], ...] = (
     open_archive, discover_captures, decode_captures, load_related, group_articles, find_site_furniture,
-    build_articles, build_changes, check_changes, summarize_run, commit_archive,
+    build_articles, build_changes, check_changes, summarize_run, commit_archive, compact_archive,
 )  # fmt: skip
 # The modules of the batch stages, which a process pool's workers import as they start.
 WORKER_PRELOAD = ("tasks.decode", "tasks.articles.batch")
@@ -98,7 +100,7 @@ def read_phase(
 ) -> ReadPhase:  # fmt: skip
     """Open the archive, list the raw folder, decode what is new, and read again the stored captures it extends."""
     workers = worker_count(execution)  # several batches of a stage come in a multiple of them
-    state = stages.run(open_archive, out_dir)
+    state = stages.run(open_archive, out_dir, raw_dir)
     stages.start_workers_for(count_files(raw_dir) - state.known.height)  # while the folder is listed
     listed = stages.run(discover_captures, raw_dir, state.fingerprints())
     archived = state.archived_shas()
@@ -134,14 +136,17 @@ def article_phase(
 
 
 def write_phase(
-    stages: Stages, reading: ReadPhase, rows: ArticleRows, run_at: datetime
+    stages: Stages, reading: ReadPhase, rows: ArticleRows, run_at: datetime, compaction: CompactionConfig
 ) -> tuple[dict[str, int], dict[str, pl.DataFrame]]:
-    """Plan the tables' changes, check and count them, publish them at once; the run's counts and `sources` rows."""
+    """Plan the tables' changes, check and count them, publish them at once, compact when due; the run's counts
+    and `sources` rows."""
     state, raw = reading.state, reading.raw
     changes = stages.run(build_changes, state, raw, reading.batch, rows, reading.related, run_at)
     stages.run(check_changes, changes, reading.captures, rows, state)
     summary, run_tables = stages.run(summarize_run, changes, state, rows, raw)
-    stages.run(commit_archive, changes, state, f"{run_at:%Y%m%dT%H%M%S%f}", summary)
+    run_id = f"{run_at:%Y%m%dT%H%M%S%f}"
+    version = stages.run(commit_archive, changes, state, run_id, summary)
+    stages.run(compact_archive, state, version, compaction, run_id)  # still under the run's lock
     return summary, run_tables
 
 
@@ -156,6 +161,7 @@ def archive(
     roles: Roles = RolesConfig(),  # noqa: B008
     quotes: Quotes = QuoteConfig(),  # noqa: B008
     execution: Execution = ExecutionConfig(),  # noqa: B008
+    compaction: Compaction = CompactionConfig(),  # noqa: B008
 ) -> dict[str, int]:
     """Archive the new captures of `raw_dir` into the tables of `out_dir`.
 
@@ -166,7 +172,14 @@ def archive(
     # Absolute before any task or worker sees them; an archive inside the raw folder (or holding it) is refused.
     raw_dir, out_dir = absolute_folders(raw_dir, out_dir)
     params = ArchiveParams(
-        raw_dir=raw_dir, out_dir=out_dir, read=read, match=match, roles=roles, quotes=quotes, execution=execution
+        raw_dir=raw_dir,
+        out_dir=out_dir,
+        read=read,
+        match=match,
+        roles=roles,
+        quotes=quotes,
+        execution=execution,
+        compaction=compaction,
     )
     lock = archive_lock(out_dir, wait_seconds=lock_wait_seconds, on_wait=print)
     # Decoded lines wait in the archive's scratch folder, not in this process (tasks/core/shelf.py).
@@ -180,7 +193,7 @@ def archive(
         grouping = group_phase(stages, reading, match)
         rows = article_phase(stages, reading, grouping, params, shelf_dir=shelf.path)
         shelf.release()  # no stage reads the lines or rows left there again: removed while tables are planned
-        summary, run_tables = write_phase(stages, reading, rows, run_at)
+        summary, run_tables = write_phase(stages, reading, rows, run_at, compaction)
     publish_run_report(run_tables, summary, stages.seconds, raw_dir=raw_dir, out_dir=out_dir)
     return summary
 
@@ -202,5 +215,5 @@ def archive_in_process(
         )
         grouping = group_phase(stages, reading, params.match)
         rows = article_phase(stages, reading, grouping, params, shelf_dir=shelf.path)
-        summary, _ = write_phase(stages, reading, rows, run_at)
+        summary, _ = write_phase(stages, reading, rows, run_at, params.compaction)
     return summary, stages.seconds

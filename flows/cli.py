@@ -14,7 +14,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from flows.maintain import add_commands, run_command
-from tasks.core.config import ArchiveParams, ExecutionConfig
+from tasks.core.config import KEEP_HOURS, ArchiveParams, CompactionConfig, ExecutionConfig
 from tasks.core.folders import FolderOverlapError, absolute_folders, raw_folder_problem
 
 # Exit codes (README, "Two commands"): 0 done, 1 the run failed, 2 a usage error (argparse's own), then:
@@ -44,6 +44,15 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     run.add_argument(
         "--batch-captures", type=int, default=ExecutionConfig().batch_captures, metavar="N",
         help="captures per batch of articles: fewer hold less memory per worker (default: %(default)s)",
+    )  # fmt: skip
+    run.add_argument(
+        "--compact-every-runs", type=int, default=0, metavar="N",
+        help="after the commit, compact the archive once N runs have written since it was last compacted "
+        "(default: 0, never)",
+    )  # fmt: skip
+    run.add_argument(
+        "--keep-hours", type=int, default=KEEP_HOURS, metavar="H",
+        help=f"runs of the last hours stay readable when this run compacts (default: {KEEP_HOURS}, a week)",
     )  # fmt: skip
     synth = commands.add_parser("synth", help="write a synthetic corpus of captures with gold labels")
     synth.add_argument("--articles", type=int, required=True, help="number of articles (1 to 4 captures each)")
@@ -97,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.command == "synth":
         return synthesize(args)
-    if args.command in ("history", "compact", "migrate", "verify"):
+    if args.command in ("history", "compact", "migrate", "verify", "repair"):
         return run_command(args)
     problem = raw_folder_problem(args.raw_dir)
     if problem is not None:
@@ -124,10 +133,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             runner=args.runner, workers=args.workers, dask_address=args.dask_address,
             decode_batch_captures=args.decode_batch_captures, batch_captures=args.batch_captures,
         )  # fmt: skip
+        compaction = CompactionConfig(every_runs=args.compact_every_runs, keep_hours=args.keep_hours)
     except ValidationError as err:
         print(f"newsarchive: {err}", file=sys.stderr)
         return 2
-    params = ArchiveParams(raw_dir=raw_dir, out_dir=out_dir, lock_wait_seconds=args.wait, execution=execution)
+    params = ArchiveParams(
+        raw_dir=raw_dir, out_dir=out_dir, lock_wait_seconds=args.wait, execution=execution, compaction=compaction
+    )
     try:
         with run_settings(), workers_started_early(params):
             start_temporary_server()  # as Prefect would start it, but dying with this process

@@ -1,4 +1,4 @@
-"""`newsarchive history`, `verify`, `compact` and `migrate`: looking after an archive between runs."""
+"""`newsarchive history`, `verify`, `repair`, `compact` and `migrate`: looking after an archive between runs."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from tasks.core.config import KEEP_HOURS
+
 if TYPE_CHECKING:
     import polars as pl
-
-KEEP_HOURS = 7 * 24  # what `compact` keeps readable by default: a week of runs
 
 
 def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -30,6 +30,13 @@ def add_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) 
         "verify", help="check every table's log and files, ids and references; exit 1 naming what is wrong"
     )
     check.add_argument("--out-dir", default="data/processed", help="archive directory (default: data/processed)")
+    check.add_argument("--raw-dir", default=None, help="the raw folder its runs archived: named in the advice")
+    mend = commands.add_parser(
+        "repair", help="rebuild the buckets whose files are damaged from the raw captures, as one run"
+    )
+    mend.add_argument("--raw-dir", default="data/raw", help="directory of raw captures (default: data/raw)")
+    mend.add_argument("--out-dir", default="data/processed", help="archive directory (default: data/processed)")
+    mend.add_argument("--wait", type=int, default=3600, metavar="SECONDS", help="how long to wait for a run")
     convert = commands.add_parser("migrate", help="convert an archive of the layout before Delta tables, once")
     convert.add_argument("--out-dir", default="data/processed", help="archive directory (default: data/processed)")
     convert.add_argument("--wait", type=int, default=3600, metavar="SECONDS", help="how long to wait for a run")
@@ -41,6 +48,8 @@ def history_lines(runs: pl.DataFrame) -> list[str]:
     for row in runs.iter_rows(named=True):
         when = f"{row['committed_at']:%Y-%m-%d %H:%M:%S} UTC"
         what = {"create": "the archive created", "compact": "compacted"}.get(row["kind"], row["kind"])
+        if row["kind"] == "repair":
+            what = f"repaired: {row['articles_updated'] or 0} articles rebuilt from {row['captures'] or 0} captures"
         if row["kind"] == "archive":
             what = (
                 f"{row['captures'] or 0} captures read ({row['archived'] or 0} archived, "
@@ -51,16 +60,18 @@ def history_lines(runs: pl.DataFrame) -> list[str]:
     return lines
 
 
-def archive_problems(out: Path | str) -> list[str]:
-    """What is wrong with the archive's last run: its files, then (when they read) its ids and references."""
+def archive_problems(out: Path | str, raw_dir: str | None = None) -> list[str]:
+    """What is wrong with the archive's last run: its files (and what to do about them), then (when they read)
+    its ids and references."""
     from tasks.articles.rows import article_rows
     from tasks.checks import find_problems
     from tasks.core.schema import TABLES
-    from tasks.storage.store import file_problems, read_tables
+    from tasks.state import damage_advice
+    from tasks.storage.store import find_damage, read_tables
 
-    problems = file_problems(out)
-    if problems:
-        return problems
+    damage = find_damage(out)
+    if damage:
+        return [*map(str, damage), damage_advice(out, damage, raw_dir)]
     tables = read_tables(out, TABLES)
     return find_problems({t: {0: frame} for t, frame in tables.items()}, [], article_rows([]))
 
@@ -81,9 +92,11 @@ def run_command(args: argparse.Namespace) -> int:
     run_id = f"{args.command}-{datetime.now(UTC):%Y%m%dT%H%M%S%f}"
     try:
         if args.command == "verify":
-            problems = archive_problems(out)
+            problems = archive_problems(out, args.raw_dir and str(Path(args.raw_dir).absolute()))
             print("\n".join(problems) if problems else f"the archive {out} is whole: every file and reference checked")
             return 1 if problems else 0
+        if args.command == "repair":
+            return repair(args, out)
         if args.command == "history":
             lines = history_lines(run_rows(out))
             print("\n".join(lines) if lines else f"no run has completed in {out}")
@@ -99,4 +112,39 @@ def run_command(args: argparse.Namespace) -> int:
     except (ArchiveBusy, FileNotFoundError, RuntimeError) as err:
         print(f"newsarchive: {err}", file=sys.stderr)
         return 1
+    return 0
+
+
+def repair(args: argparse.Namespace, out: Path | str) -> int:
+    """`newsarchive repair`: exit 0 when the archive is whole after it, 1 naming what it cannot rebuild."""
+    from flows.repair import repair_archive
+    from tasks.core.config import ArchiveParams
+    from tasks.core.folders import raw_folder_problem
+    from tasks.storage.store import ArchiveDamaged
+
+    problem = raw_folder_problem(args.raw_dir)
+    if problem is not None:
+        print(f"newsarchive: {problem}", file=sys.stderr)
+        return 3
+    params = ArchiveParams(raw_dir=str(Path(args.raw_dir).absolute()), out_dir=str(out))
+    try:
+        done = repair_archive(params, wait_seconds=args.wait, on_wait=print)
+    except ArchiveDamaged as err:
+        print(f"newsarchive: the archive {out} {err}", file=sys.stderr)
+        return 1
+    if done.cannot:
+        print(
+            f"newsarchive: nothing was changed: {len(done.cannot)} articles of the damaged buckets cannot be "
+            f"rebuilt from {args.raw_dir}:\n" + "\n".join(done.cannot),
+            file=sys.stderr,
+        )
+        return 1
+    if not done.damaged:
+        print(f"nothing to repair: every file of {out} is whole")
+        return 0
+    tables = ", ".join(f"{table} ({len(buckets)})" for table, buckets in sorted(done.damaged.items()))
+    print(
+        f"repaired: {len(done.buckets)} buckets of every table rebuilt from the raw captures (damaged: {tables}); "
+        f"the archive is at version {done.version}"
+    )
     return 0

@@ -14,6 +14,8 @@ The stages, in the order the flow runs them (flows/archive.py, STAGE_ORDER), eac
  9. `check-consistency`: what must hold before anything is published (tasks/checks.py)
 10. `summarize-run`: the run's counts and its least confident captures (tasks/report.py)
 11. `commit-archive`: the changed buckets of every table, then the run's row in `_runs` (tasks/write.py)
+12. `compact-archive`: small files rewritten into few, when the run's parameters ask and it is due
+    (tasks/write.py)
 
 Beneath them, lowest first; a module imports only from its own level or below (tests/test_layout.py):
 

@@ -17,14 +17,9 @@ from tasks.decode import DecodedBatch
 from tasks.discover import RawCapture
 from tasks.related import Related
 from tasks.state import ArchiveState
-from tasks.storage.store import bucket_expr, bucket_of, read_buckets
+from tasks.storage.store import BUCKET_KEY, bucket_expr, bucket_of, read_buckets
 
 Changes = dict[str, dict[int, pl.DataFrame]]
-# Which column puts a row in its bucket: rows of one article share a bucket in every table.
-BUCKET_KEY: dict[str, pl.Expr] = {
-    "sources": pl.coalesce("article_id", "source_id"),
-    "authors": pl.col("author_id"),
-} | {t: pl.col("article_id") for t in ("articles", "paragraphs", "captions", "comments", "segments", "_anchors")}
 
 
 class SourceRow(NamedTuple):

@@ -12,7 +12,7 @@ from prefect.cache_policies import NO_CACHE
 
 from tasks.core.folders import is_object_store, retry_transient
 from tasks.discover import Fingerprints
-from tasks.storage.store import ArchiveDamaged, Manifest, file_problems, load_manifest, read_buckets, recover
+from tasks.storage.store import ArchiveDamaged, Damage, Manifest, find_damage, load_manifest, read_buckets, recover
 
 KNOWN_COLUMNS = ["source_id", "uri", "sha256", "size_bytes", "modified_at", "status", "error", "article_id"]
 
@@ -54,17 +54,27 @@ class ArchiveState:
         return dict(zip(done["sha256"].to_list(), done["source_id"].to_list(), strict=True))
 
 
-def read_state(root: Path | str) -> ArchiveState:
+def damage_advice(root: Path | str, damage: list[Damage], raw_dir: str | None = None) -> str:
+    """What to do about damaged files: `newsarchive repair` when each is one bucket's, else a rebuild from raw."""
+    if all(found.bucket is not None for found in damage):
+        return (
+            f"`newsarchive repair --raw-dir {raw_dir or 'RAW_DIR'} --out-dir {root}` rebuilds the damaged buckets "
+            "from the raw captures" + ("" if raw_dir else " (RAW_DIR: the folder its runs archived)")
+        )
+    return "its logs cannot be repaired bucket by bucket: move the archive away and run again to rebuild it"
+
+
+def read_state(root: Path | str, *, raw_dir: str | None = None) -> ArchiveState:
+    """The archive as its last complete run left it; refused, naming `newsarchive repair`, when a file is damaged."""
     if not is_object_store(str(root)):
         Path(root).mkdir(parents=True, exist_ok=True)
     recover(root)
-    damage = file_problems(root, deep=False)
+    damage = find_damage(root, deep=False)
     if damage:  # a run would fail half-way on it, or write around it
         raise ArchiveDamaged(
-            f"the archive {root} is damaged, so nothing was written: {'; '.join(damage[:5])}"
+            f"the archive {root} is damaged, so nothing was written: {'; '.join(map(str, damage[:5]))}"
             + (f" (and {len(damage) - 5} more)" if len(damage) > 5 else "")
-            + f". `newsarchive verify --out-dir {root}` checks it all; to rebuild it from the raw captures,"
-            " move it away and run again"
+            + f". {damage_advice(root, damage, raw_dir)}; `newsarchive verify --out-dir {root}` checks it all"
         )
     manifest = load_manifest(root)
     known = read_buckets(root, manifest, "sources", columns=KNOWN_COLUMNS)
@@ -76,9 +86,12 @@ def read_state(root: Path | str) -> ArchiveState:
     name="open-archive", retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=retry_transient,
     cache_policy=NO_CACHE,
 )  # fmt: skip
-def open_archive(out_dir: str) -> ArchiveState:
-    """Finish or drop what an interrupted run left, then read the manifest and what is known."""
-    state = read_state(out_dir if is_object_store(out_dir) else Path(out_dir))
+def open_archive(out_dir: str, raw_dir: str | None = None) -> ArchiveState:
+    """Finish or drop what an interrupted run left, then read the manifest and what is known.
+
+    `raw_dir` only names the folder in the `newsarchive repair` command a damaged archive's refusal gives.
+    """
+    state = read_state(out_dir if is_object_store(out_dir) else Path(out_dir), raw_dir=raw_dir)
     get_run_logger().info(
         "archive %s: version %d, %d sources known", out_dir, state.manifest.version, state.known.height
     )

@@ -126,3 +126,35 @@ def test_newsarchive_run_writes_an_archive_in_object_storage(s3: dict[str, str],
         cwd=REPO, env={**os.environ, **s3}, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert "2 captures read (2 archived, 0 quarantined); articles: 1 new" in history.stdout
+
+
+def test_a_damaged_archive_in_object_storage_is_repaired_from_the_raw_captures(
+    s3: dict[str, str], raw: Path, tmp_path: Path
+) -> None:
+    import boto3
+    from deltalake import DeltaTable
+
+    from flows.repair import repair_archive
+    from tasks.core.config import ArchiveParams
+    from tasks.storage.store import ArchiveDamaged, find_damage
+
+    out = f"s3://{BUCKET}/damaged"
+    run_stages(raw, out)  # type: ignore[arg-type]
+    run_stages(raw, tmp_path / "local")
+    client = boto3.client("s3", endpoint_url=s3["AWS_ENDPOINT_URL"])
+    for table in ("comments", "paragraphs"):  # one deleted, one truncated
+        key = sorted(DeltaTable(f"{out}/{table}").file_uris())[0].removeprefix(f"s3://{BUCKET}/")
+        body = b"" if table == "comments" else client.get_object(Bucket=BUCKET, Key=key)["Body"].read()[:100]
+        if table == "comments":
+            client.delete_object(Bucket=BUCKET, Key=key)
+        else:
+            client.put_object(Bucket=BUCKET, Key=key, Body=body)
+    with pytest.raises(ArchiveDamaged, match=f"newsarchive repair --raw-dir {raw} --out-dir {out}"):
+        run_stages(raw, out)  # type: ignore[arg-type]
+    done = repair_archive(ArchiveParams(raw_dir=str(raw), out_dir=out), wait_seconds=10)
+    assert sorted(done.damaged) == ["comments", "paragraphs"]
+    assert find_damage(out) == []
+    remote, local = without_run_times(read_archive(out)), without_run_times(read_archive(tmp_path / "local"))
+    for table in TABLES:
+        assert_frame_equal(remote[table], local[table])
+    assert run_rows(out)["kind"].to_list()[-1] == "repair"

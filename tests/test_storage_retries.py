@@ -58,10 +58,10 @@ def test_a_transient_storage_error_is_retried_after_1_s_then_5_s(
     failures = [OSError(errno.EIO, "Input/output error (injected)") for _ in BACKOFF_S]
     read_state = tasks.state.read_state
 
-    def flaky_read_state(root: Path) -> ArchiveState:
+    def flaky_read_state(root: Path, *, raw_dir: str | None = None) -> ArchiveState:
         if failures:
             raise failures.pop()
-        return read_state(root)
+        return read_state(root, raw_dir=raw_dir)
 
     monkeypatch.setattr(tasks.state, "read_state", flaky_read_state)
 

@@ -203,6 +203,32 @@ class ExecutionConfig(_Frozen):
     )  # 5,000: bounds a worker's memory; smaller batches cost more tasks and time
 
 
+KEEP_HOURS = 7 * 24  # runs that compaction keeps readable by default: a week
+
+
+class CompactionConfig(_Frozen):
+    """When a run compacts the archive after its commit (`newsarchive compact` does it by hand)."""
+
+    every_runs: int = Field(
+        0,
+        ge=0,
+        le=100_000,
+        title="Compact every (runs)",
+        description=(
+            "0: never. N: after a run commits, once N runs have written to the archive since it was last "
+            "compacted, rewrite each table's small files into few and remove the files no run of the last "
+            "hours below reads. A failed compaction is logged; the run that committed still succeeds."
+        ),
+    )  # 0: compaction makes earlier runs unreadable once their files go, so an archive has it only when asked
+    keep_hours: int = Field(
+        KEEP_HOURS,
+        ge=0,
+        le=24 * 365 * 10,
+        title="Keep runs readable (hours)",
+        description="Compaction keeps the runs of the last hours readable (read_archive(run=...)); older ones not.",
+    )  # a week: as `newsarchive compact` keeps
+
+
 # The flow's top-level parameters (flows/archive.py), each its own field of the UI's form, so that a run given some of
 # them keeps the deployment's values of the others: Prefect merges a run's parameters with its deployment's by name.
 
@@ -264,6 +290,13 @@ Roles = Annotated[
 Quotes = Annotated[
     QuoteConfig, _shown("Quotes", "How a comment that quotes a paragraph or an earlier comment is linked to it.")
 ]
+Compaction = Annotated[
+    CompactionConfig,
+    _shown(
+        "Compaction",
+        "Whether a run compacts the archive after its commit (every N runs), and which runs stay readable.",
+    ),
+]
 Execution = Annotated[
     ExecutionConfig,
     _shown(
@@ -283,6 +316,7 @@ class ArchiveParams(_Frozen):
     roles: Roles = RolesConfig()
     quotes: Quotes = QuoteConfig()
     execution: Execution = ExecutionConfig()
+    compaction: Compaction = CompactionConfig()
 
     def flow_parameters(self) -> dict[str, Any]:
         """The archive flow's keyword arguments: one per field, the sections as their models."""

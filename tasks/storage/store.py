@@ -49,7 +49,7 @@ INDEX_TABLES: dict[str, dict[str, pl.DataType]] = {
 RUNS_SCHEMA: dict[str, pl.DataType] = {
     "run": pl.Int64(),  # 1, 2, ...: the archive's version after the run
     "run_id": pl.String(),
-    "kind": pl.String(),  # "create" (run 0, before any table), "archive", "compact" or "migrate"
+    "kind": pl.String(),  # "create" (run 0, before any table), "archive", "compact", "repair" or "migrate"
     "committed_at": UTC_TIME,
     "versions": pl.String(),  # JSON: table -> its Delta version after the run
     "captures": pl.Int64(),
@@ -78,6 +78,13 @@ class ArchiveDamaged(RuntimeError):
     """The archive is not as its runs left it; the message says what is wrong."""
 
     permanent = True
+
+
+# Which column puts a row in its bucket: rows of one article share a bucket in every table.
+BUCKET_KEY: dict[str, pl.Expr] = {
+    "sources": pl.coalesce("article_id", "source_id"),
+    "authors": pl.col("author_id"),
+} | {t: pl.col("article_id") for t in ("articles", "paragraphs", "captions", "comments", "segments", "_anchors")}
 
 
 def bucket_of(key: str) -> int:
@@ -216,6 +223,8 @@ def _put_back(uri: str, table: str, latest: DeltaTable, recorded: int) -> None:
         .vstack(files(before).join(files(latest), on="path", how="anti"))
     )
     buckets = set(changed[f"partition.{BUCKET}"].to_list())
+    if not buckets:  # commits that changed no data file (a VACUUM run by hand)
+        return
     rows = read_buckets_at(before, table, buckets)
     by_bucket = {int(b): part for (b,), part in rows.partition_by(BUCKET, as_dict=True, include_key=False).items()}
     _replace_buckets(
@@ -239,27 +248,43 @@ def _remove_table(uri: str) -> None:
         shutil.rmtree(uri, ignore_errors=True)
 
 
+@dataclass(frozen=True)
+class Damage:
+    """One thing wrong with a file of the archive's last run: a data file (its table and bucket), or a table's log."""
+
+    table: str
+    problem: str  # what is wrong, naming the file
+    bucket: int | None = None  # None: not one bucket's file (a table's log, or `_runs` missing)
+
+    def __str__(self) -> str:
+        return f"{self.table}: {self.problem}"
+
+
 def file_problems(root: Path | str, *, deep: bool = True) -> list[str]:
     """What is wrong with the files of the archive's last run: each table's log at the version the run
     recorded, and every data file it names there (present and of the size the log says; with `deep`,
     also a readable Parquet file of as many rows). Empty when every file is whole."""
+    return [str(damage) for damage in find_damage(root, deep=deep)]
+
+
+def find_damage(root: Path | str, *, deep: bool = True) -> list[Damage]:
+    """file_problems, each with the table and bucket of the file, so that `repair` knows what to rebuild."""
     if _latest(table_uri(root, RUNS)) is None:
         present = [t for t in all_tables() if _latest(table_uri(root, t)) is not None]
-        return [f"tables {', '.join(present)} but no `{RUNS}` table"] if present else []
-    problems = []
-    manifest = load_manifest(root)
-    for table, version in sorted(manifest.tables.items()):
+        return [Damage(RUNS, f"tables {', '.join(present)} but no `{RUNS}` table")] if present else []
+    found = []
+    for table, version in sorted(load_manifest(root).tables.items()):
         uri = table_uri(root, table)
         try:
             delta = DeltaTable(uri, version=version)
         except Exception as err:
-            problems.append(f"{table}: its log cannot be read at version {version}: {err}")
+            found.append(Damage(table, f"its log cannot be read at version {version}: {err}"))
             continue
-        problems += [f"{table}: {problem}" for problem in _data_file_problems(uri, delta, deep=deep)]
-    return problems
+        found += [Damage(table, problem, bucket) for bucket, problem in _data_file_problems(uri, delta, deep=deep)]
+    return found
 
 
-def _data_file_problems(uri: str, delta: DeltaTable, *, deep: bool) -> list[str]:
+def _data_file_problems(uri: str, delta: DeltaTable, *, deep: bool) -> list[tuple[int, str]]:
     import pyarrow.fs as pafs
     import pyarrow.parquet as pq
 
@@ -270,22 +295,23 @@ def _data_file_problems(uri: str, delta: DeltaTable, *, deep: bool) -> list[str]
         if info.type == pafs.FileType.File
     }
     problems = []
-    files = pl.DataFrame(pa.table(delta.get_add_actions(flatten=True))).select("path", "size_bytes", "num_records")
-    for relative, size, rows in files.iter_rows():
+    files = pl.DataFrame(pa.table(delta.get_add_actions(flatten=True)))
+    columns = ["path", f"partition.{BUCKET}", "size_bytes", "num_records"]
+    for relative, bucket, size, rows in files.select(columns).iter_rows():
         path = f"{base}/{relative}"
         if path not in found:
-            problems.append(f"{uri}/{relative} is missing")
+            problems.append((bucket, f"{uri}/{relative} is missing"))
         elif found[path] != size:
-            problems.append(f"{uri}/{relative} has {found[path]} bytes, its log says {size}")
+            problems.append((bucket, f"{uri}/{relative} has {found[path]} bytes, its log says {size}"))
         elif deep:
             try:
                 with filesystem.open_input_file(path) as handle:
                     held = pq.read_metadata(handle).num_rows
             except Exception as err:
-                problems.append(f"{uri}/{relative} is not a readable Parquet file: {err}")
+                problems.append((bucket, f"{uri}/{relative} is not a readable Parquet file: {err}"))
                 continue
             if rows is not None and held != rows:
-                problems.append(f"{uri}/{relative} holds {held} rows, its log says {rows}")
+                problems.append((bucket, f"{uri}/{relative} holds {held} rows, its log says {rows}"))
     return problems
 
 
@@ -378,27 +404,34 @@ def _record_run(
     return Manifest(run, dict(versions), run_id)
 
 
-def compact(root: Path | str, *, keep_hours: int, run_id: str) -> tuple[Manifest, int]:
-    """Rewrite each table's small files into few (a new version, the same rows), then drop the files no version
-    of the last `keep_hours` hours reads; the archive after it and the number of files removed.
+def runs_since_compaction(runs: pl.DataFrame) -> int:
+    """How many runs wrote to the archive since it was last compacted (or created)."""
+    kinds = runs.sort("run")["kind"].to_list()
+    last = max((no for no, kind in enumerate(kinds) if kind == "compact"), default=-1)
+    return sum(1 for kind in kinds[last + 1 :] if kind not in ("create", "compact"))
 
-    Runs older than `keep_hours` can no longer be read once their files are gone.
+
+def compact(root: Path | str, *, keep_hours: int, run_id: str) -> tuple[Manifest, int]:
+    """Drop the files no version of the last `keep_hours` hours reads, then rewrite each table's small files into
+    few (a new version, the same rows); the archive after it and the number of files removed.
+
+    Runs older than `keep_hours` can no longer be read once their files are gone. Files are dropped first:
+    Delta's VACUUM is itself a commit, and one after the run's row left every table ahead of it (the next run
+    took that for a killed run). The files the rewrite replaces go at the next compaction; until the run's row
+    is written, the last complete run's files are all there for a run to put the tables back to.
     """
+    recover(root)  # what a killed run left ahead of the last complete one goes first
     manifest = load_manifest(root)
     versions = dict(manifest.tables)
     commit = CommitProperties(custom_metadata={RUN_ID_KEY: run_id})
     removed = 0
-    for table, version in sorted(manifest.tables.items()):
-        delta = DeltaTable(table_uri(root, table))
-        if delta.version() != version:
-            raise RuntimeError(f"table {table} is ahead of the last complete run: run the archive once first")
-        delta.optimize.compact(writer_properties=_WRITER, commit_properties=commit)
-        versions[table] = DeltaTable(table_uri(root, table)).version()  # a new version, unless nothing was small
-    after = _record_run(root, manifest.version + 1, run_id, "compact", versions, {})
-    for table in [*sorted(after.tables), RUNS]:
+    for table in [*sorted(manifest.tables), RUNS]:
         delta = DeltaTable(table_uri(root, table))
         removed += len(delta.vacuum(retention_hours=keep_hours, dry_run=False, enforce_retention_duration=False))
-    return after, removed
+    for table in sorted(manifest.tables):
+        DeltaTable(table_uri(root, table)).optimize.compact(writer_properties=_WRITER, commit_properties=commit)
+        versions[table] = DeltaTable(table_uri(root, table)).version()
+    return _record_run(root, manifest.version + 1, run_id, "compact", versions, {}), removed
 
 
 def migrate(root: Path, *, run_id: str) -> Manifest:
