@@ -44,7 +44,11 @@ def table_content(frame: pl.DataFrame) -> pl.DataFrame:
 
 def differences(a: Path, b: Path) -> list[str]:
     """What differs between the archives in `a` and `b`: tables, then rows; empty when they hold the same."""
-    tables_a, tables_b = archive_tables(a), archive_tables(b)
+    return table_differences(archive_tables(a), archive_tables(b))
+
+
+def table_differences(tables_a: dict[str, pl.DataFrame], tables_b: dict[str, pl.DataFrame]) -> list[str]:
+    """differences() of two archives' tables as read (archive_tables), perhaps changed by the caller first."""
     if sorted(tables_a) != sorted(tables_b):
         return [f"tables differ: {sorted(tables_a)} against {sorted(tables_b)}"]
     found = []

@@ -15,7 +15,8 @@ from pydantic import ValidationError
 
 from flows.maintain import add_commands, run_command
 from tasks.core.config import KEEP_HOURS, ArchiveParams, CompactionConfig, ExecutionConfig
-from tasks.core.folders import FolderOverlapError, absolute_folders, raw_folder_problem
+from tasks.core.folders import FolderOverlapError, absolute_folders
+from tasks.core.rawstore import raw_folder_problem
 
 # Exit codes (README, "Two commands"): 0 done, 1 the run failed, 2 a usage error (argparse's own), then:
 RAW_DIR_MISSING = 3  # the raw folder is missing or cannot be listed: often a mount not there yet
@@ -25,8 +26,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="newsarchive", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="archive the raw captures once")
-    run.add_argument("--raw-dir", default="data/raw", help="directory of raw captures (default: data/raw)")
-    run.add_argument("--out-dir", default="data/processed", help="archive directory (default: data/processed)")
+    run.add_argument(
+        "--raw-dir", default="data/raw", help="directory of raw captures, or s3://bucket/prefix (default: data/raw)"
+    )
+    run.add_argument(
+        "--out-dir", default="data/processed", help="archive directory, or s3://bucket/prefix (default: data/processed)"
+    )
     run.add_argument(
         "--wait", type=int, default=3600, metavar="SECONDS",
         help="how long to wait while another run writes the same archive (default: 3600)",

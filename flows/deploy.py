@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from flows.lifetime import InterruptUntilHeard
+from tasks.core.folders import is_object_store
 
 if TYPE_CHECKING:
     from prefect.deployments.runner import RunnerDeployment
@@ -87,12 +88,15 @@ def parse_args(
     parser.add_argument(
         "--raw-dir",
         default=env("NEWSARCHIVE_RAW_DIR", "data/raw"),
-        help="raw directory of runs that name none (env NEWSARCHIVE_RAW_DIR, default data/raw), absolute",
+        help="raw directory of runs that name none (env NEWSARCHIVE_RAW_DIR, default data/raw), or s3://bucket/prefix",
     )
     parser.add_argument(
         "--out-dir",
         default=env("NEWSARCHIVE_OUT_DIR", "data/processed"),
-        help="archive directory of runs that name none (env NEWSARCHIVE_OUT_DIR, default data/processed), absolute",
+        help=(
+            "archive directory of runs that name none (env NEWSARCHIVE_OUT_DIR, default data/processed), "
+            "or s3://bucket/prefix"
+        ),
     )
     args = parser.parse_args(argv)
     try:
@@ -106,8 +110,9 @@ def parse_args(
     except ValueError as err:
         parser.error(f"--cron: {args.cron!r} is not a valid cron expression ({err})")
     # Absolute, so the UI shows exactly where runs read and write, whatever directory serves them.
-    args.raw_dir = str(Path(args.raw_dir).resolve())
-    args.out_dir = str(Path(args.out_dir).resolve())
+    args.raw_dir, args.out_dir = (
+        d if is_object_store(d) else str(Path(d).resolve()) for d in (args.raw_dir, args.out_dir)
+    )
     return args
 
 

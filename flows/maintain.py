@@ -119,7 +119,7 @@ def repair(args: argparse.Namespace, out: Path | str) -> int:
     """`newsarchive repair`: exit 0 when the archive is whole after it, 1 naming what it cannot rebuild."""
     from flows.repair import repair_archive
     from tasks.core.config import ArchiveParams
-    from tasks.core.folders import raw_folder_problem
+    from tasks.core.rawstore import raw_folder_problem
     from tasks.storage.store import ArchiveDamaged
 
     problem = raw_folder_problem(args.raw_dir)

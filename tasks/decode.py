@@ -119,7 +119,8 @@ def decode_new(raw: Sequence[RawCapture], limits: ReadConfig) -> DecodedBatch:
     """
     from tasks.core.capture import make_capture
     from tasks.core.ids import source_id_of
-    from tasks.discover import GONE, check_raw_folder, read_capture, read_regular
+    from tasks.core.rawstore import GONE as OBJECT_GONE
+    from tasks.discover import GONE, check_raw_folder, read_capture, read_raw
 
     batch = DecodedBatch([], {}, {}, {})
     max_bytes = int(limits.max_capture_mb * 1_000_000)
@@ -128,7 +129,7 @@ def decode_new(raw: Sequence[RawCapture], limits: ReadConfig) -> DecodedBatch:
         if item.unread:
             record, data = read_capture(item, max_bytes=max_bytes)
             batch.read[item.uri] = record
-            if record.error == GONE:
+            if record.error in (GONE, OBJECT_GONE):
                 check_raw_folder(item)  # every file is gone where the raw folder cannot be seen (a worker elsewhere)
             if record.error is not None:
                 batch.quarantined[item.uri] = record.error
@@ -137,7 +138,7 @@ def decode_new(raw: Sequence[RawCapture], limits: ReadConfig) -> DecodedBatch:
         try:
             check_limits(record.size_bytes, [], limits)
             if data is None:  # hashed at listing: read now, and checked to be what was hashed
-                data = read_regular(item.path)  # not blocked by a named pipe put in the file's place
+                data = read_raw(item.path)  # not blocked by a named pipe put in the file's place
                 if hashlib.sha256(data).hexdigest() != record.sha256:
                     raise CaptureError("the file changed while it was being read; it will be read on the next run")
             text, encoding = decode_capture(data)
@@ -199,7 +200,14 @@ def check_raw_folders(raw: Sequence[RawCapture]) -> None:
     empty folder) found every capture "disappeared between listing and reading", and the
     run ended well with nothing archived.
     """
-    roots = {Path(item.path[: -len(item.uri)]) for item in raw if item.uri and item.path.endswith(item.uri)}
+    from tasks.core.folders import is_object_store
+    from tasks.discover import check_raw_folder
+
+    in_buckets = {item.path.split("/", 3)[2]: item for item in raw if is_object_store(item.path)}
+    for item in in_buckets.values():  # one request a bucket: no credentials here would quarantine every object
+        check_raw_folder(item)
+    local = [item for item in raw if not is_object_store(item.path)]
+    roots = {Path(item.path[: -len(item.uri)]) for item in local if item.uri and item.path.endswith(item.uri)}
     for root in sorted(roots):
         if not root.is_dir() or next(root.iterdir(), None) is None:
             host = socket.gethostname()

@@ -16,7 +16,9 @@ from typing import NamedTuple, TypeAlias
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from tasks.core.folders import RawFolderError, retry_transient
+from tasks.core.folders import RawFolderError, is_object_store, retry_transient
+from tasks.core.rawstore import bucket_problem, list_objects, read_object, read_object_bytes
+from tasks.core.rawstore import read_problem as object_read_problem
 from tasks.runtime.execution import Sealed
 
 # Captures up to this size are read at once to be hashed: faster than streaming them.
@@ -43,9 +45,9 @@ class RawCapture(NamedTuple):
     frozen dataclass took 0.57 s to unpickle them in the flow process, a tuple 0.16 s.
     """
 
-    uri: str  # path relative to the raw directory, with '/' separators
+    uri: str  # path relative to the raw directory, with '/' separators; in object storage the object's URI
     path: str  # a str, not a Path: Paths are slow to make and to pickle to the workers and back
-    size_bytes: int
+    size_bytes: int  # of an object listed unread, the size the listing gave
     sha256: str | None  # None with no error: listed, not read yet
     error: str | None
     modified_at: datetime | None = None
@@ -210,6 +212,8 @@ def read_capture(item: RawCapture, *, max_bytes: int) -> tuple[RawCapture, bytes
     """
     if item.error is not None:
         return item, None
+    if is_object_store(item.path):
+        return _read_object(item, max_bytes=max_bytes)
     data: bytes | None = None
     try:
         handle, status = open_regular(item.path)  # the file read, not a second look at its name
@@ -225,8 +229,27 @@ def read_capture(item: RawCapture, *, max_bytes: int) -> tuple[RawCapture, bytes
     return RawCapture(item.uri, item.path, size, digest, None, _modified_at(status.st_mtime_ns)), data
 
 
+def _read_object(item: RawCapture, *, max_bytes: int) -> tuple[RawCapture, bytes | None]:
+    """read_capture() of an object; its time is the listing's (the one the next run's listing compares)."""
+    try:
+        data, digest, size = read_object(item.path, max_bytes=max_bytes)
+    except OSError as err:
+        return RawCapture(item.uri, item.path, 0, None, object_read_problem(err)), None
+    return RawCapture(item.uri, item.path, size, digest, None, item.modified_at), data
+
+
+def read_raw(path: str) -> bytes:
+    """The bytes of a capture: a regular file (read_regular), or an object in object storage."""
+    return read_object_bytes(path) if is_object_store(path) else read_regular(path)
+
+
 def check_raw_folder(item: RawCapture) -> None:
     """Raise RawFolderError when the raw folder `item` was listed in cannot be seen here: nothing in it can be read."""
+    if is_object_store(item.path):
+        problem = bucket_problem(item.path)
+        if problem is not None:
+            raise RawFolderError(f"{problem} from {socket.gethostname()}")
+        return
     root = item.path[: len(item.path) - len(item.uri) - 1]
     if not Path(root).is_dir():
         raise RawFolderError(f"raw directory {root!r} cannot be reached on {socket.gethostname()}")
@@ -275,7 +298,7 @@ def _read_problem(err: OSError) -> str:
     return f"cannot read the file: {err.strerror or err}"
 
 
-def new_captures(raw_dir: Path, known: Mapping[str, Fingerprints]) -> tuple[list[RawCapture], int]:
+def new_captures(raw_dir: Path | str, known: Mapping[str, Fingerprints]) -> tuple[list[RawCapture], int]:
     """Captures to read this run, and how many were skipped as unchanged.
 
     `known` maps uri to the (size, modified time) of each version an earlier run archived
@@ -285,9 +308,11 @@ def new_captures(raw_dir: Path, known: Mapping[str, Fingerprints]) -> tuple[list
     (tasks/decode.py), on the workers' cores. Reading and hashing 100,187 files here took
     1.6 s of the run, all of it again read by decoding.
     """
+    if is_object_store(str(raw_dir)):
+        return new_objects(str(raw_dir), known)
     found: list[RawCapture] = []
     unchanged = 0
-    for uri, path, problem in list_capture_paths(raw_dir):
+    for uri, path, problem in list_capture_paths(Path(raw_dir)):
         if problem is None and uri in known:
             if fingerprint(path) in known[uri]:
                 unchanged += 1
@@ -298,13 +323,29 @@ def new_captures(raw_dir: Path, known: Mapping[str, Fingerprints]) -> tuple[list
     return found, unchanged
 
 
+def new_objects(raw_dir: str, known: Mapping[str, Fingerprints]) -> tuple[list[RawCapture], int]:
+    """new_captures() of a prefix in object storage, by the same rules: the listing's size and time are the
+    change key (it gives no ETag), the sha256 of the bytes the identity. An unchanged object is not read."""
+    found: list[RawCapture] = []
+    unchanged = 0
+    for uri, size, mtime_ns in list_objects(raw_dir):
+        item = RawCapture(uri, uri, size, None, None, _modified_at(mtime_ns))
+        if uri not in known:
+            found.append(item)
+        elif (size, item.modified_at) in known[uri]:
+            unchanged += 1
+        else:
+            found.append(read_capture(item, max_bytes=_READ_WHOLE_BYTES)[0])
+    return found, unchanged
+
+
 @task(
     name="discover-captures", retries=2, retry_delay_seconds=[1, 5], retry_condition_fn=retry_transient,
     cache_policy=NO_CACHE,
 )  # fmt: skip
 def discover_captures(raw_dir: str, known: Mapping[str, Fingerprints]) -> Sealed[list[RawCapture]]:
     """List the raw directory: the captures not archived unchanged before (changed ones hashed, new ones to read)."""
-    found, unchanged = new_captures(Path(raw_dir), known)  # RawFolderError when raw_dir cannot be listed
+    found, unchanged = new_captures(raw_dir, known)  # RawFolderError when raw_dir cannot be listed
     unreadable = sum(1 for f in found if f.error)
     get_run_logger().info(
         "%s: %d new or changed captures, %d unchanged since an earlier run, %d unreadable",

@@ -22,10 +22,11 @@ from prefect.cache_policies import NO_CACHE
 
 from tasks.core.capture import Capture, lines_of, make_capture
 from tasks.core.config import MatchConfig
+from tasks.core.folders import is_object_store
 from tasks.core.ids import STORED_PREFIX
 from tasks.core.lines import CaptureError, decode_capture, numbered_lines
 from tasks.core.normalize import tokenize
-from tasks.discover import capture_problem, read_regular
+from tasks.discover import capture_problem, read_raw
 from tasks.state import ArchiveState
 from tasks.storage.store import bucket_of, read_buckets
 
@@ -164,20 +165,33 @@ def candidate_articles(captures: Sequence[Capture], anchors: pl.DataFrame, cfg: 
     return set(counts.filter(pl.col("len") >= _MIN_ANCHOR_HITS)["article_id"].to_list())
 
 
-def reread_capture(raw_dir: Path, row: dict[str, object]) -> Capture | None:
+def reread_capture(raw_dir: Path | str, row: dict[str, object]) -> Capture | None:
     """An earlier capture read again, or None when its file is gone or changed, or the listing would no
     longer read it (its name now a link out of raw_dir, say): paths never leave the raw directory."""
     uri, sha = str(row["uri"]), str(row["sha256"])
-    if capture_problem(raw_dir, uri) is not None:
+    path = _raw_path(str(raw_dir), uri)
+    if path is None:
         return None
     try:
-        data = read_regular(str(raw_dir / uri))
+        data = read_raw(path)
         if hashlib.sha256(data).hexdigest() != sha:
             return None
         lines, n_lines = numbered_lines(decode_capture(data)[0])
     except (OSError, CaptureError):
         return None
     return make_capture(str(row["source_id"]), uri, sha, lines, n_lines)
+
+
+def _raw_path(raw_dir: str, uri: str) -> str | None:
+    """Where the capture listed as `uri` is read, or None when this raw folder's listing would not find it there.
+
+    In object storage `uri` is the object's URI: one under another prefix (an earlier run's raw folder) is not read.
+    """
+    if is_object_store(raw_dir):
+        return uri if uri.startswith(f"{raw_dir}/") else None
+    if is_object_store(uri) or capture_problem(Path(raw_dir), uri) is not None:
+        return None
+    return str(Path(raw_dir) / uri)
 
 
 def stand_in_capture(state: ArchiveState, article_id: str) -> Capture:
@@ -219,7 +233,7 @@ def _byline_and_bio(state: ArchiveState, author_ids: list[str | None]) -> list[s
     return [f"Author: {name}", *([bio] if bio else [])]
 
 
-def find_related(raw_dir: Path, state: ArchiveState, captures: Sequence[Capture], cfg: MatchConfig) -> Related:
+def find_related(raw_dir: Path | str, state: ArchiveState, captures: Sequence[Capture], cfg: MatchConfig) -> Related:
     """Earlier captures of every stored article a new capture may belong to."""
     candidates = candidate_articles(captures, state.anchors, cfg)
     related = Related(new=list(captures))
@@ -246,7 +260,7 @@ def find_related(raw_dir: Path, state: ArchiveState, captures: Sequence[Capture]
 @task(name="load-related-stored-articles", retries=2, retry_delay_seconds=[1, 5], cache_policy=NO_CACHE)
 def load_related(raw_dir: str, state: ArchiveState, captures: list[Capture], cfg: MatchConfig) -> Related:
     """Find stored articles the new captures may extend, and read their earlier captures again."""
-    related = find_related(Path(raw_dir), state, captures, cfg)
+    related = find_related(raw_dir, state, captures, cfg)
     get_run_logger().info(
         "%d stored articles may take new captures (%d earlier captures read again, %d stand-ins)",
         len(set(related.article_of.values())), len(related.captures) - len(related.stand_ins), len(related.stand_ins),

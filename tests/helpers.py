@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -108,3 +109,33 @@ def quote_links(tables: dict[str, pl.DataFrame], name: str) -> list[tuple[int, i
 
 
 __all__ = ["SEEDS", "SEED_NAMES", "GoldLine", "gold_lines", "write_capture"]  # the seeds, for the tests
+
+
+@contextmanager
+def moto_s3(*buckets: str) -> Iterator[dict[str, str]]:
+    """A moto S3 server on a free port with `buckets` in it, and the variables that point deltalake,
+    polars and pyarrow at it, set in os.environ (so in the commands the tests start) while it runs."""
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    env = {
+        "AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_ALLOW_HTTP": "true", "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
+    }  # fmt: skip
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    client = boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"])
+    for bucket in buckets:
+        client.create_bucket(Bucket=bucket)
+    try:
+        yield env
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        server.stop()

@@ -16,7 +16,7 @@ from polars.testing import assert_frame_equal
 from tasks.core.schema import TABLES, conform
 from tasks.storage.store import ArchiveBusy, Manifest, archive_lock, publish, recover, run_rows
 from tasks.write import read_archive
-from tests.helpers import REPO, run_stages
+from tests.helpers import REPO, moto_s3, run_stages
 from tests.test_store import NEW, OLD, Killed, by_bucket, killed_after, same
 
 BUCKET = "newsroom"
@@ -26,28 +26,8 @@ RUN_TIME_COLUMNS = ["ingested_at", "first_seen_at", "last_seen_at"]
 @pytest.fixture(scope="module")
 def s3() -> Iterator[dict[str, str]]:
     """A moto S3 server on a free port, a bucket in it, and the variables that point deltalake and polars at it."""
-    import boto3
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    env = {
-        "AWS_ENDPOINT_URL": f"http://{host}:{port}", "AWS_ALLOW_HTTP": "true", "AWS_ACCESS_KEY_ID": "test",
-        "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1", "AWS_DEFAULT_REGION": "us-east-1",
-    }  # fmt: skip
-    saved = {name: os.environ.get(name) for name in env}
-    os.environ.update(env)
-    boto3.client("s3", endpoint_url=env["AWS_ENDPOINT_URL"]).create_bucket(Bucket=BUCKET)
-    try:
+    with moto_s3(BUCKET) as env:
         yield env
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        server.stop()
 
 
 def without_run_times(tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:

@@ -254,12 +254,15 @@ def _absolute_or_object_store(path: str) -> str:
 
 
 # The pattern refuses a relative path in the server's check, before a deployment's run is created.
-_Folder = Annotated[str, AfterValidator(_absolute), Field(json_schema_extra={"pattern": "^/"})]
 _Location = Annotated[
     str, AfterValidator(_absolute_or_object_store), Field(json_schema_extra={"pattern": "^(/|s3a?://)"})
 ]
 RawDir = Annotated[
-    _Folder, _shown("Raw captures", "Directory of raw text captures (one file per capture); an absolute path.")
+    _Location,
+    _shown(
+        "Raw captures",
+        "Directory of raw text captures (one file per capture): an absolute path, or s3://bucket/prefix.",
+    ),
 ]
 OutDir = Annotated[
     _Location,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
-from pathlib import Path, PurePath
+from pathlib import Path, PurePath, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -30,13 +30,14 @@ class FolderOverlapError(ValueError):
     """The archive folder is the raw folder, lies inside it or holds it; the message names both."""
 
 
-def overlap_problem(raw_dir: PurePath, out_dir: PurePath) -> str | None:
-    """Why these absolute folders may not go together, or None.
+def overlap_problem(raw_dir: PurePath, out_dir: PurePath, *, named: tuple[str, str] | None = None) -> str | None:
+    """Why these absolute folders may not go together, or None; `named`: how to name them (raw, out).
 
     An archive inside the raw folder is listed as captures by every run: its manifest became an
     article titled `{`, its Parquet files were quarantined, and each rerun found new files.
     """
-    names = f"the archive directory {str(out_dir)!r} (out_dir) and the raw directory {str(raw_dir)!r} (raw_dir)"
+    raw_name, out_name = named or (str(raw_dir), str(out_dir))
+    names = f"the archive directory {out_name!r} (out_dir) and the raw directory {raw_name!r} (raw_dir)"
     if out_dir == raw_dir:
         return f"{names} are the same folder: a run would read its own output as captures"
     if out_dir.is_relative_to(raw_dir):
@@ -54,32 +55,28 @@ def is_object_store(location: str) -> bool:
     return location.startswith(OBJECT_STORE_SCHEMES)
 
 
+def object_store_path(location: str) -> PurePosixPath:
+    """`/bucket/prefix` of an object-store location, whatever its scheme: s3:// and s3a:// name the same objects."""
+    return PurePosixPath("/", location.split("://", 1)[1].strip("/"))
+
+
 def absolute_folders(raw_dir: str, out_dir: str) -> tuple[str, str]:
     """Both folders absolute, links resolved (workers started elsewhere get the same paths), checked apart.
 
-    An archive in object storage (`s3://bucket/prefix`) is kept as it is, without its trailing slash.
+    A folder in object storage (`s3://bucket/prefix`) is kept as it is, without its trailing slash;
+    two of them are checked apart as two local folders are.
     """
-    raw = Path(raw_dir).expanduser().resolve()
-    if is_object_store(out_dir):
-        return str(raw), out_dir.rstrip("/")
-    out = Path(out_dir).expanduser().resolve()
-    problem = overlap_problem(raw, out)
-    if problem is not None:
-        raise FolderOverlapError(problem)
-    return str(raw), str(out)
+    raw = raw_dir.rstrip("/") if is_object_store(raw_dir) else str(Path(raw_dir).expanduser().resolve())
+    out = out_dir.rstrip("/") if is_object_store(out_dir) else str(Path(out_dir).expanduser().resolve())
+    if is_object_store(raw) == is_object_store(out):
+        problem = overlap_problem(_comparable(raw), _comparable(out), named=(raw, out))
+        if problem is not None:
+            raise FolderOverlapError(problem)
+    return raw, out
 
 
-def raw_folder_problem(raw_dir: str) -> str | None:
-    """Why the raw folder cannot be listed at all, or None: then there is no run to make."""
-    try:
-        with os.scandir(raw_dir):
-            return None
-    except FileNotFoundError:
-        return f"raw directory {raw_dir!r} does not exist"
-    except NotADirectoryError:
-        return f"raw directory {raw_dir!r} is not a directory"
-    except OSError as err:
-        return f"raw directory {raw_dir!r} cannot be listed: {err.strerror or err}"
+def _comparable(location: str) -> PurePath:
+    return object_store_path(location) if is_object_store(location) else Path(location)
 
 
 def is_transient(err: BaseException) -> bool:
@@ -98,7 +95,12 @@ def retry_transient(task: Task[..., Any], task_run: TaskRun, state: State[Any]) 
 
 
 def count_files(raw_dir: str) -> int:
-    """How many files lie below raw_dir, hidden ones aside: a first guess at a run's size (0.1 s for 100,000)."""
+    """How many files lie below raw_dir, hidden ones aside: a first guess at a run's size (0.1 s for 100,000).
+
+    0 for object storage: a guess there is a second listing of the bucket, as long as the run's own.
+    """
+    if is_object_store(raw_dir):
+        return 0
     count = 0
     for _, dirs, files in os.walk(raw_dir):
         dirs[:] = [d for d in dirs if not d.startswith(".")]
