@@ -119,6 +119,7 @@ def repair(args: argparse.Namespace, out: Path | str) -> int:
     """`newsarchive repair`: exit 0 when the archive is whole after it, 1 naming what it cannot rebuild."""
     from flows.repair import repair_archive
     from tasks.core.config import ArchiveParams
+    from tasks.core.folders import is_object_store
     from tasks.core.rawstore import raw_folder_problem
     from tasks.storage.store import ArchiveDamaged
 
@@ -126,7 +127,8 @@ def repair(args: argparse.Namespace, out: Path | str) -> int:
     if problem is not None:
         print(f"newsarchive: {problem}", file=sys.stderr)
         return 3
-    params = ArchiveParams(raw_dir=str(Path(args.raw_dir).absolute()), out_dir=str(out))
+    raw = args.raw_dir if is_object_store(args.raw_dir) else str(Path(args.raw_dir).absolute())
+    params = ArchiveParams(raw_dir=raw, out_dir=str(out))
     try:
         done = repair_archive(params, wait_seconds=args.wait, on_wait=print)
     except ArchiveDamaged as err:
