@@ -186,7 +186,7 @@ def archive(
     # The collector is paused as in the batch tasks: this process holds every capture of the run.
     with (
         lock, gc_paused(freeze_survivors=True), batch_runner(execution, WORKER_PRELOAD) as runner,
-        scratch_folder(out_dir) as shelf,
+        scratch_folder(out_dir, beside_the_archive=execution.workers_elsewhere) as shelf,
     ):  # fmt: skip
         stages = StageProgress(STAGE_ORDER, runner=runner)
         reading = read_phase(stages, raw_dir, out_dir, read, match, execution, shelf_dir=shelf.path)

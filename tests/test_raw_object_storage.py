@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import json
 import logging
 import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -202,6 +204,31 @@ def test_an_object_larger_than_what_is_held_is_hashed_as_a_stream(s3: dict[str, 
     assert read_object(f"s3://{BUCKET}/big/one.txt", max_bytes=len(data))[0] == data
 
 
+def test_a_scratch_folder_beside_an_archive_in_a_bucket_shelves_lines_and_rows_there_and_is_removed_after(
+    s3: dict[str, str],
+) -> None:
+    from pyarrow.fs import FileSelector
+
+    from tasks.core.rawstore import object_path, s3_filesystem
+    from tasks.core.shelf import pack, read_entries, read_frame, scratch_folder, shelve_frames, unpack, write_shelf
+
+    archive = f"s3://{BUCKET}/archives/scratch"
+    entries = [pack(["First line.", "Second line."], ["first line", "second line"]), pack(["Alone."], ["alone"])]
+    with scratch_folder(archive, beside_the_archive=True) as folder:
+        assert folder.path.startswith(f"{archive}/.scratch/")
+        refs = write_shelf(folder.path, entries)
+        first, second = read_entries(refs)
+        assert unpack(first, refs[0].keys_length, 2) == (["First line.", "Second line."], ["first line", "second line"])
+        assert unpack(second, refs[1].keys_length, 1) == (["Alone."], ["alone"])
+        assert read_entries(refs[1:], keys_only=True) == [b"alone"]
+        frame = pl.DataFrame({"id": ["a", "b"], "n": [1, 2]})
+        assert read_frame(shelve_frames(folder.path, {"rows": frame})["rows"]).equals(frame)
+        listed = s3_filesystem().get_file_info(FileSelector(object_path(folder.path), recursive=True))
+        assert len(listed) == 2
+    left = s3_filesystem().get_file_info(FileSelector(object_path(archive), recursive=True, allow_not_found=True))
+    assert [info.path for info in left if info.type.name == "File"] == []
+
+
 # The command, as a person runs it.
 
 
@@ -338,3 +365,63 @@ def test_dask_workers_read_the_objects_themselves(s3: dict[str, str], tmp_path: 
     run_stages(tmp_path / "corpus" / "raw", tmp_path / "from-disk")
     local = without_times(archive_tables(tmp_path / "from-disk"))
     assert table_differences(located_as_on_disk(archive_tables(tmp_path / "archive"), root), local) == []
+
+
+@pytest.mark.slow
+def test_dask_workers_of_their_own_reach_only_the_bucket_and_the_archive_is_the_default_runners(
+    s3: dict[str, str], tmp_path: Path
+) -> None:
+    """`dask scheduler` and `dask worker` started apart, the worker in an empty folder of its own: raw captures,
+    archive and the run's scratch files all go through the S3 API, and the tables equal the default runner's."""
+    from tasks.synth.corpus import write_corpus
+    from tests.helpers import run_stages
+
+    write_corpus(tmp_path / "corpus", articles=8, seed=5, workers=1)
+    files = sorted((tmp_path / "corpus" / "raw").iterdir())
+    for file in files:
+        put(f"elsewhere/{file.name}", file.read_bytes())
+    root, out = f"s3://{BUCKET}/elsewhere", f"s3://{BUCKET}/archives/elsewhere"
+    dask = str(Path(sys.executable).parent / "dask")
+    worker_home = tmp_path / "worker"
+    worker_home.mkdir()
+    address_file = tmp_path / "scheduler.json"
+    started = []
+    try:
+        started.append(subprocess.Popen(
+            [dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+             "--scheduler-file", str(address_file)],
+            cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ))  # fmt: skip
+        deadline = time.monotonic() + 120
+        while not address_file.exists():
+            assert time.monotonic() < deadline, "the scheduler did not start"
+            time.sleep(0.2)
+        address = json.loads(address_file.read_text())["address"]
+        started.append(subprocess.Popen(
+            [dask, "worker", address, "--nworkers", "1", "--nthreads", "1", "--no-dashboard",
+             "--local-directory", str(worker_home)],
+            cwd=worker_home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ))  # fmt: skip
+        with requests_seen() as seen:
+            done = newsarchive(
+                "run", "--raw-dir", root, "--out-dir", out, "--runner", "dask", "--dask-address", address,
+                "--decode-batch-captures", "50", "--batch-captures", "50", home=tmp_path / "home",
+            )  # fmt: skip
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    finally:
+        for process in reversed(started):
+            process.terminate()
+            process.wait(60)
+    shelved = {m.group(1) for line in seen.lines if (m := re.search(r'"PUT /[^ ]*/\.scratch/[^ ]*/(\w+)-', line))}
+    assert shelved == {"lines", "rows"}  # decoded lines and article rows, both written to the bucket
+    from pyarrow.fs import FileSelector
+
+    from tasks.core.rawstore import object_path, s3_filesystem
+    from tasks.write import read_archive
+
+    left = s3_filesystem().get_file_info(FileSelector(object_path(out), recursive=True))
+    assert [info.path for info in left if "/.scratch/" in info.path and info.type.name == "File"] == []
+
+    run_stages(tmp_path / "corpus" / "raw", tmp_path / "from-disk")
+    local = without_times(read_archive(tmp_path / "from-disk"))
+    assert table_differences(located_as_on_disk(read_archive(out), root), local) == []

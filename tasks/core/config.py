@@ -202,6 +202,11 @@ class ExecutionConfig(_Frozen):
         description="At most about as many captures per task that labels, merges and links whole articles.",
     )  # 5,000: bounds a worker's memory; smaller batches cost more tasks and time
 
+    @property
+    def workers_elsewhere(self) -> bool:
+        """An existing Dask cluster: its workers may run on other machines and see none of this one's folders."""
+        return self.runner == "dask" and bool(self.dask_address)
+
 
 KEEP_HOURS = 7 * 24  # runs that compaction keeps readable by default: a week
 
