@@ -175,18 +175,30 @@ def doubt_unsigned_threads(
     evidence = (features[:, _SIGNATURE] > 0) | (
         (features[:, _MARKER] > 0) & (np.expm1(features[:, _RUN_LENGTH]) < HEADING_RUN + 0.5)
     )
-    found = coarse.copy()
+    suspects = []
     for k in np.flatnonzero(counted[starts[1:]] - counted[starts[:-1]] >= THREAD_LINES).tolist():
         a, b = int(starts[k]), int(starts[k + 1])
         mine = np.flatnonzero(comment[a:b]) + a
-        first, last = int(mine[0]), int(mine[-1])
-        if evidence[max(a, first - THREAD_REACH) : last + 1].any():
-            continue
-        if np.mean(in_first_person([keys[i] for i in mine.tolist()])) >= THREAD_FIRST_PERSON:
-            continue
-        again = probabilities[a:b].copy()
+        if not evidence[max(a, int(mine[0]) - THREAD_REACH) : int(mine[-1]) + 1].any():
+            suspects.append((a, b, mine))
+    if not suspects:
+        return coarse.copy()
+    # One reading of the first person for every suspect's comments: a call per capture cost more than the walk.
+    lines = np.concatenate([mine for _, _, mine in suspects])
+    voiced = np.add.reduceat(
+        in_first_person([keys[i] for i in lines.tolist()]).astype(np.int64),
+        np.cumsum([0, *map(len, (m for _, _, m in suspects))])[:-1],
+    )
+    doubted = [
+        (a, b) for (a, b, mine), n in zip(suspects, voiced.tolist(), strict=True) if n < THREAD_FIRST_PERSON * len(mine)
+    ]
+    found = coarse.copy()
+    if doubted:
+        rows = np.concatenate([np.arange(a, b) for a, b in doubted])
+        again = probabilities[rows].copy()
         again[:, COMMENT] = 0.0
-        found[a:b] = viterbi(again / again.sum(axis=1, keepdims=True), np.asarray([0, b - a]), model)
+        local = np.cumsum([0, *(b - a for a, b in doubted)]).astype(np.int64)
+        found[rows] = viterbi(again / again.sum(axis=1, keepdims=True), local, model)
     return found
 
 
