@@ -25,6 +25,7 @@ from flows.archive import STAGE_ORDER, group_phase, read_phase
 from tasks.articles.rolemodel.batch import (
     batch_features,
     capture_starts,
+    doubt_unsigned_threads,
     file_thread_furniture,
     follow_signatures,
     give_a_title,
@@ -32,6 +33,7 @@ from tasks.articles.rolemodel.batch import (
     lean_on_rules,
     wrapped_as_one,
 )  # fmt: skip
+from tasks.articles.rolemodel.features import FEATURE_NAMES
 from tasks.articles.rolemodel.model import (
     COARSE,
     COARSE_OF_ROLE,
@@ -298,9 +300,11 @@ def decode(data: Stacked, probabilities: np.ndarray, model: LineRoleModel) -> np
     for corpus, span in zip(data.corpora, data.spans, strict=True):
         smoothed = wrapped_as_one(lean_on_rules(probabilities[span], data.features[span]), data.features[span])
         starts = capture_starts(corpus.groups)
-        walked = give_a_title(
-            held_as_article(corpus.groups, viterbi(smoothed, starts, model)), smoothed, data.features[span], starts
+        keys = [line.key for group in corpus.groups for lc in group for line in lc.capture.lines]
+        found_walk = doubt_unsigned_threads(
+            viterbi(smoothed, starts, model), smoothed, data.features[span], keys, starts, model
         )
+        walked = give_a_title(held_as_article(corpus.groups, found_walk), smoothed, data.features[span], starts)
         found[span] = file_thread_furniture(follow_signatures(walked, data.features[span], starts), data.features[span])
     return found
 
@@ -326,7 +330,22 @@ def scores(gold: np.ndarray, predicted: np.ndarray, either: np.ndarray) -> dict[
     }  # fmt: skip
 
 
-def train(corpora: Sequence[Corpus], *, cross_validate: bool = True) -> tuple[LineRoleModel, dict[str, object]]:
+def dump_cv(path: Path, data: Stacked, probabilities: np.ndarray, decoded: np.ndarray) -> None:
+    """Every line's gold, out-of-fold probabilities, decoded class and features, with its capture's name and line
+    number: for error analysis, written where the caller says (never into the repository: it names the data's files)."""
+    names = [Path(lc.capture.uri).name for c in data.corpora for g in c.groups for lc in g for _ in lc.capture.lines]
+    line_no = [line.line_no for c in data.corpora for g in c.groups for lc in g for line in lc.capture.lines]
+    corpus = [c.name for c in data.corpora for _ in range(len(c.gold))]
+    np.savez_compressed(
+        path, gold=data.gold, either=data.either, probabilities=probabilities, decoded=decoded,
+        features=data.features, names=np.asarray(names), line_no=np.asarray(line_no), corpus=np.asarray(corpus),
+        feature_names=np.asarray(FEATURE_NAMES),
+    )  # fmt: skip
+
+
+def train(
+    corpora: Sequence[Corpus], *, cross_validate: bool = True, dump: Path | None = None
+) -> tuple[LineRoleModel, dict[str, object]]:
     """The model from all corpora; with `cross_validate`, each corpus's figures on sites left out of training."""
     data = stack_corpora(corpora)
     log_start, log_transition = walk_of(data)
@@ -335,6 +354,8 @@ def train(corpora: Sequence[Corpus], *, cross_validate: bool = True) -> tuple[Li
         probabilities = out_of_fold(data)
         walk = LineRoleModel(None, log_start, log_transition, {})  # type: ignore[arg-type]
         decoded = decode(data, probabilities, walk)
+        if dump is not None:
+            dump_cv(dump, data, probabilities, decoded)
         for corpus, span in zip(data.corpora, data.spans, strict=True):
             figures[corpus.name] = {
                 "per line": scores(data.gold[span], probabilities[span].argmax(axis=1), data.either[span]),
@@ -352,12 +373,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--synthetic-articles", type=int, default=300)
     parser.add_argument("--out", type=Path, default=MODEL_FILE)
     parser.add_argument("--no-cv", action="store_true", help="skip the cross-validated figures")
+    parser.add_argument(
+        "--dump-cv", type=Path, help="write each line's cross-validated prediction and features (.npz) here"
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory() as work:
         corpora = [seeds_corpus(Path(work)), *synthetic_corpus(Path(work), args.synthetic_articles, seed=11)]
         if args.realdev is not None:
             corpora.insert(0, realdev_corpus(args.realdev, "dev", Path(work)))
-        model, figures = train(corpora, cross_validate=not args.no_cv)
+        model, figures = train(corpora, cross_validate=not args.no_cv, dump=args.dump_cv)
     model.save(args.out)
     for corpus, found in figures.items():
         print(corpus, json.dumps(found))

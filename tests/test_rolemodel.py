@@ -46,6 +46,14 @@ def test_a_speaker_label_and_a_numbered_line_are_told_by_their_shape() -> None:
     assert found["numbered"].to_list() == [0.0, 1.0, 0.0]
 
 
+def test_a_reader_saying_i_is_in_the_first_person_and_an_article_is_not() -> None:
+    from tasks.articles.rolemodel.features import in_first_person
+
+    keys = [pages.COMMENTS[2].lower(), "i've been there. my word, what a mess", *(p.lower() for p in pages.PARAGRAPHS)]
+    assert in_first_person(keys).tolist() == [True, True, *[False] * len(pages.PARAGRAPHS)]
+    assert in_first_person(["in it, it is mine", "iron mines", "imine"]).tolist() == [True, False, False]
+
+
 def test_a_menu_is_a_long_run_of_short_lines() -> None:
     texts = [*pages.MENU, pages.PARAGRAPHS[0]]
     found = features_of(texts)
@@ -135,6 +143,54 @@ def test_dated_links_one_under_another_are_no_thread() -> None:
     features = features_of(texts).to_numpy()
     read = np.asarray([COMMENT, *[BOILERPLATE] * 5], dtype=np.int64)
     assert follow_signatures(read, features, np.asarray([0, len(texts)])).tolist() == read.tolist()
+
+
+def _doubted(texts: list[str], read: list[int]) -> list[int]:
+    """doubt_unsigned_threads() on one capture the walk read as `read`, each line sure of its class at 0.9."""
+    from tasks.articles.rolemodel.batch import doubt_unsigned_threads
+    from tasks.articles.rolemodel.model import BODY, COARSE, REGIONS
+
+    features = features_of(texts).to_numpy()
+    probabilities = np.full((len(texts), len(COARSE)), 0.025)
+    probabilities[np.arange(len(texts)), read] = 0.9
+    probabilities[:, BODY] += 0.05  # the runner-up: what a line is when it is no comment
+    flat = LineRoleModel(None, np.zeros(len(REGIONS)), np.zeros((len(REGIONS), len(REGIONS))), {})  # type: ignore[arg-type]
+    keys = [t.lower() for t in texts]
+    found = doubt_unsigned_threads(np.asarray(read), probabilities, features, keys, np.asarray([0, len(texts)]), flat)
+    return list(found.tolist())
+
+
+def test_an_article_read_as_a_thread_with_no_signature_heading_or_first_person_is_walked_again() -> None:
+    from tasks.articles.rolemodel.model import BODY, BOILERPLATE, COMMENT
+
+    heading = "What the council says"
+    article = [line for paragraph in pages.PARAGRAPHS for line in (heading, paragraph)]
+    menu = [*pages.MENU, "Comments", "Letters"]  # a menu's item is no thread's heading: ten short lines in a row
+    texts = [*menu, *article]
+    read = [BOILERPLATE] * len(menu) + [COMMENT] * len(article)
+    assert len(article) >= 10  # THREAD_LINES
+    assert _doubted(texts, read) == [BOILERPLATE] * len(menu) + [BODY] * len(article)
+
+
+def test_a_thread_with_a_signature_a_heading_or_readers_saying_i_stays_a_thread() -> None:
+    from tasks.articles.rolemodel.model import BODY, BOILERPLATE, COMMENT
+
+    said = [
+        "I walked past the old library today and I think the council is right to move it.",
+        "the square floods every winter, everyone knows that",
+        "who will pay for the new one though",
+        "a bus up the hill would help the older readers",
+        "My grandmother worked there for thirty years.",
+    ] * 2  # the first person on two of every five lines
+    signed = [*said[1:4], "posted by kevin_h | 14 March 2026 11:02", *said[1:4], *said[1:4]]
+    unsigned = [line for line in said if not line.startswith(("I ", "My "))] * 2
+    for thread in (said, signed, ["Comments", *unsigned]):
+        texts = [pages.PARAGRAPHS[0], *thread, *pages.FOOTER[:2]]
+        read = [BODY, *[COMMENT] * len(thread), BOILERPLATE, BOILERPLATE]
+        assert _doubted(texts, read) == read
+    texts = [pages.PARAGRAPHS[0], *unsigned, *pages.FOOTER[:2]]
+    read = [BODY, *[COMMENT] * len(unsigned), BOILERPLATE, BOILERPLATE]
+    assert COMMENT not in _doubted(texts, read)  # the same lines with no heading and no "I"
 
 
 def test_an_untitled_article_gets_the_likeliest_line_above_it_whose_words_come_back_in_its_lead() -> None:

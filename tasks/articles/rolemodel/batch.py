@@ -10,7 +10,7 @@ import numpy.typing as npt
 
 from tasks.articles.align import line_coverage
 from tasks.articles.cues import byline_name
-from tasks.articles.rolemodel.features import FEATURE_NAMES, ROLE_CODES, LineTable, feature_matrix
+from tasks.articles.rolemodel.features import FEATURE_NAMES, ROLE_CODES, LineTable, feature_matrix, in_first_person
 from tasks.articles.rolemodel.model import (
     ARTICLE_CLASSES,
     BODY,
@@ -41,6 +41,17 @@ _CLASS_OF_RULE = np.asarray([COARSE_OF_ROLE[role] for role in ROLE_CODES], dtype
 # dev's figures cross-validated by site (line accuracy 0.9605 at 0.1, see BENCHMARKS.md at 0.2, 0.9595 at 0.3).
 RULES_WEIGHT = 0.2
 _MARKER = FEATURE_NAMES.index("comments_marker")
+_RUN_LENGTH = FEATURE_NAMES.index("run_length")
+# A thread needs some evidence: a signature, a heading that is no menu item (a run of at most this many short
+# lines), or readers who say "I" (on this share of its lines at least: the seeds' and synthetic threads have it on
+# a fifth or more). Dev cross-validated by site and the synthetic corpus (commit body): a higher share, or
+# fewer lines below, doubted synthetic threads too; a lower share kept the article read as a thread.
+HEADING_RUN = 8
+THREAD_FIRST_PERSON = 0.1
+# Shorter threads are left as the walk found them: a few lines give no share to go by.
+THREAD_LINES = 10
+# How far above a thread's first comment its signature or heading may stand.
+THREAD_REACH = 3
 # Lines between two signatures of one thread at most: a comment of a few lines, its name and date.
 THREAD_SIGNATURE_GAP = 6
 # How far above an untitled article's first body line its headline is looked for, and how likely it must be:
@@ -93,10 +104,12 @@ def batch_features(groups: Sequence[LabeledGroup], furniture: frozenset[str]) ->
 
 def relabel(groups: Sequence[LabeledGroup], furniture: frozenset[str], model: LineRoleModel) -> list[LabeledGroup]:
     """The model's roles for every line of the batch's articles, with the probability of each."""
-    features = batch_features(groups, furniture)
+    table = line_table(groups, furniture)
+    features = feature_matrix(table)
     probabilities = wrapped_as_one(lean_on_rules(model.predict(features), features), features)
     starts = capture_starts(groups)
-    walked = held_as_article(groups, viterbi(probabilities, starts, model))
+    walked = viterbi(probabilities, starts, model)
+    walked = held_as_article(groups, doubt_unsigned_threads(walked, probabilities, features, table.key, starts, model))
     walked = give_a_title(walked, probabilities, features, starts)
     coarse = file_thread_furniture(follow_signatures(walked, features, starts), features)
     confidence = probabilities[np.arange(len(coarse)), coarse] if len(coarse) else np.zeros(0)
@@ -141,6 +154,52 @@ def wrapped_as_one(probabilities: np.ndarray, features: np.ndarray) -> np.ndarra
     paragraph = (sizes > 1) & (wide_inside == 0) & (features[starts, _BLANK_SHARE] >= BLANK_SEPARATED_SHARE)
     mean = np.add.reduceat(probabilities, starts, axis=0) / sizes[:, None]
     return np.where(paragraph[block][:, None], mean[block], probabilities)
+
+
+def doubt_unsigned_threads(
+    coarse: npt.NDArray[np.int64],
+    probabilities: np.ndarray,
+    features: np.ndarray,
+    keys: list[str],
+    starts: npt.NDArray[np.int64],
+    model: LineRoleModel,
+) -> npt.NDArray[np.int64]:
+    """A thread of THREAD_LINES comments or more with no signature, no heading (a menu's "Comment" item is none)
+    and hardly a reader saying "I" is no thread: such a capture is walked again with comments ruled out.
+
+    An article under a menu naming a "Comment" section, its subheadings said again and again between its
+    paragraphs, reads like a thread line by line; a comment form's policy text too.
+    """
+    comment = coarse == COMMENT
+    counted = np.concatenate([[0], np.cumsum(comment)])
+    evidence = (features[:, _SIGNATURE] > 0) | (
+        (features[:, _MARKER] > 0) & (np.expm1(features[:, _RUN_LENGTH]) < HEADING_RUN + 0.5)
+    )
+    suspects = []
+    for k in np.flatnonzero(counted[starts[1:]] - counted[starts[:-1]] >= THREAD_LINES).tolist():
+        a, b = int(starts[k]), int(starts[k + 1])
+        mine = np.flatnonzero(comment[a:b]) + a
+        if not evidence[max(a, int(mine[0]) - THREAD_REACH) : int(mine[-1]) + 1].any():
+            suspects.append((a, b, mine))
+    if not suspects:
+        return coarse.copy()
+    # One reading of the first person for every suspect's comments: a call per capture cost more than the walk.
+    lines = np.concatenate([mine for _, _, mine in suspects])
+    voiced = np.add.reduceat(
+        in_first_person([keys[i] for i in lines.tolist()]).astype(np.int64),
+        np.cumsum([0, *map(len, (m for _, _, m in suspects))])[:-1],
+    )
+    doubted = [
+        (a, b) for (a, b, mine), n in zip(suspects, voiced.tolist(), strict=True) if n < THREAD_FIRST_PERSON * len(mine)
+    ]
+    found = coarse.copy()
+    if doubted:
+        rows = np.concatenate([np.arange(a, b) for a, b in doubted])
+        again = probabilities[rows].copy()
+        again[:, COMMENT] = 0.0
+        local = np.cumsum([0, *(b - a for a, b in doubted)]).astype(np.int64)
+        found[rows] = viterbi(again / again.sum(axis=1, keepdims=True), local, model)
+    return found
 
 
 def give_a_title(

@@ -65,6 +65,9 @@ _PAGE_WORDS = (
     r"|search|email|print|share|privacy|terms|advertis\w*|more|video|photos?|blogs?|rss|next|previous)" + _B
 )
 
+# Readers write in the first person; an article's own words and a page's furniture seldom do.
+_FIRST_PERSON = _B + r"(i|me|my|mine|myself|i'm|i've|i'd|i'll)" + _B
+
 # Features shifted onto the neighbours: the shape of the lines around a line.
 _NEIGHBOUR_FEATURES = (
     "words", "ends_sentence", "stop_share", "upper_share", "coverage", "furniture", "rule", "signature",
@@ -460,6 +463,12 @@ def _main_lead(
         share = _word_share(share, keys, asks, line, target, stem=_STEM)
     top = spans.maximum(share)
     return {"main_lead": share, "best_main_lead": ((share >= top) & (share > 0)).astype(np.float64)}
+
+
+def in_first_person(keys: list[str]) -> npt.NDArray[np.bool_]:
+    """Whether each line (its key) has a word of the first person singular: "I", "my", "I've"."""
+    found = pl.Series(keys, dtype=pl.String).str.contains(_FIRST_PERSON).fill_null(False)
+    return found.to_numpy().astype(bool)
 
 
 def _repeats(capture: npt.NDArray[np.int64], keys: list[str]) -> np.ndarray:
