@@ -98,6 +98,27 @@ class MatchConfig(_Frozen):
         description="Each of those runs must hold a line of this many words or more: an article, not new headlines.",
     )  # 20: each of those real pages' own articles had a line of 30+ words; headlines have 6-15
 
+    min_frame_lines: int = Field(
+        10,
+        ge=1,
+        le=1000,
+        title="Lines of a page's frame",
+        description=(
+            "A capture shows a page frame when this many lines or more stand before the first long line it "
+            "shares with the other capture (masthead, menus, section links, teasers)."
+        ),
+    )  # 10: an article's own lines above its text (title, subtitle, byline, date, a caption) are under 8
+    min_frame_match: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        title="Frame match",
+        description=(
+            "Two captures that both show a frame are one page when this share of the smaller frame's characters "
+            "is in the other's frame; less, and they are two pages (two articles) however much text they share."
+        ),
+    )  # 0.5: one page captured twice keeps its frame but for a few teasers; two sites share generic menu words
+
 
 class RolesConfig(_Frozen):
     """How lines get their roles once captures are aligned (the label-merge-and-link-articles stage)."""
