@@ -8,6 +8,13 @@ one site share their menus, related links and footer, often more than half of a 
 with a short article: they stay apart when, between two long lines both hold, each has
 an article of its own (framed_apart).
 
+Captures of one article are captures of one page. Two pages that carry one text (a wire
+story on two sites) each show a frame of their own, short lines outside the text (masthead,
+menus, footer links), and their frames differ: they are two articles (framed_twice), and an
+article-only capture that matches both joins the page it matches best, not both
+(keep_pages_apart). A page and its article-only capture (no frame), captures with reader
+comments after the text, and one page captured twice (one frame) stay one article.
+
 The captures of one article repeat most of their text, so each distinct unit text
 is tokenized, shingled and scored once however many captures hold it (136,871
 distinct long texts for 244,741 long units on 9,917 synthetic captures).
@@ -823,6 +830,8 @@ def framed_twice(framing: Framing, pairs: pl.DataFrame, cfg: MatchConfig) -> Boo
     short = _short_units(framing, cfg.min_line_words)
     maybe = np.flatnonzero((short[a] >= lines) & (short[b] >= lines))  # cheap, and most pairs end here
     apart = np.zeros(len(a), np.bool_)
+    if not len(maybe):
+        return apart
     frame_a, frame_b, match = frames(framing, a[maybe], b[maybe], cfg.min_line_words)
     apart[maybe] = (frame_a >= lines) & (frame_b >= lines) & (match < cfg.min_frame_match)
     return apart
