@@ -924,7 +924,7 @@ def group_captures(
         {"capture_a": [x for x, _ in joined], "capture_b": [y for _, y in joined]},
         schema={"capture_a": pl.Int64, "capture_b": pl.Int64},
     ).with_columns(containment=pl.lit(np.inf), own_a=pl.lit(0.0), own_b=pl.lit(0.0))
-    edges = pl.concat([matched.select(stored.columns), stored])
+    edges = pl.concat([matched.select(stored.columns).cast(stored.schema), stored])
     sha256 = pl.Series("sha256", [c.sha256 for c in captures], dtype=pl.String)
     rank = sha256.rank("ordinal").to_numpy().astype(np.int64)  # a tie between two pages goes the same in any order
     edges = edges.filter(pl.Series(keep_pages_apart(framing, edges, rank, apart, cfg.min_line_words)))
