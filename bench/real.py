@@ -9,6 +9,7 @@ no excerpts, no word lists). Scoring holdout is logged, so that every look at it
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import shlex
@@ -227,16 +228,59 @@ def same_text_pairs(
     return wrong, same
 
 
+_SHAPES = ("containment", "frame_a", "frame_b", "frame_match")
+
+
+def wrong_pair_shapes(
+    clusters: Iterable[Sequence[str]], article_of: Mapping[str, str], kind_of: Mapping[str, str], shapes: pl.DataFrame
+) -> list[dict[str, Any]]:
+    """What grouping saw of each wrong pair: kinds, containment, frame lines of each and frame match.
+
+    `shapes` is tasks.group.frame_pairs by capture name (a, b); a pair it lacks was joined through others.
+    """
+    seen: dict[tuple[str, str], dict[str, Any]] = {}
+    for a, b, containment, frame_a, frame_b, match in shapes.select("a", "b", *_SHAPES).iter_rows():
+        seen[a, b] = {"containment": containment, "frame_a": frame_a, "frame_b": frame_b, "frame_match": match}
+        seen[b, a] = {**seen[a, b], "frame_a": frame_b, "frame_b": frame_a}
+    return [
+        {"a": a, "b": b, "kinds": f"{kind_of[a]} / {kind_of[b]}", **seen.get((a, b), dict.fromkeys(_SHAPES))}
+        for cluster in clusters
+        for a, b in itertools.combinations(sorted(cluster), 2)
+        if article_of[a] != article_of[b]
+    ]
+
+
+def capture_shapes(realdev: Path) -> pl.DataFrame:
+    """tasks.group.frame_pairs over every capture of realdev/raw, by name: numbers only."""
+    from tasks.core.capture import make_capture
+    from tasks.core.config import MatchConfig
+    from tasks.core.lines import decode_capture, numbered_lines
+    from tasks.group import frame_pairs
+
+    names = sorted(p.name.removesuffix(".txt") for p in (realdev / "raw").glob("*.txt"))
+    captures = []
+    for name in names:
+        lines, n = numbered_lines(decode_capture((realdev / "raw" / f"{name}.txt").read_bytes())[0])
+        captures.append(make_capture(name, name, name, lines, n))
+    shapes = frame_pairs(captures, MatchConfig())
+    name_of = pl.Series(names)
+    return shapes.with_columns(
+        a=name_of.gather(shapes["capture_a"].to_numpy()), b=name_of.gather(shapes["capture_b"].to_numpy())
+    )
+
+
 def score(
     gold: pl.DataFrame,
     sources: pl.DataFrame,
     segments: pl.DataFrame,
     shingles: Mapping[str, frozenset[int]] | None = None,
+    shapes: pl.DataFrame | None = None,
 ) -> dict[str, Any]:
     """Every figure of one set of gold captures against the archive's `sources` and `segments`."""
     table = scored_lines(gold, predicted_roles(segments, sources))
     kinds = table.unique("capture")["kind"]
     article_of = dict(table.unique("capture").select("capture", "article").iter_rows())
+    kind_of = dict(table.unique("capture").select("capture", "kind").iter_rows())
     clusters = archive_clusters(sources, article_of)
     wrong, same = same_text_pairs(clusters, article_of, shingles or {})
     return {
@@ -255,6 +299,7 @@ def score(
         "pairs": asdict(pair_scores(clusters, article_of)),
         "wrong_pairs": wrong,
         "same_text_pairs": same,
+        "wrong_pair_shapes": [] if shapes is None else wrong_pair_shapes(clusters, article_of, kind_of, shapes),
         "worst": worst_captures(table).to_dicts(),
     }
 
@@ -279,6 +324,10 @@ def _prf(d: Mapping[str, Any]) -> str:
     )
 
 
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}" if isinstance(value, float) else str(value)
+
+
 def split_section(name: str, s: Mapping[str, Any]) -> list[str]:
     """The Markdown of one scored set."""
     kinds = ", ".join(f"{s['captures_by_kind'][k]} {k}" for k in KINDS)
@@ -299,6 +348,15 @@ def split_section(name: str, s: Mapping[str, Any]) -> list[str]:
             ["- wrong pairs; of them, two pages of one body text (a story on two pages or sites)",
              f"{s['wrong_pairs']}; {s['same_text_pairs']}"],
         ]),
+        "",
+        "Wrong pairs as grouping saw them (frame: short lines outside the text the two share; "
+        "match: share of the smaller frame's characters in the other's; - : joined through other captures):",
+        "",
+        *_table(["capture a", "capture b", "kinds", "containment", "frame a", "frame b", "frame match"],
+                align="lllrrrr", rows=(
+            [f"`{w['a']}`", f"`{w['b']}`", w["kinds"], *(_number(w[k]) for k in _SHAPES)]
+            for w in s.get("wrong_pair_shapes", [])
+        )),
         "",
         "Per role (predicted subtitle, byline and author bio count as caption; chrome credited as above):",
         "",
@@ -416,8 +474,11 @@ def evaluate(args: argparse.Namespace, command: str) -> dict[str, Any]:
         tables = read_archive(Path(args.archive) if run is None else Path(run["archive"]))
     sets = SCORED[args.split]
     frames = {"+".join(s): gold_frame(gold, s) for s in sets}
+    shapes = capture_shapes(realdev)
     splits = {
-        name: score(frame, tables["sources"], tables["segments"], body_shingles(frame, raw_texts(realdev, frame)))
+        name: score(
+            frame, tables["sources"], tables["segments"], body_shingles(frame, raw_texts(realdev, frame)), shapes
+        )
         for name, frame in frames.items()
     }
     commit, dirty = git("rev-parse", "--short", "HEAD"), bool(git("status", "--porcelain", "--untracked-files=no"))

@@ -8,6 +8,13 @@ one site share their menus, related links and footer, often more than half of a 
 with a short article: they stay apart when, between two long lines both hold, each has
 an article of its own (framed_apart).
 
+Captures of one article are captures of one page. Two pages that carry one text (a wire
+story on two sites) each show a frame of their own, short lines outside the text (masthead,
+menus, footer links), and their frames differ: they are two articles (framed_twice), and an
+article-only capture that matches both joins the page it matches best, not both
+(keep_pages_apart). A page and its article-only capture (no frame), captures with reader
+comments after the text, and one page captured twice (one frame) stay one article.
+
 The captures of one article repeat most of their text, so each distinct unit text
 is tokenized, shingled and scored once however many captures hold it (136,871
 distinct long texts for 244,741 long units on 9,917 synthetic captures).
@@ -734,6 +741,172 @@ def framed_apart(framing: Framing, pairs: pl.DataFrame, cfg: MatchConfig) -> Boo
     return apart
 
 
+def _units_in_order(framing: Framing, wanted: Bools, long: bool, min_words: int) -> tuple[U64, I64]:
+    """(capture << 32 | line, sorted) and text of the wanted captures' long units, or of their short ones."""
+    units = framing.units
+    rows = np.flatnonzero(wanted[units.unit_capture] & ((units.words[units.unit_text] >= min_words) == long))
+    at = (units.unit_capture[rows].astype(np.uint64) << np.uint64(32)) | units.unit_line[rows]
+    order = np.argsort(at)
+    return at[order], units.unit_text[rows][order].astype(np.int64)
+
+
+def _of_each(at: U64, of: I64) -> tuple[I64, I64]:
+    """Where each capture's rows start in `at` (sorted by capture << 32 | line), and how many it has."""
+    ours = of.astype(np.uint64) << np.uint64(32)
+    first = np.searchsorted(at, ours)
+    return first, np.searchsorted(at, ours | np.uint64(0xFFFFFFFF), side="right") - first
+
+
+def shared_span(framing: Framing, of: I64, other: I64, min_words: int) -> tuple[I64, I64]:
+    """First and last line of each capture `of`'s long units that `other` holds or matched (0, -1: none)."""
+    wanted = np.zeros(len(framing.long_chars), np.bool_)
+    wanted[of] = True
+    at, text = _units_in_order(framing, wanted, True, min_words)
+    first, count = _of_each(at, of)
+    rows = _expand(first, count)
+    keys = pl.Series((text[rows].astype(np.uint64) << np.uint64(32)) | np.repeat(other, count).astype(np.uint64))
+    held = keys.is_in(pl.Series(framing.holds).implode()) | keys.is_in(pl.Series(framing.reach).implode())
+    shared = held.to_numpy()
+    side = np.repeat(np.arange(len(of)), count)[shared]
+    line = (at[rows[shared]] & np.uint64(0xFFFFFFFF)).astype(np.int64)
+    low, high = np.zeros(len(of), np.int64), np.full(len(of), -1, np.int64)
+    ends = np.ones(len(side), np.bool_)  # each side's rows are in reading order
+    ends[1:] = side[1:] != side[:-1]
+    low[side[ends]] = line[ends]
+    ends = np.roll(ends, -1)
+    high[side[ends]] = line[ends]
+    return low, high
+
+
+def frame_lines(framing: Framing, of: I64, other: I64, min_words: int) -> pl.DataFrame:
+    """side, text: the short units of each capture `of` before and after the long units `other` shares with it."""
+    low, high = shared_span(framing, of, other, min_words)
+    wanted = np.zeros(len(framing.long_chars), np.bool_)
+    wanted[of] = True
+    at, text = _units_in_order(framing, wanted, False, min_words)
+    first, count = _of_each(at, of)
+    rows = _expand(first, count)
+    side = np.repeat(np.arange(len(of)), count)
+    line = (at[rows] & np.uint64(0xFFFFFFFF)).astype(np.int64)
+    outside = (line < low[side]) | (line > high[side])
+    return pl.DataFrame({"side": side[outside], "text": text[rows[outside]]})
+
+
+def _short_units(framing: Framing, min_words: int) -> I64:
+    units = framing.units
+    short = units.words[units.unit_text] < min_words
+    return np.bincount(units.unit_capture[short], minlength=len(framing.long_chars))
+
+
+def frames(framing: Framing, a: I64, b: I64, min_words: int) -> tuple[I64, I64, F64]:
+    """Short lines each of a and b shows outside the long lines they share, and how well those frames match.
+
+    The match is the share of the smaller frame's characters (each distinct line once) in the other's.
+    """
+    n = len(a)
+    found = frame_lines(framing, np.concatenate([a, b]), np.concatenate([b, a]), min_words)
+    size = np.bincount(found["side"].to_numpy(), minlength=2 * n)
+    distinct = found.unique().with_columns((pl.col("side") % max(n, 1)).alias("pair"))
+    chars = framing.units.chars[distinct["text"].to_numpy()].astype(np.float64)
+    shown = np.bincount(distinct["side"].to_numpy(), weights=chars, minlength=2 * n)
+    common = distinct.with_columns(pl.Series("chars", chars)).filter(
+        pl.col("text").is_duplicated().over("pair") & (pl.col("side") < n)
+    )
+    both = np.bincount(common["pair"].to_numpy(), weights=common["chars"].to_numpy(), minlength=n)
+    return size[:n], size[n:], both / np.maximum(np.minimum(shown[:n], shown[n:]), 1)
+
+
+def framed_twice(framing: Framing, pairs: pl.DataFrame, cfg: MatchConfig) -> Bools:
+    """Which capture pairs (of _containment) are one text on two pages, each in a frame of its own.
+
+    A page frames its article with its site: masthead, menus, section links, a footer, in short
+    lines. Two captures that both show min_frame_lines short lines or more outside the long lines
+    they share, less than min_frame_match of the smaller frame's characters being in the other's,
+    are two pages: a wire story on two sites. An article-only capture shows its title at most, reader
+    comments are mostly long lines, and one page captured twice shows one frame.
+    """
+    a, b = pairs["capture_a"].to_numpy(), pairs["capture_b"].to_numpy()
+    lines = cfg.min_frame_lines
+    short = _short_units(framing, cfg.min_line_words)
+    maybe = np.flatnonzero((short[a] >= lines) & (short[b] >= lines))  # cheap, and most pairs end here
+    apart = np.zeros(len(a), np.bool_)
+    if not len(maybe):
+        return apart
+    frame_a, frame_b, match = frames(framing, a[maybe], b[maybe], cfg.min_line_words)
+    apart[maybe] = (frame_a >= lines) & (frame_b >= lines) & (match < cfg.min_frame_match)
+    return apart
+
+
+def frame_pairs(captures: Sequence[Capture], cfg: MatchConfig) -> pl.DataFrame:
+    """Capture pairs of one text (min_containment) with frame_a, frame_b and frame_match, as framed_twice reads them."""
+    found, framing = _containment(captures, cfg)
+    matched = found.filter(pl.col("containment") >= cfg.min_containment)
+    frame_a, frame_b, match = frames(
+        framing, matched["capture_a"].to_numpy(), matched["capture_b"].to_numpy(), cfg.min_line_words
+    )
+    return matched.select("capture_a", "capture_b", "containment").with_columns(
+        pl.Series("frame_a", frame_a), pl.Series("frame_b", frame_b), pl.Series("frame_match", match)
+    )
+
+
+def short_lines_shown(framing: Framing, of: I64, other: I64, min_words: int) -> I64:
+    """How many distinct short lines of each capture `of` (its title, a caption) the `other` shows too."""
+    wanted = np.zeros(len(framing.long_chars), np.bool_)
+    wanted[of] = wanted[other] = True
+    at, text = _units_in_order(framing, wanted, False, min_words)
+    sides = np.concatenate([of, other])
+    first, count = _of_each(at, sides)
+    rows = pl.DataFrame(
+        {"side": np.repeat(np.arange(len(sides)) % max(len(of), 1), count), "text": text[_expand(first, count)]}
+    )
+    mine = rows.head(int(count[: len(of)].sum())).unique()
+    theirs = rows.slice(int(count[: len(of)].sum())).unique()
+    shown = mine.join(theirs, on=["side", "text"])["side"].to_numpy()
+    return np.bincount(shown, minlength=len(of)).astype(np.int64)
+
+
+def keep_pages_apart(framing: Framing, edges: pl.DataFrame, rank: I64, apart: pl.DataFrame, min_words: int) -> Bools:
+    """Which edges (capture_a, capture_b, containment) to keep so that no two pages kept apart join through others.
+
+    Where a component holds both of such a pair, each other capture keeps its edge to the page it
+    matches best and loses those to the others, and edges between captures that chose two different
+    pages go: an article-only capture joins one page, not both. Best is the page holding more of the
+    capture's long-line text, then showing more of its short lines (its title), then holding less
+    long-line text besides (the other's version of a wire story has a paragraph more), then the lower rank.
+    An edge of infinite containment (captures stored as one article) is kept.
+    """
+    a, b = edges["capture_a"].to_numpy(), edges["capture_b"].to_numpy()
+    weight = edges["containment"].to_numpy()
+    own = edges["own_a"].to_numpy(), edges["own_b"].to_numpy()
+    pages = apart["capture_a"].to_numpy(), apart["capture_b"].to_numpy()
+    n = len(rank)
+    keep = np.ones(len(a), np.bool_)
+    label = components(n, a, b)
+    clash = label[pages[0]] == label[pages[1]]
+    if not clash.any():
+        return keep
+    pole = np.zeros(n, np.bool_)
+    pole[pages[0][clash]] = pole[pages[1][clash]] = True
+    spoilt = np.zeros(n, np.bool_)
+    spoilt[label[pages[0][clash]]] = True
+    inside = spoilt[label[a]]
+    one = inside & (pole[a] != pole[b])
+    loose, page = np.where(pole[a], b, a)[one], np.where(pole[a], a, b)[one]
+    held = 1 - np.where(pole[a], own[1], own[0])[one] / framing.long_chars[loose]
+    shown = short_lines_shown(framing, loose, page, min_words)
+    besides = np.where(pole[a], own[0], own[1])[one]
+    order = np.lexsort((rank[page], besides, -shown, -held, loose))
+    firsts = np.ones(len(order), np.bool_)
+    firsts[1:] = loose[order][1:] != loose[order][:-1]
+    best = np.full(n, -1, np.int64)
+    best[loose[order][firsts]] = page[order][firsts]
+    keep[np.flatnonzero(one)] = best[loose] == page
+    neither = inside & ~pole[a] & ~pole[b]
+    keep[neither] = (best[a[neither]] == best[b[neither]]) | (best[a[neither]] < 0) | (best[b[neither]] < 0)
+    keep |= np.isinf(weight)
+    return keep
+
+
 def group_captures(
     captures: Sequence[Capture], cfg: MatchConfig, *, together: Sequence[Sequence[int]] = ()
 ) -> list[list[int]]:
@@ -744,13 +917,22 @@ def group_captures(
     found, framing = _containment(captures, cfg)
     matched = found.filter(pl.col("containment") >= cfg.min_containment)
     matched = matched.filter(~pl.Series(framed_apart(framing, matched, cfg)))
+    twice = pl.Series(framed_twice(framing, matched, cfg))
+    apart, matched = matched.filter(twice), matched.filter(~twice)
     joined = [(members[0], other) for members in together for other in members[1:]]
-    a = np.concatenate([matched["capture_a"].to_numpy(), np.array([x for x, _ in joined], dtype=np.int64)])
-    b = np.concatenate([matched["capture_b"].to_numpy(), np.array([y for _, y in joined], dtype=np.int64)])
+    stored = pl.DataFrame(
+        {"capture_a": [x for x, _ in joined], "capture_b": [y for _, y in joined]},
+        schema={"capture_a": pl.Int64, "capture_b": pl.Int64},
+    ).with_columns(containment=pl.lit(np.inf), own_a=pl.lit(0.0), own_b=pl.lit(0.0))
+    edges = pl.concat([matched.select(stored.columns).cast(stored.schema), stored])
+    sha256 = pl.Series("sha256", [c.sha256 for c in captures], dtype=pl.String)
+    rank = sha256.rank("ordinal").to_numpy().astype(np.int64)  # a tie between two pages goes the same in any order
+    edges = edges.filter(pl.Series(keep_pages_apart(framing, edges, rank, apart, cfg.min_line_words)))
+    a, b = edges["capture_a"].to_numpy(), edges["capture_b"].to_numpy()
     frame = pl.DataFrame(
         {"capture": np.arange(len(captures)), "group": components(len(captures), a, b)},
         schema={"capture": pl.Int64, "group": pl.Int64},
-    ).with_columns(pl.Series("sha256", [c.sha256 for c in captures], dtype=pl.String))
+    ).with_columns(sha256)
     # In sha256 order, members come sorted and each group first shows at its first sha256.
     ordered = frame.sort("sha256", maintain_order=True).group_by("group", maintain_order=True).agg("capture")
     return [list(members) for members in ordered["capture"].to_list()]

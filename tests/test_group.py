@@ -6,6 +6,7 @@ import itertools
 import random
 import textwrap
 from collections import Counter, defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ from tasks.group import (
     blank_separated,
     components,
     containment_pairs,
+    frame_pairs,
     group_captures,
     shingle_hashes,
     text_keys,
@@ -84,6 +86,11 @@ def test_the_two_seeds_are_one_article() -> None:
     pairs = containment_pairs(seeds(), MatchConfig())
     # The metadata capture's long lines are 86% inside the comments capture.
     assert pairs["containment"].to_list()[0] > 0.8
+    # Outside the text they share, the comments capture shows 4 short lines (short comments), the other
+    # 1 ("Author: ..."): neither a page frame (min_frame_lines 10).
+    frames = frame_pairs(seeds(), MatchConfig())
+    assert frames.select("frame_a", "frame_b").rows() == [(4, 1)]
+    assert group_captures(seeds(), MatchConfig(min_frame_lines=1)) == [[0], [1]]
     assert group_captures(seeds(), MatchConfig()) == [[0, 1]]
 
 
@@ -407,3 +414,106 @@ def test_paragraph_anchors_with_repeated_shingles(articles: list[list[list[str]]
     ]
     assert articles_anchors(articles, cfg) == expected
     assert [paragraph_anchors([" ".join(w) for w in paragraphs], cfg) for paragraphs in articles] == expected
+
+
+# The frames of two invented sites, in short lines: a name, menus, a box of the most read, footer links.
+COURIER_FRAME = (
+    ["Harwick Valley Courier", "Home", "Local news", "Sport", "Weather", "Opinion", "Obituaries", "Sign in"],
+    ["Most read", "Pike are back", "New tea room", "Crossing patrol", "About us", "Contact the newsroom",
+     "Privacy policy", "Terms of use", "Advertise with us"],
+)  # fmt: skip
+POST_FRAME = (
+    ["Tamsin Point Evening Post", "Front page", "Farming", "Sport", "Weather", "Letters", "Jobs", "Log in"],
+    ["Popular now", "Harbour dredging delayed", "Lifeboat day", "Our journalists", "Cookie settings",
+     "Complaints", "Archive", "Buy a photo"],
+)  # fmt: skip
+COMMENTS_THREAD = [
+    "About time too, the drive round the lake was costing me a fortune in petrol every week",
+    "posted by ellery_resident | 15 March 2026 7:48",
+    "Will the timetable go back to the old early sailing at six? Some of us start work at seven",
+    "posted by boatyard_dave | 15 March 2026 9:30",
+]
+LATER_COMMENTS = [
+    "Took the first crossing this morning and it really is quicker, well done to the engineers",
+    "posted by early_commuter | 16 March 2026 8:05",
+]
+
+
+def framed_page(
+    frame: tuple[list[str], list[str]], story: Sequence[str], *, related: Sequence[str] = (), thread: Sequence[str] = ()
+) -> str:
+    """A page of a site: its name and menus, the story, related links, the reader thread, the rest of the frame."""
+    top, bottom = frame
+    return "\n".join([*top, *story, *related, *thread, *bottom])
+
+
+def test_one_story_on_two_sites_is_two_articles_and_its_article_only_capture_joins_its_own_page() -> None:
+    # The Post runs the wire story without its last paragraph.
+    caps = [
+        capture("courier", framed_page(COURIER_FRAME, FERRY, related=RELATED)),
+        capture("post", framed_page(POST_FRAME, FERRY[:-1])),
+        capture("courier-article", article_only(FERRY)),
+    ]
+    shapes = frame_pairs(caps, MatchConfig()).sort("capture_a", "capture_b")
+    # Each holds all of the smaller's long-line text. Outside the story the Courier page shows 17 short
+    # lines, the Post 16 (min_frame_lines 10), and of the smaller frame's characters 0.07 are in the
+    # other's ("Sport", "Weather"; min_frame_match 0.5): two pages. The article-only capture shows none.
+    assert shapes.select("capture_a", "capture_b").rows() == [(0, 1), (0, 2), (1, 2)]
+    assert shapes["containment"].to_list() == [1.0, 1.0, 1.0]
+    assert shapes["frame_a"].to_list() == [17, 17, 16]
+    assert shapes["frame_b"].to_list() == [16, 0, 0]
+    assert round(shapes["frame_match"][0], 2) == 0.07
+    # The article-only capture matches both pages; the Courier's holds all of it, the Post's 0.78: it joins
+    # the Courier's, and the Post's page stays apart instead of joining through it.
+    assert sorted(sorted(g) for g in group_captures(caps, MatchConfig())) == [[0, 2], [1]]
+    # Just over those measures, the pages are one article.
+    for cfg in (MatchConfig(min_frame_lines=17), MatchConfig(min_frame_match=0.06)):
+        assert sorted(sorted(g) for g in group_captures(caps, cfg)) == [[0, 1, 2]]
+    # The Post's article-only capture is held whole by both pages and by the Courier's article-only capture;
+    # it joins the page holding nothing besides it (the Courier's has a paragraph more), and the two
+    # article-only captures do not join the pages through each other.
+    with_post = [*caps, capture("post-article", article_only(FERRY[:-1], 75))]
+    assert frame_pairs(with_post, MatchConfig())["containment"].to_list() == [1.0] * 6
+    assert sorted(sorted(g) for g in group_captures(with_post, MatchConfig())) == [[0, 2], [1, 3]]
+
+
+def test_an_article_only_capture_both_pages_hold_whole_joins_the_page_showing_its_title() -> None:
+    story = ["Ferry back in service", *FERRY[1:]]  # a title of 4 words: under min_line_words, not compared
+    caps = [
+        capture("a-post", framed_page(POST_FRAME, ["Lake ferry sails again", *FERRY[1:]])),
+        capture("courier", framed_page(COURIER_FRAME, story, related=RELATED)),
+        capture("courier-article", article_only(story)),
+    ]
+    # Both pages hold all of its long-line text; only the Courier's shows its title. By rank alone (sha256,
+    # here the name) it would join the Post's page.
+    assert frame_pairs(caps, MatchConfig())["containment"].to_list() == [1.0, 1.0, 1.0]
+    assert sorted(sorted(g) for g in group_captures(caps, MatchConfig())) == [[0], [1, 2]]
+
+
+def test_a_full_page_and_its_hard_wrapped_article_only_capture_are_one_article() -> None:
+    page = capture("courier", framed_page(COURIER_FRAME, FERRY, related=RELATED, thread=COMMENTS_THREAD))
+    caps = [page, capture("courier-article", article_only(FERRY, 66))]
+    # The page shows 17 short lines outside the story, the article-only capture none: no frame to part them,
+    # whatever the thresholds.
+    shapes = frame_pairs(caps, MatchConfig())
+    assert shapes["frame_a"].to_list() == [17]
+    assert shapes["frame_b"].to_list() == [0]
+    for cfg in (MatchConfig(), MatchConfig(min_frame_lines=1, min_frame_match=1.0)):
+        assert group_captures(caps, cfg) == [[0, 1]]
+
+
+def test_one_page_captured_twice_with_new_comments_and_a_changed_teaser_is_one_article() -> None:
+    bottom = COURIER_FRAME[1]
+    later_frame = (COURIER_FRAME[0], [*bottom[:3], "Signal box reopens", *bottom[4:]])  # a "Most read" teaser
+    first = capture("first", framed_page(COURIER_FRAME, FERRY, related=RELATED[:4], thread=COMMENTS_THREAD))
+    later = capture(
+        "later", framed_page(later_frame, FERRY, related=RELATED[1:], thread=[*COMMENTS_THREAD, *LATER_COMMENTS])
+    )
+    shapes = frame_pairs([first, later], MatchConfig())
+    # Both show a frame of 17 short lines; 0.92 of the smaller's characters are in the other's (one teaser
+    # changed), over min_frame_match (0.5): one page.
+    assert shapes["frame_a"].to_list() == [17]
+    assert shapes["frame_b"].to_list() == [17]
+    assert round(shapes["frame_match"][0], 2) == 0.92
+    assert group_captures([first, later], MatchConfig()) == [[0, 1]]
+    assert len(group_captures([first, later], MatchConfig(min_frame_match=0.93))) == 2

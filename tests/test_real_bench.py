@@ -9,6 +9,7 @@ import polars as pl
 import pytest
 
 from bench import real
+from tests import pages
 
 # Two invented captures: "aa" a page with a comment section, "bb" an article-only capture of the same article.
 GOLD: dict[str, dict[str, Any]] = {
@@ -155,6 +156,37 @@ def test_a_wrong_pair_of_two_pages_with_one_body_text_is_counted_apart() -> None
     article_of = {"p": "P", "q": "Q", "r": "R"}
     assert real.same_text_pairs([["p", "q", "r"]], article_of, shingles) == (3, 1)
     assert real.same_text_pairs([["p"], ["q"], ["r"]], article_of, shingles) == (0, 0)
+
+
+def test_wrong_pairs_come_with_what_grouping_saw_of_them() -> None:
+    shapes = pl.DataFrame(
+        {"a": ["q", "p"], "b": ["p", "s"], "containment": [0.9, 1.0], "frame_a": [12, 0], "frame_b": [30, 3],
+         "frame_match": [0.25, 0.0]}
+    )  # fmt: skip
+    article_of, kind_of = {"p": "P", "q": "Q", "r": "R", "s": "P"}, {"p": "page", "q": "page", "r": "article-only"}
+    kind_of["s"] = "article-only"
+    found = real.wrong_pair_shapes([["p", "q", "r", "s"]], article_of, kind_of, shapes)
+    # p and s are one article: no wrong pair. q-p was measured with q first; r was joined through the others.
+    assert [(w["a"], w["b"]) for w in found] == [("p", "q"), ("p", "r"), ("q", "r"), ("q", "s"), ("r", "s")]
+    assert found[0] == {"a": "p", "b": "q", "kinds": "page / page", "containment": 0.9, "frame_a": 30, "frame_b": 12,
+                        "frame_match": 0.25}  # fmt: skip
+    assert found[1]["frame_a"] is None
+    sources = pl.DataFrame({"source_id": ["s1", "s2"], "uri": ["aa.txt", "bb.txt"], "article_id": ["x", "x"]})
+    segments = pl.DataFrame({"source_id": ["s1", "s2"], "line_start": [1, 1], "line_end": [8, 4], "role": "body"})
+    figures = real.score(real.gold_frame(GOLD, ["dev"]), sources, segments)
+    section = real.split_section("dev", {**figures, "wrong_pair_shapes": found[:2]})
+    assert "| `p` | `q` | page / page | 0.90 | 30 | 12 | 0.25 |" in section
+    assert "| `p` | `r` | page / article-only | - | - | - | - |" in section
+
+
+def test_capture_shapes_measure_the_raw_captures_by_name(tmp_path: Path) -> None:
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "full.txt").write_text(pages.page(), encoding="utf-8")
+    (tmp_path / "raw" / "print.txt").write_text(pages.article_only(), encoding="utf-8")
+    shapes = real.capture_shapes(tmp_path)
+    assert shapes.select("a", "b").rows() == [("full", "print")]
+    assert shapes["frame_a"][0] > 0
+    assert shapes["frame_b"][0] == 0
 
 
 def test_holdout_looks_are_appended_and_counted(tmp_path: Path) -> None:

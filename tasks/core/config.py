@@ -98,6 +98,30 @@ class MatchConfig(_Frozen):
         description="Each of those runs must hold a line of this many words or more: an article, not new headlines.",
     )  # 20: each of those real pages' own articles had a line of 30+ words; headlines have 6-15
 
+    min_frame_lines: int = Field(
+        10,
+        ge=1,
+        le=1000,
+        title="Short lines of a page's frame",
+        description=(
+            "A capture shows a page frame of its own when this many short lines or more stand outside the "
+            "long lines it shares with the other capture (masthead, menus, footer links)."
+        ),
+    )  # 10: a site's name, menu and footer links make 10+ short lines; an article's own (a short title, a
+    # byline, a date) and a thread's short comments fewer (the seeds: 4 and 1; article-only captures of a
+    # development set kept outside the repository: 4 at most, the two-site pages it parted 18 and more)
+    min_frame_match: float = Field(
+        0.5,
+        ge=0.0,
+        le=1.0,
+        title="Frame match",
+        description=(
+            "Two captures that both show a frame are one page when this share of the smaller frame's characters "
+            "is in the other's frame; less, and they are two pages (two articles) however much text they share."
+        ),
+    )  # 0.5: one page captured twice keeps its frame but a teaser or two (0.92 in the tests); two sites share
+    # a few generic menu words (0.07 in the tests; 0.04 at most on the development set's two-site pages)
+
 
 class RolesConfig(_Frozen):
     """How lines get their roles once captures are aligned (the label-merge-and-link-articles stage)."""
