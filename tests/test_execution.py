@@ -6,6 +6,8 @@ import gc
 import multiprocessing
 import os
 import pickle
+import subprocess
+import sys
 import weakref
 from pathlib import Path
 
@@ -221,3 +223,44 @@ def test_a_batch_of_articles_hands_back_its_rows_as_files_in_the_scratch_folder(
     for name, frame in rows.frames().items():
         assert_frame_equal(back.frames()[name], frame)
     assert_frame_equal(twice.segments, pl.concat([rows.segments, rows.segments]))
+
+
+# Frees an array of 8 MiB (glibc then takes blocks under it from the heap), then 200 arrays of 1 MiB but the
+# last, which holds the heap's top: the MB of memory the process still holds for them.
+_FREED_ARRAYS = """
+import sys
+import numpy as np
+from tasks.runtime.execution import map_large_blocks_apart
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * 4096 / 1e6
+
+if sys.argv[1] == "apart":
+    map_large_blocks_apart()
+big = np.ones(8 << 20, dtype=np.uint8)
+del big
+before = rss_mb()
+arrays = [np.ones(1 << 20, dtype=np.uint8) for _ in range(200)]
+last = arrays.pop()
+del arrays
+print(rss_mb() - before)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads a process's memory from /proc")
+def test_arrays_freed_in_a_run_give_their_memory_back() -> None:
+    """The flow and its workers map large blocks apart: a batch's freed arrays do not stay in the process."""
+    repo = Path(__file__).resolve().parents[1]
+
+    # glibc's own settings, not what Dask leaves in the environment (MALLOC_TRIM_THRESHOLD_ does the same)
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("MALLOC_", "GLIBC_TUNABLES"))}
+
+    def held_mb(mode: str) -> float:
+        done = subprocess.run(
+            [sys.executable, "-c", _FREED_ARRAYS, mode], cwd=repo, env=env, capture_output=True, text=True, check=True
+        )
+        return float(done.stdout)
+
+    assert held_mb("default") > 150  # what glibc keeps on its own
+    assert held_mb("apart") < 20

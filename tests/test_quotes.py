@@ -94,9 +94,9 @@ def _thread(copies: int) -> list[str]:
     return [f"{copy}.{i} {text}" if copy % 2 else text for copy in range(copies) for i, text in enumerate(base)]
 
 
-def _work(comments: list[str], monkeypatch: pytest.MonkeyPatch) -> tuple[int, int]:
-    """Candidate lines gathered, and pairs scored by partial_ratio, linking the comments."""
-    gathered, scored = [0], [0]
+def _work(comments: list[str], monkeypatch: pytest.MonkeyPatch) -> tuple[int, int, int]:
+    """Candidate lines gathered, pairs scored, and pairs of them scored by partial_ratio, linking the comments."""
+    gathered, scored, sliding = [0], [0], [0]
     candidates, cpdist = quotes.HolderIndex.candidates, quotes.process.cpdist
 
     def counting_candidates(*args: Any, **kwargs: Any) -> list[list[int]]:
@@ -105,7 +105,10 @@ def _work(comments: list[str], monkeypatch: pytest.MonkeyPatch) -> tuple[int, in
         return found
 
     def counting_cpdist(passages: list[str], texts: list[str], **kwargs: Any) -> Any:
-        scored[0] += len(passages)
+        if kwargs["scorer"] is fuzz.partial_ratio:
+            sliding[0] += len(passages)
+        else:
+            scored[0] += len(passages)
         return cpdist(passages, texts, **kwargs)
 
     with monkeypatch.context() as patched:
@@ -114,16 +117,36 @@ def _work(comments: list[str], monkeypatch: pytest.MonkeyPatch) -> tuple[int, in
         patched.setattr(quotes.process, "cpdist", counting_cpdist)
         links = quotes.link_quotes(PARAGRAPHS, comments, QuoteConfig(max_candidates=8))
     assert links  # the copies quote their first copies
-    return gathered[0], scored[0]
+    return gathered[0], scored[0], sliding[0]
 
 
 def test_linking_a_thread_twice_as_long_costs_twice_as_much_at_most(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each passage's search is bounded (max_candidates, each text once): no comment compares with all before it."""
     small = _work(_thread(200), monkeypatch)
     large = _work(_thread(400), monkeypatch)
-    assert all(s > 0 for s in small)
-    assert large[0] <= 2.1 * small[0], (small, large)
-    assert large[1] <= 2.1 * small[1], (small, large)
+    assert small[0] > 0
+    assert small[1] > 0
+    assert all(b <= 2.1 * s for s, b in zip(small, large, strict=True)), (small, large)
+
+
+def test_a_numbered_copy_of_a_comment_is_settled_without_sliding_it_along_its_earlier_copy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The earlier copy's first window holds the copy but for its number: partial_ratio is asked about few pairs."""
+    _, scored, sliding = _work(_thread(400), monkeypatch)
+    assert scored > 50
+    assert sliding <= 0.1 * scored, (scored, sliding)
+
+
+@given(st.text(alphabet="abc .", max_size=40), st.text(alphabet="abc .", max_size=40), st.data())
+def test_a_line_whose_first_window_reaches_the_cutoff_reaches_it_by_partial_ratio(
+    passage: str, rest: str, data: st.DataObject
+) -> None:
+    """What reaching_cutoff relies on: partial_ratio is at least the ratio of the line's first window."""
+    line = data.draw(st.sampled_from([passage + rest, rest + passage, passage[::-1] + rest, rest]))
+    cutoff = data.draw(st.sampled_from([50.0, 75.0, 90.0]))
+    exact = fuzz.partial_ratio(passage, line, processor=None, score_cutoff=cutoff)
+    assert [score >= cutoff for score in quotes.reaching_cutoff([(passage, line)], cutoff)] == [exact >= cutoff]
 
 
 @pytest.mark.parametrize("copies", [3, 60])

@@ -54,6 +54,28 @@ def hand_back_freed_memory() -> None:
         trim(0)
 
 
+# glibc's mallopt option for the size from which a block is mapped on its own, and the size: its own first value.
+_M_MMAP_THRESHOLD = -3
+_OWN_MAPPING_BYTES = 128 * 1024
+
+
+def map_large_blocks_apart() -> None:
+    """Blocks of 128 KiB or more (a batch's arrays) mapped apart, and so given back to the system when freed.
+
+    glibc starts so, but raises the size each time such a block is freed (up to 32 MiB): then the
+    arrays come from the heap, and the heap keeps what they leave. The flow process labeling a
+    capture of 130,000 lines held 213 MB it no longer used, given back only by malloc_trim, and its
+    peak was 40 MB higher. Set for the whole process (glibc's mallopt; elsewhere nothing).
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+    except OSError:
+        return
+    mallopt = getattr(libc, "mallopt", None)
+    if mallopt is not None:
+        mallopt(_M_MMAP_THRESHOLD, _OWN_MAPPING_BYTES)
+
+
 @contextmanager
 def gc_paused(*, freeze_survivors: bool = False) -> Iterator[None]:
     """Python's cycle collector off for one batch: its objects are acyclic tuples, freed by reference counts.
@@ -201,6 +223,7 @@ def start_stage_worker(parent: int, preload: tuple[str, ...]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     exit_with_parent(parent)
+    map_large_blocks_apart()
     for module in preload:
         importlib.import_module(module)
 

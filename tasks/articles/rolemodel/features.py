@@ -9,6 +9,7 @@ capture of the same article holds. The rule labeler's role is one more feature.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Self
 
 import numpy as np
 import numpy.typing as npt
@@ -262,25 +263,61 @@ def line_features(table: LineTable) -> pl.DataFrame:
 
 
 def feature_matrix(table: LineTable) -> npt.NDArray[np.float32]:
-    """line_features() as one float32 matrix, written column by column: no frame, no float64 copy of it all.
+    """line_features() as one float32 matrix, each column written as it is computed: no frame, no columns held.
 
-    A capture of 130,000 lines held the features four times over (float64 columns, their float32
-    copies, a frame and its numpy copy) at the labeling stage's peak of memory.
+    A capture of 130,000 lines held its 129 columns (float64 where computed so) beside the matrix at
+    the labeling stage's peak of memory; now only the columns later features read are held.
     """
-    columns = _feature_columns(table)
-    matrix = np.empty((len(table.capture), len(columns)), dtype=np.float32)
-    for i, name in enumerate(list(columns)):
-        matrix[:, i] = columns.pop(name)  # each column freed once copied
+    matrix = np.empty((len(table.capture), len(FEATURE_NAMES)), dtype=np.float32)
+    columns = _MatrixColumns(matrix)
+    _feature_columns(table, columns)
+    assert columns.names == FEATURE_NAMES, "features out of order"
     return matrix
 
 
-def _feature_columns(table: LineTable) -> dict[str, np.ndarray]:
-    """Each feature's values, float64 where other features are computed from them, else float32 already."""
+# The features that later features are computed from: held (as computed) while the rest are computed.
+_READ_AGAIN = frozenset(
+    {"signature", "blank_before", "lead_words", *_NEIGHBOUR_FEATURES}
+    | {"words", "prose_words", "short", "held", "furniture", "starts_quote"}
+)
+
+
+# The line shapes that later features read (the rest are features as they are, or read once above).
+_SHAPES_READ_AGAIN = ("chars", "ends_sentence", "comments_marker", "dated", "byline", "copyright")
+
+
+class _MatrixColumns(dict[str, np.ndarray]):
+    """Each feature set here goes into the next column of `matrix` at once; only those in _READ_AGAIN stay here."""
+
+    def __init__(self, matrix: npt.NDArray[np.float32]) -> None:
+        super().__init__()
+        self.matrix = matrix
+        self.names: list[str] = []
+
+    def __setitem__(self, name: str, values: np.ndarray) -> None:
+        assert name not in self.names, f"feature {name} set twice"
+        self.matrix[:, len(self.names)] = values  # cast to float32 as the model reads it
+        self.names.append(name)
+        if name in _READ_AGAIN:
+            super().__setitem__(name, values)
+
+    def __ior__(self, other: dict[str, np.ndarray]) -> Self:  # type: ignore[override,misc]  # dict's | unused
+        for name, values in other.items():
+            self[name] = values
+        return self
+
+
+def _feature_columns(table: LineTable, f: dict[str, np.ndarray] | None = None) -> dict[str, np.ndarray]:
+    """Each feature's values, float64 where other features are computed from them, else float32 already.
+
+    `f`: where to set them (feature_matrix's columns), else a new dict.
+    """
+    f = {} if f is None else f
     column = shape_features(table.text, table.key)
     spans = _Spans(table.capture)
     words = table.words.astype(np.float64)
     per_word = 1.0 / np.maximum(words, 1.0)
-    f: dict[str, np.ndarray] = {name: values for name, values in column.items() if not name.startswith("_")}
+    f |= {name: values for name, values in column.items() if not name.startswith("_")}
     f |= {
         "log_chars": np.log1p(column["chars"]), "words": words, "chars_per_word": column["chars"] * per_word,
         "upper_share": column["_uppers"] / np.maximum(column["_letters"], 1.0),
@@ -288,6 +325,7 @@ def _feature_columns(table: LineTable) -> dict[str, np.ndarray]:
         "thread_words": column["_thread_words"] * per_word, "page_words": column["_page_words"] * per_word,
         "signature": column["_signed"] * (words <= _SIGNATURE_WORDS),
     }  # fmt: skip
+    column = {name: column[name] for name in _SHAPES_READ_AGAIN}  # the rest are in `f` already, or spent
     f |= {
         "rule": table.rule.astype(np.float64), "coverage": table.coverage.astype(np.float64),
         "furniture": table.furniture.astype(np.float64),
