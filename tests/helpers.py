@@ -65,7 +65,9 @@ def gold_quotes(name: str) -> list[tuple[int, int]]:
     return [(int(r.split("\t")[0]), int(r.split("\t")[1])) for r in rows]
 
 
-def run_stages(raw_dir: Path, out_dir: Path, params: ArchiveParams | None = None, *, run_at: datetime = RUN_AT) -> None:
+def run_stages(
+    raw_dir: Path | str, out_dir: Path, params: ArchiveParams | None = None, *, run_at: datetime = RUN_AT
+) -> None:
     """The archive flow's phases as plain functions (no Prefect), on a real archive directory."""
     params = params or ArchiveParams(raw_dir=str(raw_dir), out_dir=str(out_dir))
     archive_in_process(params.model_copy(update={"raw_dir": str(raw_dir), "out_dir": str(out_dir)}), run_at=run_at)

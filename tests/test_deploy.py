@@ -240,7 +240,7 @@ def test_the_deployment_is_scheduled_daily_with_one_run_at_a_time(stack: Stack) 
     [
         ({"match": {"shingle_words": 1}}, "match.shingle_words", "1 is less than the minimum of 2"),
         ({"out_dir": ""}, "out_dir", "'' does not match '^(/|s3a?://)'"),
-        ({"raw_dir": "data/raw"}, "raw_dir", "'data/raw' does not match '^/'"),
+        ({"raw_dir": "data/raw"}, "raw_dir", "'data/raw' does not match '^(/|s3a?://)'"),
         ({"quotes": {"score_cutoff": "high"}}, "quotes.score_cutoff", "'high' is not of type 'number'"),
         ({"match": {"shingles": 3}}, "match", "Additional properties are not allowed ('shingles' was unexpected)"),
         ({"execution": {"runner": "gpu"}}, "execution.runner", "'gpu' is not one of"),
