@@ -45,13 +45,17 @@ def hand_back_freed_memory() -> None:
     A stage that builds many short-lived strings leaves the heap fragmented: after grouping
     9,917 captures the flow process kept 164 MB it no longer used, 49 MB after a trim.
     """
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return
-    trim = getattr(libc, "malloc_trim", None)
+    trim = _glibc("malloc_trim")
     if trim is not None:
         trim(0)
+
+
+def _glibc(name: str) -> Any:
+    """glibc's function `name`, or None where the C library is not glibc."""
+    try:
+        return getattr(ctypes.CDLL("libc.so.6"), name, None)
+    except OSError:
+        return None
 
 
 # glibc's mallopt option for the size from which a block is mapped on its own, and the size: its own first value.
@@ -63,15 +67,10 @@ def map_large_blocks_apart() -> None:
     """Blocks of 128 KiB or more (a batch's arrays) mapped apart, and so given back to the system when freed.
 
     glibc starts so, but raises the size each time such a block is freed (up to 32 MiB): then the
-    arrays come from the heap, and the heap keeps what they leave. The flow process labeling a
-    capture of 130,000 lines held 213 MB it no longer used, given back only by malloc_trim, and its
-    peak was 40 MB higher. Set for the whole process (glibc's mallopt; elsewhere nothing).
+    arrays come from the heap, and the heap keeps what they leave until malloc_trim. Set for the
+    whole process (glibc's mallopt; elsewhere nothing).
     """
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-    except OSError:
-        return
-    mallopt = getattr(libc, "mallopt", None)
+    mallopt = _glibc("mallopt")
     if mallopt is not None:
         mallopt(_M_MMAP_THRESHOLD, _OWN_MAPPING_BYTES)
 
