@@ -29,11 +29,15 @@ run: setup  ## archive data/raw into data/processed (Prefect's embedded server)
 serve: setup  ## Prefect server + the archive deployment + its runner; UI on PREFECT_SERVER_API_PORT (4200); Ctrl-C stops
 	.venv/bin/python -m flows.serve
 
+# Whole test modules to one process each, as many processes as cores (pytest-xdist): a module's
+# server or archive, set up once, serves its tests; tests/conftest.py puts the long modules first.
+PARALLEL := -n auto --dist loadfile --no-loadscope-reorder
+
 test: setup  ## the tests that start no server and no browser (about a minute on two cores)
-	.venv/bin/pytest -m "not slow"
+	.venv/bin/pytest -m "not slow" $(PARALLEL)
 
 test-all: setup  ## every test: also the real flow runs, servers, crashes and the browser (CI runs this)
-	.venv/bin/pytest
+	.venv/bin/pytest $(PARALLEL)
 
 lint: setup
 	.venv/bin/ruff check .

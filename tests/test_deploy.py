@@ -473,6 +473,22 @@ def start_run_from_the_ui(page: Page, stack: Stack, click: Callable[[], None]) -
     raise AssertionError(f"the UI started no run in {UI_ATTEMPTS} clicks: {outcomes}\n{log_tail(stack.log)}")
 
 
+def submit_form(page: Page, fill: Callable[[], None]) -> Callable[[], None]:
+    """The custom run form's Submit, for start_run_from_the_ui: a click made again comes after the form is
+    loaded anew and `fill` has filled it in again (a refused submit can leave the form answering no click)."""
+    clicks = 0
+
+    def submit() -> None:
+        nonlocal clicks
+        if clicks:
+            page.reload()
+            fill()
+        clicks += 1
+        page.get_by_role("button", name="Submit").click()
+
+    return submit
+
+
 def run_artifact_ids(stack: Stack, run_id: str) -> dict[str, str]:
     """The run's artifacts by key: the pages of its own, not the newest of each key (another run's, maybe)."""
     artifacts = stack.api.post("/artifacts/filter", json={"flow_runs": {"id": {"any_": [run_id]}}}).json()
@@ -545,7 +561,7 @@ def test_custom_run_from_the_ui_writes_where_the_form_says(stack: Stack, page: P
     expect(page.get_by_text(str(ArchiveParams.model_fields["match"].description), exact=True)).to_be_visible()
     archive_dir.fill(str(out))
     page.screenshot(path=SCREENSHOTS / "3-custom-run-form.png")
-    run_id = start_run_from_the_ui(page, stack, page.get_by_role("button", name="Submit").click)
+    run_id = start_run_from_the_ui(page, stack, submit_form(page, lambda: archive_dir.fill(str(out))))
     check_finished_run_page(page, stack, run_id, "4-custom")
     assert_matches_gold(out)
 
@@ -560,7 +576,7 @@ def test_a_custom_run_with_the_archive_directory_cleared_keeps_the_deployments(s
     expect(archive_dir).to_have_value(str(stack.out_dir))
     archive_dir.fill("")
     page.screenshot(path=SCREENSHOTS / "6-v2-custom-run-cleared.png", full_page=True)
-    run_id = start_run_from_the_ui(page, stack, page.get_by_role("button", name="Submit").click)
+    run_id = start_run_from_the_ui(page, stack, submit_form(page, lambda: archive_dir.fill("")))
     run = finished_run(stack, run_id)
     assert (run["parameters"]["raw_dir"], run["parameters"]["out_dir"]) == (str(stack.raw_dir), str(stack.out_dir))
     assert_matches_gold(stack.out_dir)

@@ -38,7 +38,8 @@ def deep_tree(raw: Path) -> str:
     names: list[str] = []
     fd = os.open(raw, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        while len(str(raw)) + sum(len(n) + 1 for n in names) <= os.pathconf(raw, "PC_PATH_MAX"):
+        # PATH_MAX counts the closing NUL: a path of exactly that many characters is already too long.
+        while len(str(raw)) + sum(len(n) + 1 for n in names) < os.pathconf(raw, "PC_PATH_MAX"):
             names.append(chr(ord("a") + len(names) % 26) * 200)
             os.mkdir(names[-1], dir_fd=fd)
             fd, parent = os.open(names[-1], os.O_RDONLY | os.O_DIRECTORY, dir_fd=fd), fd
