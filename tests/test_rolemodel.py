@@ -228,6 +228,9 @@ def test_a_short_thread_with_no_signature_no_heading_and_no_reader_saying_i_is_w
     reported = [f"{line[:-1]}, he said." for line in voiced]  # the article's voice, reporting someone's words
     texts = [*pages.PARAGRAPHS[:2], *reported, *pages.FOOTER[:2]]
     assert COMMENT not in _doubted(texts, read)
+    answered = [f'"{line}" Well, I disagree.' for line in below]  # a reader quoting the article, then saying "I"
+    texts = [*pages.PARAGRAPHS[:2], *answered, *pages.FOOTER[:2]]
+    assert _doubted(texts, read) == read
 
 
 def test_a_signature_among_links_far_from_any_comment_is_no_evidence_of_a_thread() -> None:

@@ -42,7 +42,6 @@ _CLASS_OF_RULE = np.asarray([COARSE_OF_ROLE[role] for role in ROLE_CODES], dtype
 # dev's figures cross-validated by site (line accuracy 0.9605 at 0.1, see BENCHMARKS.md at 0.2, 0.9595 at 0.3).
 RULES_WEIGHT = 0.2
 _MARKER = FEATURE_NAMES.index("comments_marker")
-_STARTS_QUOTE = FEATURE_NAMES.index("starts_quote")
 _RUN_LENGTH = FEATURE_NAMES.index("run_length")
 # A thread needs some evidence: a signature, a heading that is no menu item (a run of at most this many short
 # lines), or readers who say "I" (on this share of its lines at least, and on one line of a short thread: the
@@ -51,6 +50,8 @@ _RUN_LENGTH = FEATURE_NAMES.index("run_length")
 # thread; sparing threads of fewer than 10 (or 2, 3, 4) lines kept lists and forms below articles as threads.
 HEADING_RUN = 8
 THREAD_FIRST_PERSON = 0.1
+# A quotation opening a line (keys have one form of double quotes).
+_LEADING_QUOTE = r'^"[^"]*("|$)'
 # Reported speech ("he said", "said she"): a line in an article's voice, quoting someone who says "I".
 _REPORTED = r"(?-u:\b)(he|she|they) (said|says|added|told)(?-u:\b)|(?-u:\b)(said|says|added|told) (he|she)(?-u:\b)"
 # A thread whose unsigned lines end cut short ("...") on at least this share (and on two lines) is a list of
@@ -173,7 +174,7 @@ def doubt_unsigned_threads(
     model: LineRoleModel,
 ) -> npt.NDArray[np.int64]:
     """A thread with no signature next to a comment, no heading (a menu's "Comment" item is none) and hardly a
-    reader saying "I" (a line opening with a quotation, or reporting speech, quotes someone else) is no thread,
+    reader saying "I" (outside a quotation opening the line, on a line reporting no speech) is no thread,
     nor is a thread of teasers (its lines cut short, signed or not): such a capture is walked again with
     comments ruled out.
 
@@ -200,9 +201,11 @@ def doubt_unsigned_threads(
     cut = series.str.contains(_CUT_SHORT).to_numpy().astype(bool)
     teasers = np.add.reduceat((cut & unsigned).astype(np.int64), firsts)
     plain = np.add.reduceat(unsigned.astype(np.int64), firsts)
-    # A line opening with a quotation mark, or reporting speech, quotes someone (in an article, a headline): no reader.
-    quoted = (features[lines, _STARTS_QUOTE] > 0) | series.str.contains(_REPORTED).to_numpy().astype(bool)
-    voiced = np.add.reduceat((in_first_person(texts) & ~quoted).astype(np.int64), firsts)
+    # The words of a quotation opening a line are someone else's: a reader's "I" is in what follows it. A line
+    # opening with a single quote (whose end an apostrophe hides) or reporting speech quotes someone.
+    rest = series.str.replace(_LEADING_QUOTE, "")
+    quoted = (rest.str.starts_with("'") | series.str.contains(_REPORTED)).to_numpy().astype(bool)
+    voiced = np.add.reduceat((in_first_person(rest.to_list()) & ~quoted).astype(np.int64), firsts)
     begin = starts[capture[firsts]]
     so_far = np.concatenate([[0], np.cumsum(evidence)])
     shown = so_far[lines[lasts] + 1] > so_far[np.maximum(begin, lines[firsts] - THREAD_REACH)]
