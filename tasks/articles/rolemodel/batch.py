@@ -58,7 +58,6 @@ _REPORTED = r"(?-u:\b)(he|she|they) (said|says|added|told)(?-u:\b)|(?-u:\b)(said
 # teasers (a headline, its date, the first words of its story), signed or not: readers finish what they write.
 # Dev's threads have it on a seventh of their lines at most; a fourth or a half found the same lists.
 TEASER_SHARE = 1 / 3
-_CUT_SHORT = r"(\.\.\.|\x{2026})$"
 # How far above a thread's first comment its signature or heading may stand.
 THREAD_REACH = 3
 # Lines between two signatures of one thread at most: a comment of a few lines, its name and date.
@@ -195,20 +194,24 @@ def doubt_unsigned_threads(
     capture = np.searchsorted(starts, lines, side="right") - 1
     firsts = np.flatnonzero(np.diff(capture, prepend=-1))
     lasts = np.append(firsts[1:], len(lines)) - 1
-    texts = [keys[i] for i in lines.tolist()]
-    unsigned = ~signed[lines]
-    series = pl.Series(texts, dtype=pl.String)
-    cut = series.str.contains(_CUT_SHORT).to_numpy().astype(bool)
-    teasers = np.add.reduceat((cut & unsigned).astype(np.int64), firsts)
-    plain = np.add.reduceat(unsigned.astype(np.int64), firsts)
-    # The words of a quotation opening a line are someone else's: a reader's "I" is in what follows it. A line
-    # opening with a single quote (whose end an apostrophe hides) or reporting speech quotes someone.
-    rest = series.str.replace(_LEADING_QUOTE, "")
-    quoted = (rest.str.starts_with("'") | series.str.contains(_REPORTED)).to_numpy().astype(bool)
-    voiced = np.add.reduceat((in_first_person(rest.to_list()) & ~quoted).astype(np.int64), firsts)
+    thread = np.repeat(np.arange(len(firsts)), lasts - firsts + 1)
     begin = starts[capture[firsts]]
     so_far = np.concatenate([[0], np.cumsum(evidence)])
     shown = so_far[lines[lasts] + 1] > so_far[np.maximum(begin, lines[firsts] - THREAD_REACH)]
+    series = pl.Series([keys[i] for i in lines.tolist()], dtype=pl.String)
+    unsigned = ~signed[lines]
+    cut = (series.str.ends_with("...") | series.str.ends_with("\u2026")).to_numpy().astype(bool)
+    teasers = np.bincount(thread, weights=cut & unsigned, minlength=len(firsts))
+    plain = np.bincount(thread, weights=unsigned, minlength=len(firsts))
+    # Readers' voices are looked for only in threads that show no other evidence.
+    asked = ~shown[thread]
+    heard = series.filter(pl.Series(asked))
+    # The words of a quotation opening a line are someone else's: a reader's "I" is in what follows it. A line
+    # opening with a single quote (whose end an apostrophe hides) or reporting speech quotes someone.
+    rest = heard.str.replace(_LEADING_QUOTE, "")
+    quoted = (rest.str.starts_with("'") | heard.str.contains(_REPORTED)).to_numpy().astype(bool)
+    voice = in_first_person(rest.to_list()) & ~quoted
+    voiced = np.bincount(thread[asked], weights=voice, minlength=len(firsts))
     unvoiced = (voiced < THREAD_FIRST_PERSON * (lasts - firsts + 1)) & ~shown
     teasing = (teasers > 1) & (teasers >= TEASER_SHARE * plain)
     doubted = [(int(starts[k]), int(starts[k + 1])) for k in capture[firsts[unvoiced | teasing]].tolist()]
