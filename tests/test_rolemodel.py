@@ -168,7 +168,7 @@ def test_an_article_read_as_a_thread_with_no_signature_heading_or_first_person_i
     menu = [*pages.MENU, "Comments", "Letters"]  # a menu's item is no thread's heading: ten short lines in a row
     texts = [*menu, *article]
     read = [BOILERPLATE] * len(menu) + [COMMENT] * len(article)
-    assert len(article) >= 10  # THREAD_LINES
+    assert len(article) >= 10
     assert _doubted(texts, read) == [BOILERPLATE] * len(menu) + [BODY] * len(article)
 
 
@@ -191,6 +191,58 @@ def test_a_thread_with_a_signature_a_heading_or_readers_saying_i_stays_a_thread(
     texts = [pages.PARAGRAPHS[0], *unsigned, *pages.FOOTER[:2]]
     read = [BODY, *[COMMENT] * len(unsigned), BOILERPLATE, BOILERPLATE]
     assert COMMENT not in _doubted(texts, read)  # the same lines with no heading and no "I"
+
+
+def test_a_list_of_teasers_cut_short_under_their_dated_headlines_is_no_thread() -> None:
+    from tasks.articles.rolemodel.model import BODY, BOILERPLATE, COMMENT
+
+    teasers = [
+        "Ferry Timetable Changes for the Winter | 3 March 2026",
+        "The island ferry will sail twice a day from November, the operator said on...",
+        "New Bakery Opens on the Quay | 2 March 2026",
+        "Queues formed before dawn outside the old fish market, where a family of...",
+        "Lighthouse Keepers Remembered | 1 March 2026",
+        "A small exhibition at the harbour museum tells the story of the men who...",
+    ]
+    texts = [pages.PARAGRAPHS[0], *teasers]
+    read = [BODY, *[COMMENT] * len(teasers)]
+    assert COMMENT not in _doubted(texts, read)  # signed, by the signature's shape, but cut short
+    readers = [line.replace("...", ".") for line in teasers]
+    assert _doubted([pages.PARAGRAPHS[0], *readers], read) == read  # the same, written to the end: a thread
+    assert BOILERPLATE not in read
+
+
+def test_a_short_thread_with_no_signature_no_heading_and_no_reader_saying_i_is_walked_again() -> None:
+    from tasks.articles.rolemodel.model import BODY, BOILERPLATE, COMMENT
+
+    below = ["The harbour board meets again in April.", "Its minutes are published online a week later."]
+    texts = [*pages.PARAGRAPHS[:2], *below, *pages.FOOTER[:2]]
+    read = [BODY, BODY, COMMENT, COMMENT, BOILERPLATE, BOILERPLATE]
+    assert COMMENT not in _doubted(texts, read)  # fewer than ten lines, and no evidence of readers
+    voiced = ["I sat on that board for years.", "My advice: read the minutes."]
+    texts = [*pages.PARAGRAPHS[:2], *voiced, *pages.FOOTER[:2]]
+    assert _doubted(texts, read) == read
+    quoted = [f'"{line}" the chairman told us.' for line in voiced]  # someone quoted, not a reader
+    texts = [*pages.PARAGRAPHS[:2], *quoted, *pages.FOOTER[:2]]
+    assert COMMENT not in _doubted(texts, read)
+    reported = [f"{line[:-1]}, he said." for line in voiced]  # the article's voice, reporting someone's words
+    texts = [*pages.PARAGRAPHS[:2], *reported, *pages.FOOTER[:2]]
+    assert COMMENT not in _doubted(texts, read)
+    answered = [f'"{line}" Well, I disagree.' for line in below]  # a reader quoting the article, then saying "I"
+    texts = [*pages.PARAGRAPHS[:2], *answered, *pages.FOOTER[:2]]
+    assert _doubted(texts, read) == read
+
+
+def test_a_signature_among_links_far_from_any_comment_is_no_evidence_of_a_thread() -> None:
+    from tasks.articles.rolemodel.model import BODY, BOILERPLATE, COMMENT
+
+    links = ["Harbour wall repairs begin", "School roof fixed before winter", "Tide tables for April"]
+    video = "Watch: the flood in pictures | 2 March 2026"
+    texts = [pages.PARAGRAPHS[0], *links[:2], "More news", video, "Most read", *links]
+    read = [BODY, COMMENT, COMMENT, BOILERPLATE, BOILERPLATE, BOILERPLATE, COMMENT, COMMENT, COMMENT]
+    assert COMMENT not in _doubted(texts, read)
+    beside = [BODY, COMMENT, COMMENT, COMMENT, BOILERPLATE, COMMENT, COMMENT, COMMENT, COMMENT]
+    assert _doubted(texts, beside) == beside  # the same signature next to a comment: a thread, as the walk found
 
 
 def test_an_untitled_article_gets_the_likeliest_line_above_it_whose_words_come_back_in_its_lead() -> None:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
+import polars as pl
 
 from tasks.articles.align import line_coverage
 from tasks.articles.cues import byline_name
@@ -43,13 +44,20 @@ RULES_WEIGHT = 0.2
 _MARKER = FEATURE_NAMES.index("comments_marker")
 _RUN_LENGTH = FEATURE_NAMES.index("run_length")
 # A thread needs some evidence: a signature, a heading that is no menu item (a run of at most this many short
-# lines), or readers who say "I" (on this share of its lines at least: the seeds' and synthetic threads have it on
-# a fifth or more). Dev cross-validated by site and the synthetic corpus (commit body): a higher share, or
-# fewer lines below, doubted synthetic threads too; a lower share kept the article read as a thread.
+# lines), or readers who say "I" (on this share of its lines at least, and on one line of a short thread: the
+# seeds' and synthetic threads have it on a fifth or more). Dev cross-validated by site and the synthetic corpus
+# (commit bodies): a higher share doubted synthetic threads too; a lower share kept the article read as a
+# thread; sparing threads of fewer than 10 (or 2, 3, 4) lines kept lists and forms below articles as threads.
 HEADING_RUN = 8
 THREAD_FIRST_PERSON = 0.1
-# Shorter threads are left as the walk found them: a few lines give no share to go by.
-THREAD_LINES = 10
+# A quotation opening a line (keys have one form of double quotes).
+_LEADING_QUOTE = r'^"[^"]*("|$)'
+# Reported speech ("he said", "said she"): a line in an article's voice, quoting someone who says "I".
+_REPORTED = r"(?-u:\b)(he|she|they) (said|says|added|told)(?-u:\b)|(?-u:\b)(said|says|added|told) (he|she)(?-u:\b)"
+# A thread whose unsigned lines end cut short ("...") on at least this share (and on two lines) is a list of
+# teasers (a headline, its date, the first words of its story), signed or not: readers finish what they write.
+# Dev's threads have it on a seventh of their lines at most; a fourth or a half found the same lists.
+TEASER_SHARE = 1 / 3
 # How far above a thread's first comment its signature or heading may stand.
 THREAD_REACH = 3
 # Lines between two signatures of one thread at most: a comment of a few lines, its name and date.
@@ -164,34 +172,49 @@ def doubt_unsigned_threads(
     starts: npt.NDArray[np.int64],
     model: LineRoleModel,
 ) -> npt.NDArray[np.int64]:
-    """A thread of THREAD_LINES comments or more with no signature, no heading (a menu's "Comment" item is none)
-    and hardly a reader saying "I" is no thread: such a capture is walked again with comments ruled out.
+    """A thread with no signature next to a comment, no heading (a menu's "Comment" item is none) and hardly a
+    reader saying "I" (outside a quotation opening the line, on a line reporting no speech) is no thread,
+    nor is a thread of teasers (its lines cut short, signed or not): such a capture is walked again with
+    comments ruled out.
 
     An article under a menu naming a "Comment" section, its subheadings said again and again between its
-    paragraphs, reads like a thread line by line; a comment form's policy text too.
+    paragraphs, reads like a thread line by line; so do a comment form's policy text, an article's last
+    paragraphs quoting someone, a few related links below the article, and a list of other stories, each a
+    dated headline over its first words, under their "signatures".
     """
+    signed = features[:, _SIGNATURE] > 0
+    # A signature signs a comment above or below it: one standing among links or teasers signs none.
     comment = coarse == COMMENT
-    counted = np.concatenate([[0], np.cumsum(comment)])
-    evidence = (features[:, _SIGNATURE] > 0) | (
-        (features[:, _MARKER] > 0) & (np.expm1(features[:, _RUN_LENGTH]) < HEADING_RUN + 0.5)
-    )
-    suspects = []
-    for k in np.flatnonzero(counted[starts[1:]] - counted[starts[:-1]] >= THREAD_LINES).tolist():
-        a, b = int(starts[k]), int(starts[k + 1])
-        mine = np.flatnonzero(comment[a:b]) + a
-        if not evidence[max(a, int(mine[0]) - THREAD_REACH) : int(mine[-1]) + 1].any():
-            suspects.append((a, b, mine))
-    if not suspects:
+    signing = signed & (comment | np.append(comment[1:], False) | np.insert(comment[:-1], 0, False))
+    evidence = signing | ((features[:, _MARKER] > 0) & (np.expm1(features[:, _RUN_LENGTH]) < HEADING_RUN + 0.5))
+    # Every capture's comment lines, read at once: a call per capture cost more than the walk.
+    lines = np.flatnonzero(comment)
+    if not len(lines):
         return coarse.copy()
-    # One reading of the first person for every suspect's comments: a call per capture cost more than the walk.
-    lines = np.concatenate([mine for _, _, mine in suspects])
-    voiced = np.add.reduceat(
-        in_first_person([keys[i] for i in lines.tolist()]).astype(np.int64),
-        np.cumsum([0, *map(len, (m for _, _, m in suspects))])[:-1],
-    )
-    doubted = [
-        (a, b) for (a, b, mine), n in zip(suspects, voiced.tolist(), strict=True) if n < THREAD_FIRST_PERSON * len(mine)
-    ]
+    capture = np.searchsorted(starts, lines, side="right") - 1
+    firsts = np.flatnonzero(np.diff(capture, prepend=-1))
+    lasts = np.append(firsts[1:], len(lines)) - 1
+    thread = np.repeat(np.arange(len(firsts)), lasts - firsts + 1)
+    begin = starts[capture[firsts]]
+    so_far = np.concatenate([[0], np.cumsum(evidence)])
+    shown = so_far[lines[lasts] + 1] > so_far[np.maximum(begin, lines[firsts] - THREAD_REACH)]
+    series = pl.Series([keys[i] for i in lines.tolist()], dtype=pl.String)
+    unsigned = ~signed[lines]
+    cut = (series.str.ends_with("...") | series.str.ends_with("\u2026")).to_numpy().astype(bool)
+    teasers = np.bincount(thread, weights=cut & unsigned, minlength=len(firsts))
+    plain = np.bincount(thread, weights=unsigned, minlength=len(firsts))
+    # Readers' voices are looked for only in threads that show no other evidence.
+    asked = ~shown[thread]
+    heard = series.filter(pl.Series(asked))
+    # The words of a quotation opening a line are someone else's: a reader's "I" is in what follows it. A line
+    # opening with a single quote (whose end an apostrophe hides) or reporting speech quotes someone.
+    rest = heard.str.replace(_LEADING_QUOTE, "")
+    quoted = (rest.str.starts_with("'") | heard.str.contains(_REPORTED)).to_numpy().astype(bool)
+    voice = in_first_person(rest.to_list()) & ~quoted
+    voiced = np.bincount(thread[asked], weights=voice, minlength=len(firsts))
+    unvoiced = (voiced < THREAD_FIRST_PERSON * (lasts - firsts + 1)) & ~shown
+    teasing = (teasers > 1) & (teasers >= TEASER_SHARE * plain)
+    doubted = [(int(starts[k]), int(starts[k + 1])) for k in capture[firsts[unvoiced | teasing]].tolist()]
     found = coarse.copy()
     if doubted:
         rows = np.concatenate([np.arange(a, b) for a, b in doubted])
