@@ -33,7 +33,7 @@ serve: setup  ## Prefect server + the archive deployment + its runner; UI on PRE
 # server or archive, set up once, serves its tests; tests/conftest.py puts the long modules first.
 PARALLEL := -n auto --dist loadfile --no-loadscope-reorder
 
-test: setup  ## the tests that start no server and no browser (about a minute on two cores)
+test: setup  ## the tests that start no server and no browser (1.5-2 min on two cores)
 	.venv/bin/pytest -m "not slow" $(PARALLEL)
 
 test-all: setup  ## every test: also the real flow runs, servers, crashes and the browser (CI runs this)

@@ -22,8 +22,8 @@ os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The modules with the most slow tests first, each module's tests together and in their order.
 
-    `make test-all` hands whole modules to two processes (pytest-xdist, `--dist loadfile`): the long ones
-    start first, and the quick modules fill in at the end instead of one long module running alone.
+    `make test-all` hands whole modules to one process per core (pytest-xdist, `--dist loadfile`): the long
+    ones start first, and the quick modules fill in at the end instead of one long module running alone.
     """
 
     def module(item: pytest.Item) -> str:
