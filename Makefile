@@ -10,7 +10,7 @@ SYNCED := .venv/.synced-$(shell (cat uv.lock pyproject.toml; echo $(SYNC_FLAGS))
 export UV_PYTHON_DOWNLOADS := never
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: setup run serve test test-all lint bench eval-real train clean
+.PHONY: setup run serve test test-all lint bench eval-real eval-pages train clean
 
 $(UV):
 	$(PYTHON) -m venv $(TOOLS)
@@ -58,6 +58,9 @@ REALDEV ?= ../shared/realdev
 SPLIT ?= dev
 eval-real: setup  ## line roles and grouping on real pages against realdev's gold (not in `make test`)
 	.venv/bin/python -m bench.real --realdev $(REALDEV) --split $(SPLIT)
+
+eval-pages: setup  ## line roles on our hand-written pages in today's layouts (tests/fixtures/pages)
+	.venv/bin/python -m bench.pages
 
 # Rebuilds tasks/articles/rolemodel/line_roles.json.gz from realdev's dev split, the seeds and a synthetic corpus,
 # and prints the dev split's figures cross-validated by site (tasks/articles/rolemodel/README.md).

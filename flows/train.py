@@ -35,9 +35,11 @@ from tasks.articles.rolemodel.batch import (
 )  # fmt: skip
 from tasks.articles.rolemodel.features import FEATURE_NAMES
 from tasks.articles.rolemodel.model import (
+    BODY,
     COARSE,
     COARSE_OF_ROLE,
     MODEL_FILE,
+    TITLE,
     LineRoleModel,
     region_path,
     viterbi,
@@ -47,9 +49,9 @@ from tasks.articles.roles import LabeledGroup, label_all
 from tasks.core.config import ArchiveParams
 from tasks.runtime.progress import InProcessStages
 from tasks.synth.corpus import write_corpus
+from tasks.synth.pages import CHROME, Site, dress_as_page, new_site
 
 REPO = Path(__file__).resolve().parents[1]
-CHROME = "comment chrome"
 SEEDS_RAW = REPO / "data" / "raw"
 SEEDS_GOLD = REPO / "tests" / "fixtures" / "seeds" / "gold"
 BOOSTING = {
@@ -60,6 +62,8 @@ BOOSTING = {
 }  # fmt: skip
 ROUNDS = 100  # dev cross-validated by site gained at 100 (commit body), little more at 150
 FOLDS = 5
+ARTICLES_PER_SITE = 4
+PAGES_WEIGHT = 1.0
 
 
 @dataclass
@@ -169,72 +173,51 @@ def synthetic_corpus(work: Path, articles: int, seed: int) -> tuple[Corpus, Corp
     for name, text in pages.items():
         (folder / name).write_text(text, encoding="utf-8")
     page_outlets = {f"page-{name}": outlet for name, outlet in outlets.items()}
-    return plain, _corpus("synthetic-pages", folder, page_gold, page_outlets, 1.0)
-
-
-_MONTHS = ("January", "March", "May", "July", "September", "November", "Feb", "Aug", "Oct", "Dec")
-_HEADINGS = ("Comments", "{n} Comments", "Reader comments", "Leave a reply", "Responses", "{n} responses")
+    return plain, _corpus("synthetic-pages", folder, page_gold, page_outlets, PAGES_WEIGHT)
 
 
 def dress_as_pages(corpus: Corpus, rng: np.random.Generator) -> tuple[dict[str, str], dict[str, dict[int, str]]]:
-    """Each synthetic capture inside a page: menus above, links and a footer below, and its thread (if any)
-    above or below the links, under a heading or none, its comments signed (above or below) or not.
-    Real pages wrap articles so; the generator does not.
-
-    The page's words come from the corpus itself (other articles' headlines as links, its words as menu items).
-    """
+    """Each synthetic capture inside a page of a site (tasks/synth/pages.py), a few articles per site: real pages wrap
+    articles so; the generator does not. The page's words come from generic web furniture and the corpus
+    itself (other articles' headlines as links, its words as menu items and names)."""
     captures = [lc for group in corpus.groups for lc in group]
-    titles = [line.text for lc in captures for line, r in zip(lc.capture.lines, lc.roles, strict=True) if r == "title"]
+    stories = _stories(corpus)
     vocabulary = sorted(
         {w for lc in captures[:50] for line in lc.capture.lines for w in line.text.split() if w.isalpha()}
     )
+    sites: dict[str, Site] = {}
     offset = 0
     pages: dict[str, str] = {}
     gold: dict[str, dict[int, str]] = {}
-    for lc in captures:
-        roles = [COARSE[c] if c != 2 else "caption" for c in corpus.gold[offset : offset + len(lc.roles)].tolist()]
-        offset += len(lc.roles)
-        lines: list[tuple[str, str]] = [
-            (w.capitalize(), "boilerplate") for w in rng.choice(vocabulary, rng.integers(2, 12))
-        ]
-        texts = [line.text for line in lc.capture.lines]
-        thread = next((i for i, r in enumerate(roles) if r == "comment"), len(texts))
-        lines += list(zip(texts[:thread], roles[:thread], strict=True))
-        related = [(str(t), "boilerplate") for t in rng.choice(titles, rng.integers(0, 8))] if titles else []
-        links_first = rng.random() < 0.5  # some sites put their related links above the thread, some below
-        lines += related if links_first else []
-        if thread < len(texts):
-            if rng.random() < 0.5:
-                heading = str(rng.choice(_HEADINGS)).format(n=len(texts) - thread)
-                lines.append((heading, CHROME))
-            signed, signed_above = rng.random() < 0.6, rng.random() < 0.5
-            for text, role in zip(texts[thread:], roles[thread:], strict=True):
-                signature = [(_signature(rng, vocabulary), CHROME)] if signed else []
-                lines += [*signature, (text, role)] if signed_above else [(text, role), *signature]
-        lines += [] if links_first else related
-        lines += [(" ".join(w.capitalize() for w in rng.choice(vocabulary, rng.integers(1, 4))), "boilerplate")
-                  for _ in range(rng.integers(2, 8))]  # fmt: skip
-        lines.append(
-            (f"Copyright {rng.integers(1998, 2030)} {str(rng.choice(vocabulary)).capitalize()}", "boilerplate")
-        )
-        step = 2 if rng.random() < 0.5 else 1  # a blank line between lines, or none
-        name = f"page-{Path(lc.capture.uri).name}"
-        pages[name] = "\n".join(t for text, _ in lines for t in ([text, ""] if step == 2 else [text])) + "\n"
-        gold[name] = {1 + step * i: role for i, (_, role) in enumerate(lines)}
+    for number, group in enumerate(corpus.groups):
+        for lc in group:
+            roles = [COARSE[c] if c != 2 else "caption" for c in corpus.gold[offset : offset + len(lc.roles)].tolist()]
+            # A handful of articles per site: a layout seen on several pages, and many layouts in all.
+            site = f"{corpus.site[offset] if len(lc.roles) else ''}/{number // ARTICLES_PER_SITE}"
+            offset += len(lc.roles)
+            if site not in sites:
+                sites[site] = new_site(rng, vocabulary)
+            lines = list(zip((line.text for line in lc.capture.lines), roles, strict=True))
+            name = f"page-{Path(lc.capture.uri).name}"
+            pages[name], gold[name] = dress_as_page(sites[site], lines, stories, vocabulary, rng)
     return pages, gold
 
 
-def _signature(rng: np.random.Generator, vocabulary: list[str]) -> str:
-    name = str(rng.choice(vocabulary)).capitalize()
-    day, year, hour, minute = rng.integers(1, 29), rng.integers(1998, 2030), rng.integers(1, 13), rng.integers(0, 60)
-    month = str(rng.choice(_MONTHS))
-    forms = (
-        f"Posted by {name} on {month} {day}, {year} {hour}:{minute:02d} PM",
-        f"{name} | {day} {month} {year}",
-        f"{name}, {hour} hours ago",
-        f"posted by: {name.lower()} at {hour}:{minute:02d}",
-    )
-    return forms[int(rng.integers(len(forms)))]
+def _stories(corpus: Corpus) -> list[tuple[str, str]]:
+    """Each article's headline and first paragraph (gold), from its first capture that holds both."""
+    found: list[tuple[str, str]] = []
+    offset = 0
+    for group in corpus.groups:
+        story: tuple[str, str] | None = None
+        for lc in group:
+            classes = corpus.gold[offset : offset + len(lc.roles)].tolist()
+            offset += len(lc.roles)
+            texts = [line.text for line in lc.capture.lines]
+            if story is None and TITLE in classes and BODY in classes:
+                story = (texts[classes.index(TITLE)], texts[classes.index(BODY)])
+        if story is not None:
+            found.append(story)
+    return found
 
 
 def _folds(sites: np.ndarray) -> np.ndarray:
@@ -305,7 +288,8 @@ def decode(data: Stacked, probabilities: np.ndarray, model: LineRoleModel) -> np
             viterbi(smoothed, starts, model), smoothed, data.features[span], keys, starts, model
         )
         walked = give_a_title(held_as_article(corpus.groups, found_walk), smoothed, data.features[span], starts)
-        found[span] = file_thread_furniture(follow_signatures(walked, data.features[span], starts), data.features[span])
+        signed = follow_signatures(walked, data.features[span], starts)
+        found[span] = file_thread_furniture(signed, data.features[span], starts)
     return found
 
 

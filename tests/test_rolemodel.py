@@ -145,6 +145,38 @@ def test_dated_links_one_under_another_are_no_thread() -> None:
     assert follow_signatures(read, features, np.asarray([0, len(texts)])).tolist() == read.tolist()
 
 
+def test_names_dates_buttons_and_counts_around_comments_are_furniture_and_what_readers_wrote_stays() -> None:
+    from tasks.articles.rolemodel.batch import file_thread_furniture
+    from tasks.articles.rolemodel.model import BOILERPLATE, COMMENT
+
+    thread = [
+        ("14 comments", BOILERPLATE),
+        ("Sort by: Newest | Oldest | Best", BOILERPLATE),
+        ("Tom Bradley", BOILERPLATE),
+        ("August 14, 2026 at 7:42 pm", BOILERPLATE),
+        ("Same thing happened to me with cherry tomatoes, I blamed the heat.", COMMENT),
+        ("Reply", BOILERPLATE),
+        ("priya_k wrote:", BOILERPLATE),
+        ("Do you water in the morning or the evening?", COMMENT),
+        ("Recommend 12", BOILERPLATE),
+        ("Reply", BOILERPLATE),
+        ("gardenbob", BOILERPLATE),
+        ("2 hours ago", BOILERPLATE),
+        ("Evenings are fine", COMMENT),  # short, but what a reader wrote: no date, count or colon, said once
+        ("Reply", BOILERPLATE),
+        ("Thanks!", COMMENT),
+        ("9. Tom,", COMMENT),  # a numbered comment opening with whom it answers
+        ("you are right about the watering", COMMENT),
+    ]
+    texts = [text for text, _ in thread]
+    found = file_thread_furniture(np.full(len(texts), COMMENT), features_of(texts).to_numpy(), np.asarray([0, 17]))
+    assert dict(zip(texts, found.tolist(), strict=True)) == dict(thread)
+    # A short line over a date in another capture is no name: captures are read apart.
+    texts = ["Evenings are fine", "2 hours ago"]
+    found = file_thread_furniture(np.full(2, COMMENT), features_of(texts).to_numpy(), np.asarray([0, 1, 2]))
+    assert found.tolist() == [COMMENT, BOILERPLATE]
+
+
 def _doubted(texts: list[str], read: list[int]) -> list[int]:
     """doubt_unsigned_threads() on one capture the walk read as `read`, each line sure of its class at 0.9."""
     from tasks.articles.rolemodel.batch import doubt_unsigned_threads

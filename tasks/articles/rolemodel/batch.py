@@ -42,6 +42,21 @@ _CLASS_OF_RULE = np.asarray([COARSE_OF_ROLE[role] for role in ROLE_CODES], dtype
 # dev's figures cross-validated by site (line accuracy 0.9605 at 0.1, see BENCHMARKS.md at 0.2, 0.9595 at 0.3).
 RULES_WEIGHT = 0.2
 _MARKER = FEATURE_NAMES.index("comments_marker")
+_WORDS = FEATURE_NAMES.index("words")
+_ENDS_SENTENCE = FEATURE_NAMES.index("ends_sentence")
+_DATED = FEATURE_NAMES.index("dated")
+_ENDS_COLON = FEATURE_NAMES.index("ends_colon")
+_REPEATS = FEATURE_NAMES.index("repeats")
+_DIGIT_SHARE = FEATURE_NAMES.index("digit_share")
+_NUMBERED = FEATURE_NAMES.index("numbered")
+_LINK_MARKS = FEATURE_NAMES.index("link_marks")
+# A thread's furniture around each comment: a date of at most CHROME_WORDS words with no closing stop; a
+# name, `jo wrote:`, a button or a count of at most NAME_WORDS words; a button said this often in the capture.
+CHROME_WORDS = 8
+NAME_WORDS = 3
+BUTTON_REPEATS = 3
+# A short line with this many bars or bullets between its words is a row of controls ("Newest | Oldest | Best").
+CHROME_BARS = 2
 _RUN_LENGTH = FEATURE_NAMES.index("run_length")
 # A thread needs some evidence: a signature, a heading that is no menu item (a run of at most this many short
 # lines), or readers who say "I" (on this share of its lines at least, and on one line of a short thread: the
@@ -119,7 +134,7 @@ def relabel(groups: Sequence[LabeledGroup], furniture: frozenset[str], model: Li
     walked = viterbi(probabilities, starts, model)
     walked = held_as_article(groups, doubt_unsigned_threads(walked, probabilities, features, table.key, starts, model))
     walked = give_a_title(walked, probabilities, features, starts)
-    coarse = file_thread_furniture(follow_signatures(walked, features, starts), features)
+    coarse = file_thread_furniture(follow_signatures(walked, features, starts), features, starts)
     confidence = probabilities[np.arange(len(coarse)), coarse] if len(coarse) else np.zeros(0)
     relabeled: list[LabeledGroup] = []
     k = 0
@@ -280,13 +295,34 @@ def follow_signatures(
     return found
 
 
-def file_thread_furniture(coarse: npt.NDArray[np.int64], features: np.ndarray) -> npt.NDArray[np.int64]:
-    """A thread's headings and signatures ("posted by jo | 3 May 2008 10:12") are its furniture, not comments.
+def file_thread_furniture(
+    coarse: npt.NDArray[np.int64], features: np.ndarray, starts: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """A thread's furniture is no comment: its headings and signatures ("posted by jo | 3 May 2008 10:12"), and
+    the short lines around each comment: a date alone ("2 hours ago"), `jo wrote:`,
+    buttons said again and again (`Reply`, `Report`), counts (`Recommend 14`, `3 likes`), a name over its date,
+    a row of controls (`Sort by: Newest | Oldest`).
 
     The model reads a thread as one region, its furniture included; the archive keeps only what readers wrote.
     """
-    furniture = (features[:, _SIGNATURE] > 0) | (features[:, _MARKER] > 0)
-    return np.where((coarse == COMMENT) & furniture, BOILERPLATE, coarse)
+    words = features[:, _WORDS]
+    short = (words <= CHROME_WORDS) & (features[:, _ENDS_SENTENCE] == 0)
+    dated = short & (features[:, _DATED] > 0)
+    # A name stands over its comment's date, in the same capture (a short comment under a date is no name).
+    last = np.zeros(len(coarse), dtype=bool)
+    last[starts[1:][starts[1:] > 0] - 1] = True
+    over_date = np.append(dated[1:], False) & ~last
+    # A comment may open with its number and whom it answers ("9. Jo,"): that is the reader's own text.
+    few = short & (words <= NAME_WORDS) & (features[:, _NUMBERED] == 0)
+    chrome = (
+        (features[:, _SIGNATURE] > 0) | (features[:, _MARKER] > 0) | dated
+        | (few & over_date)
+        | (few & (features[:, _ENDS_COLON] > 0))
+        | (few & (features[:, _REPEATS] >= BUTTON_REPEATS))
+        | (few & (features[:, _DIGIT_SHARE] > 0))
+        | (short & (features[:, _LINK_MARKS] >= CHROME_BARS))
+    )  # fmt: skip
+    return np.where((coarse == COMMENT) & chrome, BOILERPLATE, coarse)
 
 
 def held_as_article(groups: Sequence[LabeledGroup], coarse: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
