@@ -31,6 +31,7 @@ from tasks.articles.rolemodel.batch import (
     give_a_title,
     held_as_article,
     lean_on_rules,
+    name_under_headline,
     wrapped_as_one,
 )  # fmt: skip
 from tasks.articles.rolemodel.features import FEATURE_NAMES
@@ -288,6 +289,8 @@ def decode(data: Stacked, probabilities: np.ndarray, model: LineRoleModel) -> np
             viterbi(smoothed, starts, model), smoothed, data.features[span], keys, starts, model
         )
         walked = give_a_title(held_as_article(corpus.groups, found_walk), smoothed, data.features[span], starts)
+        texts = [line.text for group in corpus.groups for lc in group for line in lc.capture.lines]
+        walked = name_under_headline(walked, smoothed, texts, starts)
         signed = follow_signatures(walked, data.features[span], starts)
         found[span] = file_thread_furniture(signed, data.features[span], starts)
     return found

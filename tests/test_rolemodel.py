@@ -349,6 +349,28 @@ def test_a_byline_in_capitals_under_the_title_is_a_byline(tmp_path: Path) -> Non
     assert found[line_of(page, pages.TITLE)] == "title"
 
 
+def test_a_name_in_capitals_under_the_standfirst_is_the_byline_and_the_standfirst_a_subtitle(tmp_path: Path) -> None:
+    standfirst = "After two years in a church hall, the town's readers will have a building of their own again"
+    page = pages.page(under_title=(standfirst, "ANNA KOWALSKA", "Share on Facebook", "Email"), thread=False)
+    found = archived_roles(tmp_path / "raw", {"page.txt": page})["page.txt"]
+    assert found[line_of(page, pages.TITLE)] == "title"
+    assert found[line_of(page, standfirst)] == "subtitle"
+    assert found[line_of(page, "ANNA KOWALSKA")] == "byline"
+    assert found[line_of(page, "Share on Facebook")] == "boilerplate"
+
+
+def test_capitals_in_the_menu_above_the_headline_are_no_byline() -> None:
+    from tasks.articles.rolemodel.batch import name_under_headline
+    from tasks.articles.rolemodel.model import BODY, BOILERPLATE, COARSE, SUPPLEMENT, TITLE
+
+    texts = ["LOCAL NEWS", "Harbour Town Votes", "ANNA KOWALSKA", "SHARE THIS", pages.PARAGRAPHS[0]]
+    walked = np.asarray([BOILERPLATE, TITLE, BOILERPLATE, BOILERPLATE, BODY])
+    probabilities = np.full((5, len(COARSE)), 0.1)
+    probabilities[[0, 2], SUPPLEMENT] = 0.4  # as likely a supplement as the name: only its place tells them apart
+    found = name_under_headline(walked, probabilities, texts, np.asarray([0, 5]))
+    assert found.tolist() == [BOILERPLATE, TITLE, SUPPLEMENT, BOILERPLATE, BODY]
+
+
 def test_a_lone_capture_without_a_heading_still_finds_where_its_comments_start(tmp_path: Path) -> None:
     page = pages.page()
     found = archived_roles(tmp_path / "raw", {"page.txt": page})["page.txt"]

@@ -88,6 +88,10 @@ _ROLE_CODE = {role: code for code, role in enumerate(ROLE_CODES)}
 PARTNER_ARTICLE_SHARE = 0.5
 # A name alone on its line, in capitals or not: "JANE DOE", "By JANE DOE", "Jane van Doe".
 _BARE_NAME = re.compile(r"^(?:by\s+)?[A-Z][\w.'\u2019\-]+(?:\s+(?:[a-z]{1,3}\s+)?[A-Z][\w.'\u2019\-]+){1,3}$", re.I)
+# A name in capitals ("JANE DOE", "BY JANE VAN DOE"): two to four words of capitals, no digits.
+_CAPITAL_NAME = r"^(BY\s+)?[A-Z][A-Z.'\u2019\-]+(\s+([A-Z]{1,3}\s+)?[A-Z][A-Z.'\u2019\-]+){1,3}$"
+# How likely the model must find a capital name a supplement for it to be the byline (dev cross-validated).
+CAPITAL_NAME_AT_LEAST = 0.2
 _SUPPLEMENT_ROLES: frozenset[Role] = frozenset(("subtitle", "byline", "author_bio", "caption"))
 # The article's classes (title, body, supplement) are the lowest numbers.
 assert tuple(range(SUPPLEMENT + 1)) == ARTICLE_CLASSES
@@ -133,7 +137,9 @@ def relabel(groups: Sequence[LabeledGroup], furniture: frozenset[str], model: Li
     starts = capture_starts(groups)
     walked = viterbi(probabilities, starts, model)
     walked = held_as_article(groups, doubt_unsigned_threads(walked, probabilities, features, table.key, starts, model))
-    walked = give_a_title(walked, probabilities, features, starts)
+    walked = name_under_headline(
+        give_a_title(walked, probabilities, features, starts), probabilities, table.text, starts
+    )
     coarse = file_thread_furniture(follow_signatures(walked, features, starts), features, starts)
     confidence = probabilities[np.arange(len(coarse)), coarse] if len(coarse) else np.zeros(0)
     relabeled: list[LabeledGroup] = []
@@ -265,6 +271,26 @@ def give_a_title(
     return found
 
 
+def name_under_headline(
+    coarse: npt.NDArray[np.int64], probabilities: np.ndarray, texts: Sequence[str], starts: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """A name in capitals alone on its line between the headline and the text is the byline ("JANE DOE"), where
+    the model found it at all likely to be a supplement: a page's furniture says its words in capitals too.
+    """
+    found = coarse.copy()
+    asked = np.flatnonzero((coarse == BOILERPLATE) & (probabilities[:, SUPPLEMENT] >= CAPITAL_NAME_AT_LEAST))
+    if not len(asked):
+        return found
+    named = pl.Series([texts[i] for i in asked.tolist()], dtype=pl.String).str.contains(_CAPITAL_NAME).to_numpy()
+    for line in asked[named].tolist():
+        k = int(np.searchsorted(starts, line, side="right")) - 1
+        above, below = coarse[starts[k] : line], coarse[line + 1 : starts[k + 1]]
+        # Under the capture's headline, with no body between them, and over its text.
+        if TITLE in above and BODY not in above[int(np.flatnonzero(above == TITLE)[-1]) :] and BODY in below:
+            found[line] = SUPPLEMENT
+    return found
+
+
 def follow_signatures(
     coarse: npt.NDArray[np.int64], features: np.ndarray, starts: npt.NDArray[np.int64]
 ) -> npt.NDArray[np.int64]:
@@ -383,7 +409,8 @@ def _regroup(captures: list[LabeledCapture], like: LabeledGroup) -> LabeledGroup
 
 
 def fine_roles(ruled: LabeledCapture, coarse: Sequence[int], confidence: Sequence[float]) -> LabeledCapture:
-    """Archive roles from the model's classes: a supplement line is what the rules called it, else byline or caption."""
+    """Archive roles from the model's classes: a supplement line is what the rules called it, else a byline, a
+    standfirst (the subtitle: a sentence right under the title) or a caption."""
     roles: list[Role] = [_ROLE_OF_CLASS[c] for c in coarse]
     author: str | None = None
     lines = ruled.capture.lines
@@ -391,6 +418,8 @@ def fine_roles(ruled: LabeledCapture, coarse: Sequence[int], confidence: Sequenc
         role: Role = ruled.roles[index] if ruled.roles[index] in _SUPPLEMENT_ROLES else "caption"
         if role == "caption" and _is_byline(lines[index].text, roles[:index]):
             role = "byline"
+        elif role == "caption" and _under(roles[:index]) == ["title"] and len(lines[index].text.split()) >= 6:
+            role = "subtitle"
         roles[index] = role
         if role == "byline" and author is None:
             author = byline_name(lines[index].text) or _bare_name(lines[index].text)
@@ -399,12 +428,23 @@ def fine_roles(ruled: LabeledCapture, coarse: Sequence[int], confidence: Sequenc
     return LabeledCapture(ruled.capture, tuple(roles), author, ruled.has_metadata, tuple(confidence))
 
 
+def _under(before: Sequence[Role]) -> list[Role]:
+    """The roles of the article's lines above a line, nearest first, up to and including the title (if any)."""
+    found: list[Role] = []
+    for role in reversed(before):
+        if role != "boilerplate":
+            found.append(role)
+            if role == "title" or len(found) > 2:
+                break
+    return found
+
+
 def _is_byline(text: str, before: Sequence[Role]) -> bool:
-    """ "By Jane Doe, Reuters", or a name alone on its line right under the title."""
+    """ "By Jane Doe, Reuters", or a name alone on its line right under the title or its standfirst."""
     if byline_name(text) is not None:
         return True
-    above = next((r for r in reversed(before) if r != "boilerplate"), None)
-    return above in ("title", "subtitle") and _bare_name(text) is not None
+    above = _under(before)
+    return bool(above) and above[0] in ("title", "subtitle") and _bare_name(text) is not None
 
 
 def _bare_name(text: str) -> str | None:
