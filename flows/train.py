@@ -25,6 +25,7 @@ from flows.archive import STAGE_ORDER, group_phase, read_phase
 from tasks.articles.rolemodel.batch import (
     batch_features,
     capture_starts,
+    choose_titles_by,
     doubt_unsigned_threads,
     file_thread_furniture,
     follow_signatures,
@@ -32,6 +33,7 @@ from tasks.articles.rolemodel.batch import (
     held_as_article,
     lean_on_rules,
     name_under_headline,
+    title_candidates,
     wrapped_as_one,
 )  # fmt: skip
 from tasks.articles.rolemodel.features import FEATURE_NAMES
@@ -65,6 +67,14 @@ ROUNDS = 100  # dev cross-validated by site gained at 100 (commit body), little 
 FOLDS = 5
 ARTICLES_PER_SITE = 4
 PAGES_WEIGHT = 1.0
+# The headline chooser reads a few dozen lines a capture: small trees. Dev cross-validated by site (commit body):
+# 15 leaves or a feature fraction of 0.8 lost title F1; 80 to 300 rounds and 40 to 100 lines a leaf hardly moved it.
+CHOOSING = {
+    "objective": "binary", "learning_rate": 0.1, "num_leaves": 7, "min_data_in_leaf": 40, "feature_fraction": 0.5,
+    "bagging_fraction": 0.8, "bagging_freq": 1, "lambda_l2": 1.0, "seed": 17, "deterministic": True,
+    "force_col_wise": True, "num_threads": 1, "verbose": -1,
+}  # fmt: skip
+CHOOSING_ROUNDS = 150
 
 
 @dataclass
@@ -278,22 +288,50 @@ def walk_of(data: Stacked) -> tuple[np.ndarray, np.ndarray]:
     return walk_tables(paths, weights)
 
 
-def decode(data: Stacked, probabilities: np.ndarray, model: LineRoleModel) -> np.ndarray:
-    """Viterbi, then the partners' evidence, corpus by corpus: what relabel() does."""
+def walk_titles(data: Stacked, probabilities: np.ndarray, model: LineRoleModel) -> tuple[np.ndarray, np.ndarray]:
+    """Viterbi, then the partners' evidence and the title an untitled article gets, corpus by corpus: what
+    relabel() does before it chooses the headlines. The lines' classes, and their probabilities as the walk read
+    them."""
     found = np.zeros(len(probabilities), dtype=np.int64)
+    smoothed = np.zeros_like(probabilities)
     for corpus, span in zip(data.corpora, data.spans, strict=True):
-        smoothed = wrapped_as_one(lean_on_rules(probabilities[span], data.features[span]), data.features[span])
+        smoothed[span] = wrapped_as_one(lean_on_rules(probabilities[span], data.features[span]), data.features[span])
         starts = capture_starts(corpus.groups)
         keys = [line.key for group in corpus.groups for lc in group for line in lc.capture.lines]
         found_walk = doubt_unsigned_threads(
-            viterbi(smoothed, starts, model), smoothed, data.features[span], keys, starts, model
+            viterbi(smoothed[span], starts, model), smoothed[span], data.features[span], keys, starts, model
         )
-        walked = give_a_title(held_as_article(corpus.groups, found_walk), smoothed, data.features[span], starts)
+        found[span] = give_a_title(
+            held_as_article(corpus.groups, found_walk), smoothed[span], data.features[span], starts
+        )
+    return found, smoothed
+
+
+def all_starts(data: Stacked) -> np.ndarray:
+    """Where every capture of every corpus begins in the stacked lines, then the number of lines."""
+    parts = [capture_starts(c.groups)[:-1] + span.start for c, span in zip(data.corpora, data.spans, strict=True)]
+    return np.concatenate([*parts, [len(data.gold)]]).astype(np.int64)
+
+
+def choose_and_finish(
+    data: Stacked, walked: np.ndarray, smoothed: np.ndarray, lines: np.ndarray, scores: np.ndarray
+) -> np.ndarray:
+    """The headlines chosen by `scores` (the chooser's, per candidate line), then the thread's signatures
+    followed and its furniture filed: the rest of relabel()."""
+    chosen = choose_titles_by(walked, smoothed, lines, scores, all_starts(data))
+    found = np.zeros(len(walked), dtype=np.int64)
+    for corpus, span in zip(data.corpora, data.spans, strict=True):
+        starts = capture_starts(corpus.groups)
         texts = [line.text for group in corpus.groups for lc in group for line in lc.capture.lines]
-        walked = name_under_headline(walked, smoothed, texts, starts)
-        signed = follow_signatures(walked, data.features[span], starts)
-        found[span] = file_thread_furniture(signed, data.features[span], starts)
+        named = name_under_headline(chosen[span], smoothed[span], texts, starts)
+        found[span] = file_thread_furniture(
+            follow_signatures(named, data.features[span], starts), data.features[span], starts
+        )
     return found
+
+
+def _fit_chooser(x: np.ndarray, y: np.ndarray) -> lgb.Booster:
+    return lgb.train(CHOOSING, lgb.Dataset(x, y), num_boost_round=CHOOSING_ROUNDS)
 
 
 def scores(gold: np.ndarray, predicted: np.ndarray, either: np.ndarray) -> dict[str, float]:
@@ -333,14 +371,25 @@ def dump_cv(path: Path, data: Stacked, probabilities: np.ndarray, decoded: np.nd
 def train(
     corpora: Sequence[Corpus], *, cross_validate: bool = True, dump: Path | None = None
 ) -> tuple[LineRoleModel, dict[str, object]]:
-    """The model from all corpora; with `cross_validate`, each corpus's figures on sites left out of training."""
+    """The model from all corpora; with `cross_validate`, each corpus's figures on sites left out of training.
+
+    The headline chooser learns from the lines' probabilities as the booster gives them on sites it never saw
+    (out of fold), as it will meet them on new pages; so the boosters of the folds are trained in any case.
+    """
     data = stack_corpora(corpora)
     log_start, log_transition = walk_of(data)
+    walk = LineRoleModel(None, log_start, log_transition, {})  # type: ignore[arg-type]
+    probabilities = out_of_fold(data)
+    walked, smoothed = walk_titles(data, probabilities, walk)
+    lines, candidates = title_candidates(walked, smoothed, data.features, all_starts(data))
+    headline = data.gold[lines] == COARSE.index("title")
     figures: dict[str, object] = {}
     if cross_validate:
-        probabilities = out_of_fold(data)
-        walk = LineRoleModel(None, log_start, log_transition, {})  # type: ignore[arg-type]
-        decoded = decode(data, probabilities, walk)
+        chosen_by = np.zeros(len(lines))
+        for fold in range(FOLDS):
+            held = data.folds[lines] == fold
+            chosen_by[held] = _fit_chooser(candidates[~held], headline[~held]).predict(candidates[held])
+        decoded = choose_and_finish(data, walked, smoothed, lines, chosen_by)
         if dump is not None:
             dump_cv(dump, data, probabilities, decoded)
         for corpus, span in zip(data.corpora, data.spans, strict=True):
@@ -349,7 +398,8 @@ def train(
                 "decoded": scores(data.gold[span], decoded[span], data.either[span]),
             }
     meta = {"corpora": {c.name: len(c.gold) for c in corpora}, "rounds": ROUNDS, "folds": FOLDS}
-    return LineRoleModel(_fit(data.features, data.gold, data.weight), log_start, log_transition, meta), figures
+    booster = _fit(data.features, data.gold, data.weight)
+    return LineRoleModel(booster, log_start, log_transition, meta, _fit_chooser(candidates, headline)), figures
 
 
 def main(argv: list[str] | None = None) -> int:

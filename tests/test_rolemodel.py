@@ -8,6 +8,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from tasks.articles.rolemodel.batch import CHOICE_FEATURES
 from tasks.articles.rolemodel.features import FEATURE_NAMES, LineTable, line_features
 from tasks.articles.rolemodel.model import MODEL_FILE, LineRoleModel
 from tasks.core.config import ArchiveParams, RolesConfig
@@ -264,6 +265,22 @@ def test_a_short_thread_with_no_signature_no_heading_and_no_reader_saying_i_is_w
     assert _doubted(texts, read) == read
 
 
+def test_a_list_far_below_a_signed_thread_shows_its_own_evidence_and_the_thread_stays() -> None:
+    from tasks.articles.rolemodel.batch import THREAD_GAP
+    from tasks.articles.rolemodel.model import BODY, BOILERPLATE, COMMENT
+
+    thread = list(pages.COMMENTS)  # each comment signed under it
+    links = [f"Harbour notice {n}: moorings, fees and the spring tide table" for n in range(THREAD_GAP + 1)]
+    digest = ["The week on the quay, in brief", "Ferry fares rise from April", "Sea wall survey put off again"]
+    texts = [pages.PARAGRAPHS[0], *thread, *links, *digest]
+    read = [BODY, *[COMMENT] * len(thread), *[BOILERPLATE] * len(links), *[COMMENT] * len(digest)]
+    found = _doubted(texts, read)
+    assert found[: 1 + len(thread)] == read[: 1 + len(thread)]  # the signed thread stays a thread
+    assert COMMENT not in found[1 + len(thread) :]  # the list far below it had no signature, heading or "I"
+    near = [BODY, *[COMMENT] * (len(thread) + len(digest))]  # the same list right under the thread: signed
+    assert _doubted([pages.PARAGRAPHS[0], *thread, *digest], near) == near
+
+
 def test_a_signature_among_links_far_from_any_comment_is_no_evidence_of_a_thread() -> None:
     from tasks.articles.rolemodel.model import BODY, BOILERPLATE, COMMENT
 
@@ -304,6 +321,75 @@ def test_a_body_only_capture_under_a_menu_gets_no_title_from_the_menu() -> None:
     assert give_a_title(read, probabilities, features, np.asarray([0, len(texts)])).tolist() == read.tolist()
 
 
+def test_the_headline_candidates_are_the_lines_above_the_text_and_the_walks_titles_read_side_by_side() -> None:
+    from tasks.articles.rolemodel.batch import CHOICE_FEATURES, CHOICE_REACH, title_candidates
+    from tasks.articles.rolemodel.model import BODY, BOILERPLATE, TITLE
+
+    menu = [f"Section {n}" for n in range(CHOICE_REACH + 5)]
+    texts = [pages.TITLE, *menu, "Quayside Sketches", *pages.PARAGRAPHS[:3]]
+    features = features_of(texts).to_numpy()
+    first_body = len(texts) - 3
+    read = np.asarray([TITLE] + [BOILERPLATE] * (first_body - 1) + [BODY] * 3, dtype=np.int64)
+    probabilities = np.tile([0.01, 0.01, 0.01, 0.01, 0.96], (len(texts), 1))
+    probabilities[first_body:] = [0.0, 1.0, 0.0, 0.0, 0.0]
+    probabilities[first_body - 1] = [0.6, 0.0, 0.1, 0.0, 0.3]  # the likeliest title, right above the text
+    probabilities[0] = [0.4, 0.0, 0.0, 0.0, 0.6]  # the walk's title, far above
+    lines, matrix = title_candidates(read, probabilities, features, np.asarray([0, len(texts)]))
+    near = list(range(first_body - CHOICE_REACH, first_body + 1))
+    assert lines.tolist() == [0, *near]  # the walk's title, then the reach above the text and its first line
+    column = {name: matrix[:, CHOICE_FEATURES.index(name)].tolist() for name in CHOICE_FEATURES}
+    assert column["to_body"][0] == first_body
+    assert column["to_body"][-2:] == [1, 0]
+    assert column["title_rank"][0] == 1
+    assert column["title_rank"][-2] == 0
+    assert column["title_gap"][-2] == 0.0
+    assert column["title_gap"][0] == pytest.approx(-0.2)
+    assert column["titles"] == [1.0] * len(lines)
+    assert column["titles_so_far"][:2] == [1.0, 1.0]
+    assert column["class_below"][-2] == BODY
+    assert column["title_above"][-1] == pytest.approx(0.6)
+
+
+def test_the_candidate_the_chooser_scores_best_is_the_headline_and_the_walks_other_title_steps_down() -> None:
+    from tasks.articles.rolemodel.batch import ALSO_TITLE_AT_LEAST, CHOSEN_AT_LEAST, choose_titles_by
+    from tasks.articles.rolemodel.model import BODY, BOILERPLATE, COMMENT, SUPPLEMENT, TITLE
+
+    read = np.asarray([BOILERPLATE, TITLE, TITLE, BOILERPLATE, BODY, BODY], dtype=np.int64)
+    probabilities = np.tile([0.1, 0.1, 0.1, 0.1, 0.6], (6, 1))
+    probabilities[1] = [0.5, 0.0, 0.1, 0.35, 0.05]  # a byline read as title: a comment is likelier than a caption
+    starts = np.asarray([0, 6])
+    lines = np.asarray([0, 1, 2, 3, 4])
+    scores = np.asarray([0.1, CHOSEN_AT_LEAST / 2, CHOSEN_AT_LEAST + 0.05, 0.2, 0.0])
+    found = choose_titles_by(read, probabilities, lines, scores, starts)
+    assert found.tolist() == [BOILERPLATE, SUPPLEMENT, TITLE, BOILERPLATE, BODY, BODY]
+    scores[3] = ALSO_TITLE_AT_LEAST  # a second line sure to be title (a headline in two lines) is one too
+    assert choose_titles_by(read, probabilities, lines, scores, starts)[3] == TITLE
+    unsure = np.full(5, CHOSEN_AT_LEAST / 2)  # no candidate the chooser believes in: no headline
+    assert TITLE not in choose_titles_by(read, probabilities, lines, unsure, starts).tolist()
+    assert COMMENT not in choose_titles_by(read, probabilities, lines, unsure, starts).tolist()
+
+
+def test_a_walk_never_goes_from_a_thread_back_into_the_body_even_where_a_training_page_did() -> None:
+    from tasks.articles.rolemodel.model import (
+        _NEVER,
+        BODY_REGION,
+        CHROME,
+        HEAD,
+        REGION_COMMENT,
+        TITLE_REGION,
+        WALK_WEIGHT,
+        walk_tables,
+    )  # fmt: skip
+
+    # A training page whose gold has a few comment lines inside its body, one with chrome there too.
+    paths = [[HEAD, TITLE_REGION, BODY_REGION, REGION_COMMENT, BODY_REGION, REGION_COMMENT, CHROME, BODY_REGION]]
+    _, log_transition = walk_tables(paths, [1.0])
+    assert log_transition[REGION_COMMENT, BODY_REGION] == WALK_WEIGHT * _NEVER
+    assert log_transition[CHROME, BODY_REGION] == WALK_WEIGHT * _NEVER
+    assert log_transition[BODY_REGION, REGION_COMMENT] > WALK_WEIGHT * _NEVER  # into the thread, as pages go
+    assert log_transition[REGION_COMMENT, CHROME] > WALK_WEIGHT * _NEVER
+
+
 def test_the_shipped_model_file_loads_and_names_what_it_was_trained_on() -> None:
     model = LineRoleModel.load(MODEL_FILE)
     corpora = model.meta["corpora"]
@@ -311,6 +397,17 @@ def test_the_shipped_model_file_loads_and_names_what_it_was_trained_on() -> None
     assert set(corpora) == {"realdev-dev", "seeds", "synthetic", "synthetic-pages"}
     assert model.log_transition.shape == (9, 9)
     assert model.booster.num_feature() == len(FEATURE_NAMES)
+    assert model.title_booster is not None
+    assert model.title_booster.num_feature() == len(CHOICE_FEATURES)
+
+
+def test_a_model_file_keeps_its_headline_chooser(tmp_path: Path) -> None:
+    model = LineRoleModel.load(MODEL_FILE)
+    assert model.title_booster is not None
+    model.save(tmp_path / "model.json.gz")
+    again = LineRoleModel.load(tmp_path / "model.json.gz")
+    assert again.title_booster is not None
+    assert again.title_booster.model_to_string() == model.title_booster.model_to_string()
 
 
 def archived_roles(raw: Path, files: dict[str, str], roles: RolesConfig | None = None) -> dict[str, dict[int, str]]:
@@ -369,6 +466,16 @@ def test_capitals_in_the_menu_above_the_headline_are_no_byline() -> None:
     probabilities[[0, 2], SUPPLEMENT] = 0.4  # as likely a supplement as the name: only its place tells them apart
     found = name_under_headline(walked, probabilities, texts, np.asarray([0, 5]))
     assert found.tolist() == [BOILERPLATE, TITLE, SUPPLEMENT, BOILERPLATE, BODY]
+
+
+def test_a_source_line_under_the_headline_is_no_second_headline(tmp_path: Path) -> None:
+    """Line by line the source reads as a second headline line; beside the headline, the chooser tells them apart."""
+    source = "Source: Harbour Gazette"
+    lines = [*pages.MENU, pages.TITLE, source, "Posted on: 14 March 2026", *pages.PARAGRAPHS, *pages.FOOTER]
+    page = "\n".join(lines) + "\n"
+    found = archived_roles(tmp_path / "raw", {"page.txt": page})["page.txt"]
+    assert found[line_of(page, pages.TITLE)] == "title"
+    assert found[line_of(page, source)] == "caption"
 
 
 def test_a_lone_capture_without_a_heading_still_finds_where_its_comments_start(tmp_path: Path) -> None:

@@ -75,6 +75,10 @@ _REPORTED = r"(?-u:\b)(he|she|they) (said|says|added|told)(?-u:\b)|(?-u:\b)(said
 TEASER_SHARE = 1 / 3
 # How far above a thread's first comment its signature or heading may stand.
 THREAD_REACH = 3
+# Comment lines more than this many lines apart are two threads, each to show its own evidence: a list of dated
+# headlines far below a page's real thread read as a second thread, and the real one's signatures vouched for it.
+# Dev cross-validated by site (commit body): 8 to 20 found the same; 30 kept some.
+THREAD_GAP = 12
 # Lines between two signatures of one thread at most: a comment of a few lines, its name and date.
 THREAD_SIGNATURE_GAP = 6
 # How far above an untitled article's first body line its headline is looked for, and how likely it must be:
@@ -137,9 +141,10 @@ def relabel(groups: Sequence[LabeledGroup], furniture: frozenset[str], model: Li
     starts = capture_starts(groups)
     walked = viterbi(probabilities, starts, model)
     walked = held_as_article(groups, doubt_unsigned_threads(walked, probabilities, features, table.key, starts, model))
-    walked = name_under_headline(
-        give_a_title(walked, probabilities, features, starts), probabilities, table.text, starts
+    walked = choose_titles(
+        give_a_title(walked, probabilities, features, starts), probabilities, features, starts, model
     )
+    walked = name_under_headline(walked, probabilities, table.text, starts)
     coarse = file_thread_furniture(follow_signatures(walked, features, starts), features, starts)
     confidence = probabilities[np.arange(len(coarse)), coarse] if len(coarse) else np.zeros(0)
     relabeled: list[LabeledGroup] = []
@@ -196,7 +201,7 @@ def doubt_unsigned_threads(
     """A thread with no signature next to a comment, no heading (a menu's "Comment" item is none) and hardly a
     reader saying "I" (outside a quotation opening the line, on a line reporting no speech) is no thread,
     nor is a thread of teasers (its lines cut short, signed or not): such a capture is walked again with
-    comments ruled out.
+    comments ruled out on the thread's lines. Comment lines more than THREAD_GAP lines apart are two threads.
 
     An article under a menu naming a "Comment" section, its subheadings said again and again between its
     paragraphs, reads like a thread line by line; so do a comment form's policy text, an article's last
@@ -213,7 +218,8 @@ def doubt_unsigned_threads(
     if not len(lines):
         return coarse.copy()
     capture = np.searchsorted(starts, lines, side="right") - 1
-    firsts = np.flatnonzero(np.diff(capture, prepend=-1))
+    # A new thread where a capture begins, or after THREAD_GAP lines with no comment.
+    firsts = np.flatnonzero((np.diff(capture, prepend=-1) != 0) | (np.diff(lines, prepend=-1) > THREAD_GAP))
     lasts = np.append(firsts[1:], len(lines)) - 1
     thread = np.repeat(np.arange(len(firsts)), lasts - firsts + 1)
     begin = starts[capture[firsts]]
@@ -235,12 +241,18 @@ def doubt_unsigned_threads(
     voiced = np.bincount(thread[asked], weights=voice, minlength=len(firsts))
     unvoiced = (voiced < THREAD_FIRST_PERSON * (lasts - firsts + 1)) & ~shown
     teasing = (teasers > 1) & (teasers >= TEASER_SHARE * plain)
-    doubted = [(int(starts[k]), int(starts[k + 1])) for k in capture[firsts[unvoiced | teasing]].tolist()]
+    doubted_threads = np.flatnonzero(unvoiced | teasing)
+    doubted = [(int(starts[k]), int(starts[k + 1])) for k in np.unique(capture[firsts[doubted_threads]]).tolist()]
     found = coarse.copy()
     if doubted:
+        # Comments are ruled out from a doubted thread's first line to its last: a thread above it that showed
+        # its evidence stays a thread.
+        ruled = np.zeros(len(coarse) + 1, dtype=np.int64)
+        np.add.at(ruled, lines[firsts[doubted_threads]], 1)
+        np.add.at(ruled, lines[lasts[doubted_threads]] + 1, -1)
         rows = np.concatenate([np.arange(a, b) for a, b in doubted])
         again = probabilities[rows].copy()
-        again[:, COMMENT] = 0.0
+        again[np.cumsum(ruled)[rows] > 0, COMMENT] = 0.0
         local = np.cumsum([0, *(b - a for a, b in doubted)]).astype(np.int64)
         found[rows] = viterbi(again / again.sum(axis=1, keepdims=True), local, model)
     return found
@@ -289,6 +301,136 @@ def name_under_headline(
         if TITLE in above and BODY not in above[int(np.flatnonzero(above == TITLE)[-1]) :] and BODY in below:
             found[line] = SUPPLEMENT
     return found
+
+
+# The headline is looked for among the lines up to this many above the article's first body line (and that line),
+# and the lines the walk found title. Dev cross-validated by site (commit body): 30 found the headlines the walk
+# had missed under a menu, and lost no title a nearer reach kept.
+CHOICE_REACH = 30
+# The chooser's score a capture's best candidate needs to be its headline, and the score any other candidate
+# needs to be a title line too (a headline in two lines, a headline over its deck).
+CHOSEN_AT_LEAST = 0.3
+ALSO_TITLE_AT_LEAST = 0.6
+# The line's own shape, as the chooser reads it beside the capture's other candidates.
+_CHOICE_SHAPE = [
+    FEATURE_NAMES.index(name)
+    for name in (
+        "words", "upper_share", "capital_share", "ends_sentence", "dated", "byline", "link_marks", "main_lead",
+        "lead_words", "best_main_lead", "position", "stop_share", "log_chars", "free_lines_to_prose",
+        "to_next_prose", "starts_lower", "digit_share", "punct_share", "run_length", "repeats", "furniture",
+        "coverage",
+    )
+]  # fmt: skip
+_MAIN_LEAD = FEATURE_NAMES.index("main_lead")
+CHOICE_FEATURES = (
+    *(FEATURE_NAMES[i] for i in _CHOICE_SHAPE), "to_body", "title_rank", "title_gap", "lead_gap", "class",
+    "titles_so_far", *(f"p_{name}" for name in COARSE), "titles", "title_above", "title_below", "class_above",
+    "class_below",
+)  # fmt: skip
+
+
+def title_candidates(
+    coarse: npt.NDArray[np.int64], probabilities: np.ndarray, features: np.ndarray, starts: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.int64], np.ndarray]:
+    """The lines that may be a capture's headline, and what the chooser reads of each (CHOICE_FEATURES).
+
+    They are the CHOICE_REACH lines above the first body line (or above the line after the last title) and that
+    line, and every line the walk found title; read beside each other: how likely each is the title next to the
+    likeliest, how much of the lead it holds next to the line that holds most, how many titles stand above it.
+    """
+    n_captures = len(starts) - 1
+    if not len(coarse):
+        return np.zeros(0, dtype=np.int64), np.zeros((0, len(CHOICE_FEATURES)))
+    capture_of = np.searchsorted(starts, np.arange(len(coarse)), side="right") - 1
+    title, body = coarse == TITLE, coarse == BODY
+    first_body = np.full(n_captures, -1, dtype=np.int64)
+    at = np.flatnonzero(body)
+    first_body[capture_of[at][::-1]] = at[::-1]  # the first body line of each capture wins
+    after_title = np.full(n_captures, -1, dtype=np.int64)
+    at = np.flatnonzero(title)
+    after_title[capture_of[at]] = at + 1  # the last title line of each capture wins
+    anchor = np.where(first_body >= 0, first_body, after_title)
+    asked = np.flatnonzero(anchor >= 0)  # the captures with a body or a title
+    low = np.maximum(starts[asked], anchor[asked] - CHOICE_REACH)
+    sizes = np.minimum(anchor[asked] + 1, starts[asked + 1]) - low
+    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(np.int64)
+    near = np.repeat(low - offsets, sizes) + np.arange(int(sizes.sum()), dtype=np.int64)
+    lines = np.unique(np.concatenate([near, np.flatnonzero(title)])).astype(np.int64)
+    if not len(lines):
+        return lines, np.zeros((0, len(CHOICE_FEATURES)))
+    capture = capture_of[lines]
+    first = np.flatnonzero(np.diff(capture, prepend=-1))
+    group = np.cumsum(np.diff(capture, prepend=-1) != 0) - 1
+    p_title = probabilities[lines, TITLE]
+    lead = features[lines, _MAIN_LEAD].astype(np.float64)
+    order = np.lexsort((lines, -p_title, group))  # by capture, then the likeliest title first
+    rank = np.empty(len(lines), dtype=np.int64)
+    rank[order] = np.arange(len(lines)) - np.repeat(first, np.diff(np.append(first, len(lines))))
+    titled = title[lines].astype(np.int64)
+    so_far = np.cumsum(titled) - np.repeat(
+        np.cumsum(titled)[first] - titled[first], np.diff(np.append(first, len(lines)))
+    )
+    above, below = lines - 1, lines + 1
+    has_above, has_below = above >= starts[capture], below < starts[capture + 1]
+    above, below = np.clip(above, 0, len(coarse) - 1), np.clip(below, 0, len(coarse) - 1)
+    matrix = np.column_stack([
+        features[lines][:, _CHOICE_SHAPE],
+        anchor[capture] - lines, rank,
+        p_title - np.maximum.reduceat(p_title, first)[group], lead - np.maximum.reduceat(lead, first)[group],
+        coarse[lines], so_far, probabilities[lines], np.add.reduceat(titled, first)[group],
+        np.where(has_above, probabilities[above, TITLE], 0.0), np.where(has_below, probabilities[below, TITLE], 0.0),
+        np.where(has_above, coarse[above], -1), np.where(has_below, coarse[below], -1),
+    ])  # fmt: skip
+    return lines, matrix.astype(np.float64)
+
+
+def choose_titles_by(
+    coarse: npt.NDArray[np.int64],
+    probabilities: np.ndarray,
+    lines: npt.NDArray[np.int64],
+    scores: np.ndarray,
+    starts: npt.NDArray[np.int64],
+) -> npt.NDArray[np.int64]:
+    """Each capture's candidate the chooser scores highest is its headline (if it scores CHOSEN_AT_LEAST), and so is
+    any candidate scoring ALSO_TITLE_AT_LEAST; a candidate the walk found title and the chooser did not choose takes
+    its likeliest class of the article or boilerplate (a reader's comment stands under the article, not among its
+    headline's lines)."""
+    found = coarse.copy()
+    if not len(lines):
+        return found
+    capture = np.searchsorted(starts, lines, side="right") - 1
+    first = np.flatnonzero(np.diff(capture, prepend=-1))
+    group = np.cumsum(np.diff(capture, prepend=-1) != 0) - 1
+    order = np.lexsort((lines, -scores, group))
+    best = np.zeros(len(lines), dtype=bool)
+    best[order[first]] = True
+    chosen = (best & (scores >= CHOSEN_AT_LEAST)) | (scores >= ALSO_TITLE_AT_LEAST)
+    other = probabilities[lines].copy()
+    other[:, [TITLE, COMMENT]] = -1.0
+    dropped = (coarse[lines] == TITLE) & ~chosen
+    found[lines[dropped]] = other[dropped].argmax(axis=1)
+    found[lines[chosen]] = TITLE
+    return found
+
+
+def choose_titles(
+    coarse: npt.NDArray[np.int64],
+    probabilities: np.ndarray,
+    features: np.ndarray,
+    starts: npt.NDArray[np.int64],
+    model: LineRoleModel,
+) -> npt.NDArray[np.int64]:
+    """A page has one headline: the chooser reads the lines that may be it beside each other, and picks.
+
+    Line by line, a byline under the headline, a date over it or a deck under it reads like a headline too, and
+    a headline far above its text under a menu does not; side by side, the one that holds the lead's words,
+    likeliest and nearest above the text, stands out.
+    """
+    if model.title_booster is None:
+        return coarse.copy()
+    lines, matrix = title_candidates(coarse, probabilities, features, starts)
+    scores = model.title_booster.predict(matrix, num_threads=1) if len(lines) else np.zeros(0)
+    return choose_titles_by(coarse, probabilities, lines, np.asarray(scores), starts)
 
 
 def follow_signatures(

@@ -48,17 +48,19 @@ _EARLY_STOP_MARGIN = 4.0
 
 @dataclass(frozen=True)
 class LineRoleModel:
-    """The boosted classifier and the region walk's log probabilities."""
+    """The boosted classifier, the region walk's log probabilities, and the headline chooser (batch.choose_titles)."""
 
     booster: lgb.Booster
     log_start: npt.NDArray[np.float64]  # per region, damped (see walk_tables)
     log_transition: npt.NDArray[np.float64]  # from region (rows) to region (columns), damped
     meta: dict[str, object]
+    title_booster: lgb.Booster | None = None
 
     def save(self, path: Path) -> None:
-        """One gzip'd JSON file: the booster as LightGBM's text, the walk's tables, how it was trained."""
+        """One gzip'd JSON file: the boosters as LightGBM's text, the walk's tables, how it was trained."""
         body = {
             "booster": self.booster.model_to_string(),
+            "title_booster": None if self.title_booster is None else self.title_booster.model_to_string(),
             "log_start": self.log_start.tolist(), "log_transition": self.log_transition.tolist(), "meta": self.meta,
         }  # fmt: skip
         # mtime 0: the same model gives the same bytes.
@@ -72,6 +74,7 @@ class LineRoleModel:
             booster=lgb.Booster(model_str=body["booster"]),
             log_start=np.asarray(body["log_start"]), log_transition=np.asarray(body["log_transition"]),
             meta=body["meta"],
+            title_booster=None if body.get("title_booster") is None else lgb.Booster(model_str=body["title_booster"]),
         )  # fmt: skip
 
     def predict(self, features: np.ndarray) -> np.ndarray:
@@ -127,7 +130,8 @@ def walk_tables(
     """Damped log start and transition probabilities of the regions, counted over weighted region paths.
 
     Only moves some training page makes are allowed (each smoothed by `smoothing`): the regions come in
-    page order, so a walk cannot go back above the article, nor put a headline inside the body.
+    page order, so a walk cannot go back above the article, nor put a headline inside the body, nor go from
+    a thread back into the body.
     """
     n = len(REGIONS)
     start = np.zeros(n)
@@ -138,6 +142,9 @@ def walk_tables(
             np.add.at(moves, (path[:-1], path[1:]), weight)
     moves[np.arange(n), np.arange(n)] += 1  # every region may go on
     moves[_AFTER_THE_BODY, TITLE_REGION] = 0  # a page's headline stands above its body
+    # Readers write under the article: a thread does not go back into its body. A few short lines inside an
+    # article (an exchange quoted line by line, a row of separators) read like a thread and were cut out of it.
+    moves[[REGION_COMMENT, CHROME], BODY_REGION] = 0
     start, moves = np.where(start > 0, start + smoothing, 0), np.where(moves > 0, moves + smoothing, 0)
     with np.errstate(divide="ignore"):
         log_start = np.maximum(np.log(start / start.sum()), _NEVER)
