@@ -116,6 +116,7 @@ def run_flow(corpus: Path, work: Path) -> dict[str, Any]:
     from flows.cli import run_settings
     from tasks.core.config import ArchiveParams
     from tasks.runtime.execution import workers_started_early
+    from tasks.runtime.server import start_temporary_server
 
     out = work / "archive"
     shutil.rmtree(out, ignore_errors=True)
@@ -123,6 +124,7 @@ def run_flow(corpus: Path, work: Path) -> dict[str, Any]:
     with TreeMemory() as memory:
         started = time.perf_counter()  # the workers started before the flow are timed too
         with run_settings(), workers_started_early(params):
+            start_temporary_server()  # as `newsarchive run` starts it: it dies with this process, however that ends
             state = archive(**params.flow_parameters(), return_state=True)
         seconds = time.perf_counter() - started
     summary = state.result()

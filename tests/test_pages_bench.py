@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
 import polars as pl
+import pytest
 
 from bench.pages import PAGES, gold_frame
 from bench.real import comment_detection, line_accuracy, scored_lines, title_detection
 from tasks.synth.evaluate import predicted_roles
-from tests.helpers import archive_tables
+from tests.helpers import REPO, archive_tables
+from tests.test_lifetime import GONE_WITHIN_S, MARK, processes_of
 
 ROLES = {"title", "subtitle", "byline", "author_bio", "caption", "body", "comment", "boilerplate", "chrome"}
 # What the shipped model reaches on these pages, less a margin: below it, a change has lost what the
@@ -49,3 +60,31 @@ def test_the_archive_labels_the_pages_at_least_as_well_as_the_shipped_model_did(
         "title_f1": title_detection(table).f1,
     }
     assert {k: v for k, v in found.items() if v < AT_LEAST[k]} == {}, found
+
+
+@pytest.mark.slow
+def test_a_benchmark_killed_while_it_runs_leaves_no_server_behind(tmp_path: Path) -> None:
+    """A benchmark runs the flow in its own process, as `newsarchive run` does: its temporary server dies with it
+    (a benchmark piped into `head` is killed by the pipe closing, at any moment)."""
+    mark = uuid.uuid4().hex
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PREFECT_HOME": str(tmp_path / "prefect"), MARK: mark}
+    bench = subprocess.Popen(
+        [sys.executable, "-m", "bench.pages"], cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert bench.stdout is not None
+        for line in bench.stdout:  # the flow begins once the server answers
+            if "Beginning flow run" in line:
+                break
+        assert len(processes_of(mark)) >= 2  # the benchmark and its server at least
+        bench.kill()
+        bench.wait(timeout=30)
+        deadline = time.monotonic() + GONE_WITHIN_S
+        while processes_of(mark) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert processes_of(mark) == {}
+    finally:
+        for pid in processes_of(mark):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
