@@ -466,6 +466,9 @@ def test_capitals_in_the_menu_above_the_headline_are_no_byline() -> None:
     probabilities[[0, 2], SUPPLEMENT] = 0.4  # as likely a supplement as the name: only its place tells them apart
     found = name_under_headline(walked, probabilities, texts, np.asarray([0, 5]))
     assert found.tolist() == [BOILERPLATE, TITLE, SUPPLEMENT, BOILERPLATE, BODY]
+    # A headline in the capture before is none of this capture's.
+    found = name_under_headline(walked, probabilities, texts, np.asarray([0, 2, 5]))
+    assert found.tolist() == walked.tolist()
 
 
 def test_a_source_line_under_the_headline_is_no_second_headline(tmp_path: Path) -> None:
@@ -531,9 +534,14 @@ def test_a_lone_walk_that_must_take_a_rare_move_takes_it_as_the_lockstep_walk_do
     """Sure lines in long runs of one class: regions fall more than a rare move behind, and one is taken."""
     import tasks.articles.rolemodel.model as walk
 
-    full_steps = []
-    step_all = walk._step_all
-    monkeypatch.setattr(walk, "_step_all", lambda *args: full_steps.append(1) or step_all(*args))
+    full_steps: list[int] = []
+    best_of_all = walk._best_of_all
+
+    def counted(current: list[float], into: list[float]) -> tuple[int, float]:
+        full_steps.append(1)
+        return best_of_all(current, into)
+
+    monkeypatch.setattr(walk, "_best_of_all", counted)
     rng = np.random.default_rng(7)
     sure = np.full((1_000, 5), 1e-7)
     sure[np.arange(1_000), np.repeat(rng.integers(0, 5, 50), 20)] = 1.0

@@ -294,12 +294,16 @@ def name_under_headline(
     if not len(asked):
         return found
     named = pl.Series([texts[i] for i in asked.tolist()], dtype=pl.String).str.contains(_CAPITAL_NAME).to_numpy()
-    for line in asked[named].tolist():
-        k = int(np.searchsorted(starts, line, side="right")) - 1
-        above, below = coarse[starts[k] : line], coarse[line + 1 : starts[k + 1]]
-        # Under the capture's headline, with no body between them, and over its text.
-        if TITLE in above and BODY not in above[int(np.flatnonzero(above == TITLE)[-1]) :] and BODY in below:
-            found[line] = SUPPLEMENT
+    lines = asked[named]
+    # Under the capture's headline, with no body between them, and over its text: the last title and body lines
+    # before each line, and the first body line after it, found for every line at once.
+    index = np.arange(len(coarse))
+    last_title = np.maximum.accumulate(np.where(coarse == TITLE, index, -1))[lines]
+    last_body = np.maximum.accumulate(np.where(coarse == BODY, index, -1))[lines]
+    next_body = np.minimum.accumulate(np.where(coarse == BODY, index, len(coarse))[::-1])[::-1][lines]
+    capture = np.searchsorted(starts, lines, side="right") - 1
+    under = (last_title >= starts[capture]) & (last_body < last_title) & (next_body < starts[capture + 1])
+    found[lines[under]] = SUPPLEMENT
     return found
 
 

@@ -155,9 +155,11 @@ def walk_tables(
 def _walk_alone(score: np.ndarray, emit: np.ndarray, log_transition: np.ndarray) -> tuple[np.ndarray, int]:
     """The rest of one capture's walk from `score`: each line's best previous region, and the last region.
 
-    Each step tries the usual moves only; one where a rare move (one no training page makes)
-    could still win or tie is tried again with all moves. Either way the same sums and the same
-    choices as numpy's argmax over all moves: the first of equals wins.
+    Each step tries the usual moves only; a region that a rare move (one no training page makes)
+    could still reach as well or better is tried again with all its moves (only that region: a region
+    left far behind, as the body is below a long thread, asked for every move of every region at each
+    line). Either way the same sums and the same choices as numpy's argmax over all moves: the first
+    of equals wins.
     """
     moves = log_transition.T.tolist()  # moves[to][from]
     usual = [[(i, move) for i, move in enumerate(into) if move > _RARE_MOVE] for into in moves]
@@ -165,35 +167,30 @@ def _walk_alone(score: np.ndarray, emit: np.ndarray, log_transition: np.ndarray)
     current = score.tolist()
     back: list[list[int]] = []
     for line in emit.tolist():
-        best, scores, lowest = [], [], math.inf
-        for into, gain in zip(usual, line, strict=True):
+        best, scores = [], []
+        reach = max(current) + rare  # the best a rare move can reach
+        for into, every, gain in zip(usual, moves, line, strict=True):
             b, top = -1, -math.inf
             for i, move in into:
                 reached = current[i] + move
                 if reached > top:
                     b, top = i, reached
-            if top < lowest:
-                lowest = top
+            if top <= reach:  # a rare move may win or tie here: every move into this region
+                b, top = _best_of_all(current, every)
             best.append(b)
             scores.append(top + gain)
-        if lowest <= max(current) + rare:  # a rare move reaches a region's best: all moves, as numpy has them
-            best, scores = _step_all(current, moves, line)
         back.append(best)
         current = scores
     return np.asarray(back, dtype=np.int8).reshape(emit.shape), max(range(len(moves)), key=current.__getitem__)
 
 
-def _step_all(current: list[float], moves: list[list[float]], line: list[float]) -> tuple[list[int], list[float]]:
-    best, scores = [], []
-    regions = range(len(moves))
-    for into, gain in zip(moves, line, strict=True):
-        b, top = 0, current[0] + into[0]
-        for i in regions:  # the first of equals wins, as with numpy's argmax
-            if current[i] + into[i] > top:
-                b, top = i, current[i] + into[i]
-        best.append(b)
-        scores.append(top + gain)
-    return best, scores
+def _best_of_all(current: list[float], into: list[float]) -> tuple[int, float]:
+    """The best previous region over every move into one region, and its sum: the first of equals wins, as in numpy."""
+    b, top = 0, current[0] + into[0]
+    for i in range(1, len(into)):
+        if current[i] + into[i] > top:
+            b, top = i, current[i] + into[i]
+    return b, top
 
 
 def _back_alone(back: np.ndarray, last: int, regions: np.ndarray) -> int:
