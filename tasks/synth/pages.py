@@ -5,8 +5,8 @@ furniture, and sites differ in how: an account bar and a menu, a breadcrumb, sha
 between the headline and the text, links to read next, a sidebar, a comment form, a footer;
 threads under a heading or none, each comment signed on one line, or by a name line and a
 date line, or `Name says:`, or below its text, with `Reply` or `Recommend 12` under it.
-Each site (an outlet of the corpus) keeps one layout and one set of furniture for all its
-pages, as real sites do. The furniture's words are generic web furniture and the corpus's own.
+Each site (a few articles of one outlet of the corpus) keeps one layout and one set of
+furniture for all its pages, as real sites do. The furniture's words are generic web furniture and the corpus's own.
 """
 
 from __future__ import annotations
@@ -46,13 +46,10 @@ _NEWSLETTER = (("Sign up for our newsletter", "Enter your email", "Subscribe"), 
 _BYLINES = ("By {name}", "{upper}", "By {upper}", "{name}, staff writer", "{name} | {section}")
 _FOOTER = ("About us", "Contact", "Privacy policy", "Terms of use", "Cookies", "Advertise", "Careers", "Help")
 
-# Where the article's header ends: the supplement lines (subtitle, byline, caption) and the title.
-_HEADER = ("title", "caption")
-
 
 @dataclass(frozen=True)
 class Site:
-    """One outlet's furniture and layout: the same on every page of the site."""
+    """One site's furniture and layout: the same on every page of the site."""
 
     name: str
     top: tuple[str, ...]
@@ -182,7 +179,8 @@ def dress_as_page(
     if site.byline is not None and header and header[0][1] == "title":
         name = f"{_word(rng, vocabulary)} {_word(rng, vocabulary)}"
         byline = site.byline.format(name=name, upper=name.upper(), section=site.section)
-        header.insert(1 + (len(header) > 1 and header[1][1] == "caption"), (byline, "caption"))
+        under = 2 if len(header) > 1 and header[1][1] == "caption" else 1  # the headline, or its subtitle
+        header.insert(under, (byline, "caption"))
     page += header
     if site.dateline:
         dated = (f"Published {_date(rng)} | Updated {_date(rng)}", f"Updated {_date(rng)}", _date(rng))
