@@ -24,3 +24,9 @@ Beneath them, lowest first; a module imports only from its own level or below (t
 - storage/: the store: Delta tables in buckets, the runs table that makes whole runs, the lock
 - synth/: the synthetic corpus generator (beside core: it imports nothing else)
 """
+
+import os
+
+# polars' allocator (jemalloc) otherwise holds memory it freed for about ten seconds, and a stage's frames
+# pile up on the next stage's: set before polars first loads in the process (every stage imports this first).
+os.environ.setdefault("_RJEM_MALLOC_CONF", "dirty_decay_ms:0,muzzy_decay_ms:0")

@@ -17,7 +17,7 @@ from tasks.core.folders import RawFolderError
 from tasks.core.ids import source_id_of
 from tasks.core.lines import CaptureError, collapse_white_space, decode_capture, numbered_lines, split_lines
 from tasks.core.normalize import _FOLD as FOLD
-from tasks.core.normalize import normalize_key, tokenize, tokenize_lines
+from tasks.core.normalize import SHARED_WORDS_LINES, normalize_key, tokenize, tokenize_lines
 from tasks.core.shelf import SCRATCH, pack, read_entries, scratch_folder, write_shelf
 from tasks.decode import (
     DecodedBatch,
@@ -153,6 +153,15 @@ def test_tokenizing_lines_at_once_gives_the_words_of_each(keys: list[str]) -> No
     assert tokenize_lines(keys) == [tuple(tokenize(key)) for key in keys]
     ascii_keys = [key.encode("ascii", "replace").decode() for key in keys]  # the byte-table path
     assert tokenize_lines(ascii_keys) == [tuple(tokenize(key)) for key in ascii_keys]
+
+
+def test_a_long_capture_is_tokenized_slice_by_slice_with_one_string_per_word() -> None:
+    keys = [f"line {i} of a long thread, the same words été again" for i in range(SHARED_WORDS_LINES + 5_000)]
+    words = tokenize_lines(keys)
+    assert words == [tuple(tokenize(key)) for key in keys]
+    # One string per word across slices, not only within one.
+    assert words[0][0] is words[-1][0]
+    assert words[1][-1] is words[-2][-1]
 
 
 @given(st.lists(st.text(alphabet=st.characters(max_codepoint=0x3000, exclude_characters="\n"), max_size=30)))

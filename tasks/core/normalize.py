@@ -85,17 +85,30 @@ def _ascii_words(keys: list[str]) -> list[str]:
 SHARED_WORDS_LINES = 20_000
 
 
+# Lines split at a time when words are shared: the copies of one slice are freed before the next is split, so
+# they never pile up (split whole, the copies left the memory they took fragmented and held).
+SHARED_WORDS_SLICE = 4_096
+
+
 def tokenize_lines(keys: list[str]) -> list[tuple[str, ...]]:
     """tokenize() of each key, as tuples. ASCII keys are split at once with a byte table:
     half the time of one regex per line (about 60 lines a capture); the regex is left
     to the few keys that are not ASCII (their quotes and dashes folded, one key in forty in the synthetic corpora)."""
+    if len(keys) < SHARED_WORDS_LINES:
+        return _split_keys(keys)
+    one: dict[str, str] = {}
+    words: list[tuple[str, ...]] = []
+    for first in range(0, len(keys), SHARED_WORDS_SLICE):
+        split = _split_keys(keys[first : first + SHARED_WORDS_SLICE])
+        words += [tuple(map(one.setdefault, line, line)) for line in split]
+    return words
+
+
+def _split_keys(keys: list[str]) -> list[tuple[str, ...]]:
     words = [tuple(line.split()) for line in _ascii_words(keys)]
     for i, key in enumerate(keys):
         if not key.isascii():
             words[i] = tuple(_WORD.findall(key))
-    if len(keys) >= SHARED_WORDS_LINES:
-        one: dict[str, str] = {}
-        words = [tuple(map(one.setdefault, line, line)) for line in words]
     return words
 
 
