@@ -137,7 +137,9 @@ class Echoes:
         starts = len(tokens) - min_run + 1
         runs = np.zeros(starts, dtype=np.uint64)
         for offset in range(min_run):  # a handful of vector operations, not a loop over words
-            runs = runs * _MIX[offset % len(_MIX)] + words[offset : offset + starts]
+            # In place: a new array a step, of every word of a long capture, was fresh memory to map and zero.
+            runs *= _MIX[offset % len(_MIX)]
+            runs += words[offset : offset + starts]
         line = owner[:starts]
         whole = line == owner[min_run - 1 :]  # the run lies inside one line
         runs, line = runs[whole], line[whole]

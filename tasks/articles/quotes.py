@@ -68,6 +68,7 @@ class Passages:
     n_words: list[int] = field(default_factory=list)  # distinct words
     rarest: list[tuple[str, ...]] = field(default_factory=list)
     last_comment: list[int] = field(default_factory=list)  # the last comment that holds it
+    whole_of: list[int] = field(default_factory=list)  # the first comment that is it whole, else -1 (a quotation)
     # Every comment's passages, comment by comment, in the order they are asked: passage and comment numbers.
     passage_of: list[int] = field(default_factory=list)
     comment_of: list[int] = field(default_factory=list)
@@ -88,6 +89,8 @@ def distinct_passages(
             if index is None:
                 tokens = comment_tokens[comment_no] if whole else tokenize(text)
                 index = number[text, whole] = _add_passage(found, text, tokens, counts, cfg)
+                if index >= 0:
+                    found.whole_of.append(comment_no if whole else -1)
             if index >= 0:
                 found.last_comment[index] = comment_no
                 found.passage_of.append(index)
@@ -131,7 +134,7 @@ def link_quotes(
         candidates = _candidates_in_python(passages, limits, targets, target_tokens, cfg.max_candidates)
         found = _search(passages, range(len(candidates)), candidates, targets, target_tokens, cfg.score_cutoff, memo)
         return _earliest_links(passages, found, n_par)
-    index = HolderIndex(passages.rarest, targets, target_tokens)
+    index = HolderIndex(passages, targets, target_tokens, n_par)
     for numbers in index.chunks(limits, max_candidates=cfg.max_candidates):
         candidates = index.candidates(passages, numbers, limits, max_candidates=cfg.max_candidates)
         found |= _search(passages, numbers, candidates, targets, target_tokens, cfg.score_cutoff, memo)
@@ -193,10 +196,16 @@ class HolderIndex:
     """
 
     def __init__(
-        self, rarest: Sequence[tuple[str, ...]], targets: Sequence[str], target_tokens: Sequence[Sequence[str]]
+        self, passages: Passages, targets: Sequence[str], target_tokens: Sequence[Sequence[str]], n_par: int
     ) -> None:
+        rarest = passages.rarest
         self.chars = np.fromiter(map(len, targets), dtype=np.int64, count=len(targets))
         self.bits = _word_bits(target_tokens)
+        # A passage that is a whole comment has that comment's bits: only quotations are hashed again.
+        whole_of = np.asarray(passages.whole_of, dtype=np.int64)
+        quoted = np.flatnonzero(whole_of < 0)
+        self.passage_bits = self.bits[np.maximum(whole_of, 0) + n_par] if len(whole_of) else np.zeros(0, np.uint64)
+        self.passage_bits[quoted] = _word_bits([passages.tokens[p] for p in quoted.tolist()])
         needed = {word: i for i, word in enumerate(sorted(set().union(*rarest)))}
         holders: list[list[int]] = [[] for _ in needed]
         for target, words in enumerate(target_tokens):
@@ -257,7 +266,7 @@ class HolderIndex:
         chunk = slice(numbers.start, numbers.stop)
         chars = np.fromiter(map(len, passages.texts[chunk]), dtype=np.int64)[owner]
         words = np.asarray(passages.n_words[chunk], dtype=np.int64)[owner]
-        lacking = np.bitwise_count(_word_bits(passages.tokens[chunk])[owner] & ~self.bits[target]).astype(np.int64)
+        lacking = np.bitwise_count(self.passage_bits[chunk][owner] & ~self.bits[target]).astype(np.int64)
         possible: npt.NDArray[np.bool_] = (self.chars[target] >= chars) & (words - lacking >= _MIN_WORD_OVERLAP * words)
         return possible
 
