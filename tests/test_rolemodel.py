@@ -103,6 +103,18 @@ def test_a_headline_under_a_long_menu_shares_its_words_with_the_main_prose() -> 
     assert found["main_lead"][-1] == 0.0  # prose is not asked
 
 
+def test_lines_asked_for_their_words_a_few_at_a_time_get_the_same_shares(monkeypatch: pytest.MonkeyPatch) -> None:
+    import tasks.articles.rolemodel.features as features
+
+    texts = [*LONG_MENU, pages.TITLE, *UNDER_TITLE, *pages.PARAGRAPHS, *pages.MENU, pages.TITLE, *pages.PARAGRAPHS]
+    whole = features_of(texts)
+    monkeypatch.setattr(features, "_ASKS_AT_ONCE", 3)  # slices that split the asking lines of each capture
+    sliced = features_of(texts)
+    assert whole["main_lead"].sum() > 0
+    assert whole["lead_words"].sum() > 0
+    assert sliced.equals(whole)
+
+
 def test_the_main_prose_is_the_longest_run_not_the_first_prose_line() -> None:
     teaser = "A short teaser paragraph about the ferry timetable, which will change next year, said the port."
     headline = "Harbour Town Library Moves Uphill"  # under ten words: no line of the main prose itself

@@ -237,7 +237,7 @@ def doubt_unsigned_threads(
     # opening with a single quote (whose end an apostrophe hides) or reporting speech quotes someone.
     rest = heard.str.replace(_LEADING_QUOTE, "")
     quoted = (rest.str.starts_with("'") | heard.str.contains(_REPORTED)).to_numpy().astype(bool)
-    voice = in_first_person(rest.to_list()) & ~quoted
+    voice = in_first_person(rest) & ~quoted
     voiced = np.bincount(thread[asked], weights=voice, minlength=len(firsts))
     unvoiced = (voiced < THREAD_FIRST_PERSON * (lasts - firsts + 1)) & ~shown
     teasing = (teasers > 1) & (teasers >= TEASER_SHARE * plain)

@@ -8,6 +8,7 @@ capture of the same article holds. The rule labeler's role is one more feature.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Self
 
@@ -85,6 +86,8 @@ _FUNCTION_WORDS = (
 )  # fmt: skip
 _LEAD_PROSE_LINES = 2
 _LEAD_CHARS = 200
+# Asking lines whose content words are looked for at the start of their targets at a time.
+_ASKS_AT_ONCE = 16_384
 _STEM = 5
 _FUNCTION_STEMS = frozenset(w[:_STEM] for w in _FUNCTION_WORDS)
 # A capture's main prose: prose lines at most this many lines apart are one run.
@@ -434,10 +437,25 @@ def _word_share(
     *,
     stem: int | None,
 ) -> np.ndarray:
-    """Into `found`: the share of each asking line's content words that the start of one of its targets holds."""
+    """Into `found`: the share of each asking line's content words that the start of one of its targets holds.
+
+    `asks` ascending; a slice of them at a time, with their pairs: the words of every asking line of a long
+    capture at once were a frame of millions of rows.
+    """
+    for first in range(0, len(asks), _ASKS_AT_ONCE):
+        some = asks[first : first + _ASKS_AT_ONCE]
+        inside = (line >= some[0]) & (line <= some[-1])
+        _slice_word_share(found, keys, some, line[inside], target[inside], stem=stem)
+    return found
+
+
+def _slice_word_share(
+    found: np.ndarray, keys: list[str], asks: npt.NDArray[np.int64], line: np.ndarray, target: np.ndarray,
+    *, stem: int | None,
+) -> None:  # fmt: skip
     pairs = pl.DataFrame({"line": line, "target": target}, schema={"line": pl.Int64, "target": pl.Int64})
     if not pairs.height:
-        return found
+        return
     asked = _words(asks, keys, chars=None, stem=stem)
     wanted = pairs["target"].unique().sort().to_numpy()
     leads = _words(wanted, keys, chars=_LEAD_CHARS, stem=stem).rename({"line": "target"})
@@ -450,7 +468,6 @@ def _word_share(
     )
     shares = asked.group_by("line").len("asked").join(hits, on="line", how="left")
     found[shares["line"].to_numpy()] = shares["hits"].fill_null(0).to_numpy() / shares["asked"].to_numpy()
-    return found
 
 
 def _main_block_start(spans: _Spans, prose: np.ndarray) -> np.ndarray:
@@ -503,16 +520,20 @@ def _main_lead(
     return {"main_lead": share, "best_main_lead": ((share >= top) & (share > 0)).astype(np.float64)}
 
 
-def in_first_person(keys: list[str]) -> npt.NDArray[np.bool_]:
+def in_first_person(keys: list[str] | pl.Series) -> npt.NDArray[np.bool_]:
     """Whether each line (its key) has a word of the first person singular: "I", "my", "I've"."""
     found = pl.Series(keys, dtype=pl.String).str.contains(_FIRST_PERSON).fill_null(False)
     return found.to_numpy().astype(bool)
 
 
 def _repeats(capture: npt.NDArray[np.int64], keys: list[str]) -> np.ndarray:
-    """How many lines of its capture have each line's key."""
-    frame = pl.DataFrame({"capture": capture, "key": keys}, schema={"capture": pl.Int64, "key": pl.String})
-    return frame.select(pl.len().over("capture", "key")).to_series().cast(pl.Float64).to_numpy()
+    """How many lines of its capture have each line's key.
+
+    Counted in Python over the keys as they are: a frame of them was a copy of every line of the batch.
+    """
+    lines = list(zip(capture.tolist(), keys, strict=True))
+    counts = Counter(lines)
+    return np.fromiter(map(counts.__getitem__, lines), dtype=np.float64, count=len(lines))
 
 
 def _feature_names() -> list[str]:
