@@ -27,6 +27,7 @@ from tasks.articles.rolemodel.batch import (
     capture_starts,
     choose_titles_by,
     doubt_unsigned_threads,
+    file_link_lists,
     file_thread_furniture,
     follow_signatures,
     give_a_title,
@@ -324,11 +325,12 @@ def choose_and_finish(
     found = np.zeros(len(walked), dtype=np.int64)
     for corpus, span in zip(data.corpora, data.spans, strict=True):
         starts = capture_starts(corpus.groups)
-        texts = [line.text for group in corpus.groups for lc in group for line in lc.capture.lines]
-        named = name_under_headline(chosen[span], smoothed[span], texts, starts)
-        found[span] = file_thread_furniture(
+        lines_of = [line for group in corpus.groups for lc in group for line in lc.capture.lines]
+        named = name_under_headline(chosen[span], smoothed[span], [line.text for line in lines_of], starts)
+        filed = file_thread_furniture(
             follow_signatures(named, data.features[span], starts), data.features[span], starts
         )
+        found[span] = file_link_lists(filed, data.features[span], [line.key for line in lines_of], starts)
     return found
 
 

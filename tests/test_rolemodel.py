@@ -190,6 +190,40 @@ def test_names_dates_buttons_and_counts_around_comments_are_furniture_and_what_r
     assert found.tolist() == [COMMENT, BOILERPLATE]
 
 
+def test_a_list_of_links_read_as_comments_is_furniture_and_short_comments_stay() -> None:
+    from tasks.articles.rolemodel.batch import file_link_lists
+    from tasks.articles.rolemodel.model import BOILERPLATE, COMMENT
+
+    capture = [
+        ("I walked past the old library last week and the water mark is still on the wall.", COMMENT),
+        ("Ferry timetable to change in the new year", BOILERPLATE),  # the related stories under a thread
+        ("Fish Market Reopens After Repairs", BOILERPLATE),
+        ("School playing field sold to the council", BOILERPLATE),
+        ("Hi Margaret,", COMMENT),  # opens a comment: an open end
+        ("the bus stops at the bottom of the hill", COMMENT),
+        ("Evenings are fine", COMMENT),
+        ("I agree with the last reader", COMMENT),  # first person
+        ("Well said", COMMENT),  # a link item, alone: one short line is no list
+        ("The hill is a long walk for older people.", COMMENT),
+        ("3. Tom Bradley", COMMENT),  # a numbered comment opening with whom it answers
+        ("4. Margaret", COMMENT),
+    ]
+    texts = [text for text, _ in capture]
+    features = features_of(texts).to_numpy()
+    keys = [t.lower() for t in texts]
+    found = file_link_lists(np.full(len(texts), COMMENT), features, keys, np.asarray([0, len(texts)]))
+    assert dict(zip(texts, found.tolist(), strict=True)) == dict(capture)
+    # Lines the walk found no comment are left as they are; two captures' lines make no run.
+    read = np.asarray([BOILERPLATE, COMMENT], dtype=np.int64)
+    two = ["Ferry timetable to change in the new year", "Fish Market Reopens After Repairs"]
+    found = file_link_lists(read, features_of(two).to_numpy(), [t.lower() for t in two], np.asarray([0, 2]))
+    assert found.tolist() == [BOILERPLATE, COMMENT]
+    found = file_link_lists(
+        np.full(2, COMMENT), features_of(two).to_numpy(), [t.lower() for t in two], np.asarray([0, 1, 2])
+    )
+    assert found.tolist() == [COMMENT, COMMENT]
+
+
 def _doubted(texts: list[str], read: list[int]) -> list[int]:
     """doubt_unsigned_threads() on one capture the walk read as `read`, each line sure of its class at 0.9."""
     from tasks.articles.rolemodel.batch import doubt_unsigned_threads

@@ -49,6 +49,7 @@ _ENDS_COLON = FEATURE_NAMES.index("ends_colon")
 _REPEATS = FEATURE_NAMES.index("repeats")
 _DIGIT_SHARE = FEATURE_NAMES.index("digit_share")
 _NUMBERED = FEATURE_NAMES.index("numbered")
+_STARTS_LOWER = FEATURE_NAMES.index("starts_lower")
 _LINK_MARKS = FEATURE_NAMES.index("link_marks")
 # A thread's furniture around each comment: a date of at most CHROME_WORDS words with no closing stop; a
 # name, `jo wrote:`, a button or a count of at most NAME_WORDS words; a button said this often in the capture.
@@ -58,6 +59,11 @@ BUTTON_REPEATS = 3
 # A short line with this many bars or bullets between its words is a row of controls ("Newest | Oldest | Best").
 CHROME_BARS = 2
 _RUN_LENGTH = FEATURE_NAMES.index("run_length")
+# A list of links read as a thread: at least this many link items one under another, each of so many words. The
+# hand-written pages' comment F1 (aggregate) and dev cross-validated by site (commit body): runs of 3 found no
+# list on either; asking for capitalized words (half of them or more) found fewer lists on the pages.
+LINK_LIST_RUN = 2
+LINK_ITEM_WORDS = (2, 12)
 # A thread needs some evidence: a signature, a heading that is no menu item (a run of at most this many short
 # lines), or readers who say "I" (on this share of its lines at least, and on one line of a short thread: the
 # seeds' and synthetic threads have it on a fifth or more). Dev cross-validated by site and the synthetic corpus
@@ -146,6 +152,7 @@ def relabel(groups: Sequence[LabeledGroup], furniture: frozenset[str], model: Li
     )
     walked = name_under_headline(walked, probabilities, table.text, starts)
     coarse = file_thread_furniture(follow_signatures(walked, features, starts), features, starts)
+    coarse = file_link_lists(coarse, features, table.key, starts)
     confidence = probabilities[np.arange(len(coarse)), coarse] if len(coarse) else np.zeros(0)
     relabeled: list[LabeledGroup] = []
     k = 0
@@ -495,6 +502,38 @@ def file_thread_furniture(
         | (short & (features[:, _LINK_MARKS] >= CHROME_BARS))
     )  # fmt: skip
     return np.where((coarse == COMMENT) & chrome, BOILERPLATE, coarse)
+
+
+def file_link_lists(
+    coarse: npt.NDArray[np.int64], features: np.ndarray, keys: list[str], starts: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """A run of LINK_LIST_RUN comment lines or more, one under another, each a link item, is a list of links (other
+    stories, a site's sections), not a thread: readers write sentences, not a column of headlines.
+
+    A link item has LINK_ITEM_WORDS words, no lower-case letter first (a reader may start so, a headline not), no
+    closing stop, no number opening it (a numbered comment's `9. Jo,`), no reader's "I", and no open end
+    (`Hi Jo,`). A thread's names and dates between its comments are filed as furniture before: two short
+    comments of two readers are no run.
+    """
+    words = features[:, _WORDS]
+    item = (
+        (coarse == COMMENT) & (words >= LINK_ITEM_WORDS[0]) & (words <= LINK_ITEM_WORDS[1])
+        & (features[:, _ENDS_SENTENCE] == 0) & (features[:, _NUMBERED] == 0) & (features[:, _STARTS_LOWER] == 0)
+    )  # fmt: skip
+    asked = np.flatnonzero(item)
+    asked_keys = [keys[i] for i in asked.tolist()]
+    # A reader's line may end open, to go on below ("Hi Jo," "as I said:"): a link item does not.
+    open_end = np.asarray([k.endswith((",", ":", ";")) for k in asked_keys], dtype=bool)
+    item[asked[in_first_person(asked_keys) | open_end]] = False
+    if not item.any():
+        return coarse.copy()
+    first_line = np.zeros(len(coarse), dtype=bool)
+    first_line[starts[:-1][starts[:-1] < len(coarse)]] = True
+    new_run = np.ones(len(coarse), dtype=bool)
+    new_run[1:] = (item[1:] != item[:-1]) | first_line[1:]
+    run = np.cumsum(new_run) - 1
+    long_run = np.bincount(run)[run] >= LINK_LIST_RUN
+    return np.where(item & long_run, BOILERPLATE, coarse)
 
 
 def held_as_article(groups: Sequence[LabeledGroup], coarse: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
