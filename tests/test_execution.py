@@ -271,32 +271,24 @@ print(rss_mb() - before)
 @pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads a process's memory from /proc")
 def test_frames_freed_in_polars_give_their_memory_back() -> None:
     """The stages set polars' allocator to give back what it frees at once, when they load before polars."""
-    repo = Path(__file__).resolve().parents[1]
     env = {name: value for name, value in os.environ.items() if name != "_RJEM_MALLOC_CONF"}
-
-    def held_mb(order: str) -> float:
-        done = subprocess.run(
-            [sys.executable, "-c", _FREED_FRAME, order], cwd=repo, env=env, capture_output=True, text=True, check=True
-        )
-        return float(done.stdout)
-
-    assert held_mb("polars first") > 50  # what jemalloc keeps on its own
-    assert held_mb("stages first") < 20
+    assert _held_mb(_FREED_FRAME, "polars first", env) > 50  # what jemalloc keeps on its own
+    assert _held_mb(_FREED_FRAME, "stages first", env) < 20
 
 
 @pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads a process's memory from /proc")
 def test_arrays_freed_in_a_run_give_their_memory_back() -> None:
     """The flow and its workers map large blocks apart: a batch's freed arrays do not stay in the process."""
-    repo = Path(__file__).resolve().parents[1]
-
     # glibc's own settings, not what Dask leaves in the environment (MALLOC_TRIM_THRESHOLD_ does the same)
     env = {name: value for name, value in os.environ.items() if not name.startswith(("MALLOC_", "GLIBC_TUNABLES"))}
+    assert _held_mb(_FREED_ARRAYS, "default", env) > 150  # what glibc keeps on its own
+    assert _held_mb(_FREED_ARRAYS, "apart", env) < 20
 
-    def held_mb(mode: str) -> float:
-        done = subprocess.run(
-            [sys.executable, "-c", _FREED_ARRAYS, mode], cwd=repo, env=env, capture_output=True, text=True, check=True
-        )
-        return float(done.stdout)
 
-    assert held_mb("default") > 150  # what glibc keeps on its own
-    assert held_mb("apart") < 20
+def _held_mb(script: str, mode: str, env: dict[str, str]) -> float:
+    """What `script` prints, run with `mode` in a fresh interpreter: the MB its process still holds."""
+    repo = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, "-c", script, mode], cwd=repo, env=env, capture_output=True, text=True, check=True
+    )
+    return float(done.stdout)
