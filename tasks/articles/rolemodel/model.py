@@ -171,24 +171,33 @@ def _walk_alone(score: np.ndarray, emit: np.ndarray, log_transition: np.ndarray)
     back = np.zeros(emit.shape, dtype=np.int8)
     # A slice of lines at a time: the Python lists of a whole long capture's steps took 70 MB.
     for first in range(0, len(emit), _WALK_SLICE):
-        slice_back: list[list[int]] = []
-        for line in emit[first : first + _WALK_SLICE].tolist():
-            best, scores = [], []
-            reach = max(current) + rare  # the best a rare move can reach
-            for into, every, gain in zip(usual, moves, line, strict=True):
-                b, top = -1, -math.inf
-                for i, move in into:
-                    reached = current[i] + move
-                    if reached > top:
-                        b, top = i, reached
-                if top <= reach:  # a rare move may win or tie here: every move into this region
-                    b, top = _best_of_all(current, every)
-                best.append(b)
-                scores.append(top + gain)
-            slice_back.append(best)
-            current = scores
-        back[first : first + len(slice_back)] = np.asarray(slice_back, dtype=np.int8).reshape(-1, emit.shape[1])
+        steps, current = _walk_lines(current, emit[first : first + _WALK_SLICE].tolist(), moves, usual, rare)
+        back[first : first + len(steps)] = np.asarray(steps, dtype=np.int8).reshape(-1, emit.shape[1])
     return back, max(range(len(moves)), key=current.__getitem__)
+
+
+def _walk_lines(
+    current: list[float], emit: list[list[float]], moves: list[list[float]], usual: list[list[tuple[int, float]]],
+    rare: float,
+) -> tuple[list[list[int]], list[float]]:  # fmt: skip
+    """_walk_alone's steps over some lines: each line's best previous region, and the scores after the last."""
+    back: list[list[int]] = []
+    for line in emit:
+        best, scores = [], []
+        reach = max(current) + rare  # the best a rare move can reach
+        for into, every, gain in zip(usual, moves, line, strict=True):
+            b, top = -1, -math.inf
+            for i, move in into:
+                reached = current[i] + move
+                if reached > top:
+                    b, top = i, reached
+            if top <= reach:  # a rare move may win or tie here: every move into this region
+                b, top = _best_of_all(current, every)
+            best.append(b)
+            scores.append(top + gain)
+        back.append(best)
+        current = scores
+    return back, current
 
 
 def _best_of_all(current: list[float], into: list[float]) -> tuple[int, float]:
