@@ -16,12 +16,12 @@ from tasks.articles.assemble import assemble_all
 from tasks.articles.quotes import link_article_quotes
 from tasks.articles.rolemodel.batch import relabel
 from tasks.articles.rolemodel.model import shipped_model
-from tasks.articles.roles import label_all, site_furniture
+from tasks.articles.roles import LabeledGroup, label_all, site_furniture
 from tasks.articles.rows import ArticleRows, ShelvedRows, article_rows
 from tasks.core.capture import Capture, keep_words_of, release_words_of
 from tasks.core.config import MatchConfig, QuoteConfig, RolesConfig
 from tasks.related import articles_anchors
-from tasks.runtime.execution import Sealed, batch_count, gc_paused
+from tasks.runtime.execution import Sealed, batch_count, gc_paused, hand_back_freed_memory
 
 
 class ArticleBatch:
@@ -68,18 +68,29 @@ def build_batch(
     stored_article_of: dict[str, str],
 ) -> ArticleRows:  # fmt: skip
     """The rows of the batch's articles, with the anchors that will find them again."""
-    keep_words_of(batch.captures)  # roles, alignment, assembly and quote linking ask for them again and again
+    keep_words_of(batch.captures)  # roles, alignment and assembly ask for them again and again
     try:
-        labeled = label_all(batch.captures, batch.groups, roles, furniture)
-        if roles.line_model == "learned":
-            labeled = relabel(labeled, furniture, shipped_model())
-        articles = [link_article_quotes(a, quotes) for a in assemble_all(labeled, roles, stored_article_of)]
-        anchors = articles_anchors([a.keys.paragraph_words for a in articles], match)
-        return article_rows([replace(a, anchors=found) for a, found in zip(articles, anchors, strict=True)])
+        assembled = assemble_all(_labeled(batch, furniture, roles), roles, stored_article_of)
     finally:
         # Freed now, not walked by the cycle collector when gc_paused() ends: the first collection after a
         # pause visits every object made during it that is still alive, every capture's words included.
+        # An article keeps the words of its own lines (ArticleKeys), and so quote linking needs no more.
         release_words_of(batch.captures)
+    hand_back_freed_memory()  # the labeling's arrays and lists leave the heap in pieces
+    articles = [link_article_quotes(a, quotes) for a in assembled]
+    del assembled
+    hand_back_freed_memory()
+    anchors = articles_anchors([a.keys.paragraph_words for a in articles], match)
+    return article_rows([replace(a, anchors=found) for a, found in zip(articles, anchors, strict=True)])
+
+
+def _labeled(batch: ArticleBatch, furniture: frozenset[str], roles: RolesConfig) -> list[LabeledGroup]:
+    """Every line of the batch's captures in its role: by the rules, then by the model where it is chosen."""
+    labeled = label_all(batch.captures, batch.groups, roles, furniture)
+    if roles.line_model == "learned":
+        hand_back_freed_memory()
+        labeled = relabel(labeled, furniture, shipped_model())
+    return labeled
 
 
 @task(name="find-site-furniture", cache_policy=NO_CACHE)
