@@ -62,6 +62,7 @@ RUNS_SCHEMA: dict[str, pl.DataType] = {
 # article of each paragraph, comment, caption or segment.
 PUBLISH_ORDER = ("authors", "articles", "_anchors", "paragraphs", "captions", "comments", "segments", "sources")
 _WRITER = WriterProperties(compression="ZSTD")
+_WRITE_BATCH_ROWS = 16_384  # rows handed to the Delta writer at a time
 
 
 class ArchiveBusy(RuntimeError):
@@ -370,11 +371,7 @@ def publish(
 
 def _replace_buckets(uri: str, table: str, buckets: Mapping[int, pl.DataFrame], commit: CommitProperties) -> int:
     """One Delta commit that replaces the rows of `buckets` in a table (creating it); the table's new version."""
-    schema = all_tables()[table] | {BUCKET: pl.Int32()}
-    frames = [frame.with_columns(pl.lit(bucket, dtype=pl.Int32).alias(BUCKET)) for bucket, frame in buckets.items()]
-    data = pl.concat(
-        [pl.DataFrame(schema=schema), *(f.select(pl.col(c).cast(t) for c, t in schema.items()) for f in frames)]
-    ).to_arrow()
+    data = _arrow_batches(buckets, all_tables()[table] | {BUCKET: pl.Int32()})
     if _latest(uri) is None:
         write_deltalake(
             uri, data, partition_by=[BUCKET], mode="append", writer_properties=_WRITER, commit_properties=commit
@@ -386,6 +383,25 @@ def _replace_buckets(uri: str, table: str, buckets: Mapping[int, pl.DataFrame], 
             writer_properties=_WRITER, commit_properties=commit,
         )  # fmt: skip
     return DeltaTable(uri).version()
+
+
+def _arrow_batches(buckets: Mapping[int, pl.DataFrame], schema: Mapping[str, pl.DataType]) -> pa.RecordBatchReader:
+    """The buckets' rows in the table's schema as a stream of Arrow batches, each made when the writer asks for it.
+
+    Converted whole, a large run's comments stood in memory three times at once: as frames, as one
+    Arrow table, and in the writer's buffers.
+    """
+    arrow_schema = pl.DataFrame(schema=schema).to_arrow().schema
+
+    def batches() -> Iterator[pa.RecordBatch]:
+        for bucket, frame in buckets.items():
+            for offset in range(0, frame.height, _WRITE_BATCH_ROWS):
+                part = frame.slice(offset, _WRITE_BATCH_ROWS).with_columns(pl.lit(bucket, dtype=pl.Int32).alias(BUCKET))
+                yield from (
+                    part.select(pl.col(c).cast(t) for c, t in schema.items()).to_arrow().cast(arrow_schema).to_batches()
+                )
+
+    return pa.RecordBatchReader.from_batches(arrow_schema, batches())
 
 
 def _record_run(
