@@ -116,21 +116,22 @@ def run_flow(corpus: Path, work: Path) -> dict[str, Any]:
     from flows.cli import run_settings
     from tasks.core.config import ArchiveParams
     from tasks.runtime.execution import workers_started_early
-    from tasks.runtime.server import start_temporary_server
+    from tasks.runtime.server import on_temporary_server
 
     out = work / "archive"
     shutil.rmtree(out, ignore_errors=True)
     params = ArchiveParams(raw_dir=str((corpus / "raw").absolute()), out_dir=str(out.absolute()))
     with TreeMemory() as memory:
         started = time.perf_counter()  # the workers started before the flow are timed too
-        with run_settings(), workers_started_early(params):
-            start_temporary_server()  # as `newsarchive run` starts it: it dies with this process, however that ends
+        # The temporary server as `newsarchive run` starts it: it dies with this process, however that ends.
+        with run_settings(), workers_started_early(params), on_temporary_server():
             state = archive(**params.flow_parameters(), return_state=True)
-        seconds = time.perf_counter() - started
-    summary = state.result()
+            seconds = time.perf_counter() - started
+            stages = stage_seconds_of(state.state_details.flow_run_id)
+            summary = state.result()
     return {
         "seconds": seconds, "summary": summary, "archive": str(out), "peak_tree_rss_mb": round(memory.peak_mb, 1),
-        "stage_seconds": stage_seconds_of(state.state_details.flow_run_id),
+        "stage_seconds": stages,
     }  # fmt: skip
 
 

@@ -131,7 +131,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     watch = stop_on_signals()  # Ctrl-C: exit 130, SIGTERM: 143, in seconds; before any thread or process starts
     from flows.archive import archive  # Prefect is imported only once the arguments are good
     from tasks.runtime.execution import workers_started_early
-    from tasks.runtime.server import start_temporary_server
+    from tasks.runtime.server import on_temporary_server
 
     try:
         execution = ExecutionConfig(
@@ -146,8 +146,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         raw_dir=raw_dir, out_dir=out_dir, lock_wait_seconds=args.wait, execution=execution, compaction=compaction
     )
     try:
-        with run_settings(), workers_started_early(params):
-            start_temporary_server()  # as Prefect would start it, but dying with this process
+        # The temporary server as Prefect would start it, but dying with this process.
+        with run_settings(), workers_started_early(params), on_temporary_server():
             counts = archive.with_options(on_running=[watch.note_run_for_ctrl_c])(**params.flow_parameters())
     except Exception as err:  # the flow already logged the traceback
         print(f"newsarchive: the run failed: {err}", file=sys.stderr)

@@ -97,8 +97,10 @@ def _mark_crashed(watch: RunWatch, signum: int) -> str:
     outcome = [f"flow run {name!r} not marked Crashed: the Prefect server did not answer"]
 
     def mark() -> None:
+        from tasks.runtime.server import on_server
+
         try:
-            with get_client(sync_client=True) as client:
+            with on_server(), get_client(sync_client=True) as client:
                 state = client.read_flow_run(run_id).state
                 if state is not None and state.is_final():
                     outcome[0] = f"after flow run {name!r} ended {state.name}"

@@ -62,6 +62,30 @@ def test_command_prints_a_summary(raw_dir: Path, tmp_path: Path) -> None:
     assert {p.name for p in out.iterdir() if not p.name.startswith((".", "_"))} == set(TABLES)
 
 
+def test_the_command_runs_without_prefects_server_code_in_its_process(raw_dir: Path, tmp_path: Path) -> None:
+    """The temporary server is a process of its own: the run's process never imports the server it talks to.
+
+    One capture per batch: the worker pool starts, and with it threads of Prefect's that talk to the server.
+    """
+    script = (
+        "import sys\n"
+        "from flows.cli import main\n"
+        "code = main(['run', '--raw-dir', sys.argv[1], '--out-dir', sys.argv[2],\n"
+        "             '--decode-batch-captures', '1', '--batch-captures', '1'])\n"
+        "print('server code imported:', 'prefect.server.api.server' in sys.modules)\n"
+        "raise SystemExit(code)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(raw_dir), str(tmp_path / "archive")],
+        cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "captures read: 2, articles: 1" in done.stdout
+    assert "server code imported: False" in done.stdout, done.stdout[-2000:]
+    assert done.stderr.count("Starting temporary server") == 1, done.stderr[-4000:]
+    assert "View at" not in done.stderr  # that server serves no UI: no link to a page that is not there
+
+
 def test_runs_on_the_temporary_server_send_no_heartbeats() -> None:
     """Nothing watches a temporary server's heartbeats; a real server gets them."""
     from prefect.flow_engine import FlowRunEngine
