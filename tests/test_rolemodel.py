@@ -346,6 +346,25 @@ def test_a_short_thread_with_no_signature_no_heading_and_no_reader_saying_i_is_w
     assert _doubted(texts, read) == read
 
 
+def test_a_doubted_capture_walked_again_finds_no_new_thread_elsewhere() -> None:
+    from tasks.articles.rolemodel.batch import doubt_unsigned_threads
+    from tasks.articles.rolemodel.model import BODY, BOILERPLATE, COARSE, COMMENT, REGIONS
+
+    below = ["The harbour board meets again in April.", "Its minutes are published online a week later."]
+    texts = [*pages.PARAGRAPHS[:2], *below, "More from the coast", *pages.FOOTER[:2]]
+    read = np.asarray([BODY, BODY, COMMENT, COMMENT, BOILERPLATE, BOILERPLATE, BOILERPLATE])
+    probabilities = np.full((len(texts), len(COARSE)), 0.025)
+    probabilities[np.arange(len(texts)), read] = 0.9
+    probabilities[:, BODY] += 0.05
+    # A heading under the doubted lines that the first walk found furniture, though it read a little more like a
+    # comment line by line: walked again without the doubted thread, it would be a thread of its own.
+    probabilities[4] = [0.0, 0.05, 0.0, 0.5, 0.45]
+    flat = LineRoleModel(None, np.zeros(len(REGIONS)), np.zeros((len(REGIONS), len(REGIONS))), {})  # type: ignore[arg-type]
+    keys = [t.lower() for t in texts]
+    found = doubt_unsigned_threads(read, probabilities, features_of(texts).to_numpy(), keys, np.asarray([0, 7]), flat)
+    assert found.tolist() == [BODY, BODY, BODY, BODY, BOILERPLATE, BOILERPLATE, BOILERPLATE]
+
+
 def test_a_list_far_below_a_signed_thread_shows_its_own_evidence_and_the_thread_stays() -> None:
     from tasks.articles.rolemodel.batch import THREAD_GAP
     from tasks.articles.rolemodel.model import BODY, BOILERPLATE, COMMENT

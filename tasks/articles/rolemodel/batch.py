@@ -265,7 +265,8 @@ def doubt_unsigned_threads(
         np.add.at(ruled, lines[lasts[doubted_threads]] + 1, -1)
         rows = np.concatenate([np.arange(a, b) for a, b in doubted])
         again = probabilities[rows].copy()
-        again[np.cumsum(ruled)[rows] > 0, COMMENT] = 0.0
+        # Nor does the walk find a new thread elsewhere in the capture: one that has shown no evidence.
+        again[(np.cumsum(ruled)[rows] > 0) | ~comment[rows], COMMENT] = 0.0
         local = np.cumsum([0, *(b - a for a, b in doubted)]).astype(np.int64)
         found[rows] = viterbi(again / again.sum(axis=1, keepdims=True), local, model)
     return found
