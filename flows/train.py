@@ -27,6 +27,7 @@ from tasks.articles.rolemodel.batch import (
     capture_starts,
     choose_titles_by,
     doubt_unsigned_threads,
+    file_comment_forms,
     file_link_lists,
     file_thread_furniture,
     follow_signatures,
@@ -330,7 +331,10 @@ def choose_and_finish(
         filed = file_thread_furniture(
             follow_signatures(named, data.features[span], starts), data.features[span], starts
         )
-        found[span] = file_link_lists(filed, data.features[span], [line.key for line in lines_of], starts)
+        keys = [line.key for line in lines_of]
+        found[span] = file_comment_forms(
+            file_link_lists(filed, data.features[span], keys, starts), data.features[span], keys, starts
+        )
     return found
 
 

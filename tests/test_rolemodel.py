@@ -224,6 +224,41 @@ def test_a_list_of_links_read_as_comments_is_furniture_and_short_comments_stay()
     assert found.tolist() == [COMMENT, COMMENT]
 
 
+def test_a_comment_forms_own_text_beside_its_fields_is_furniture_and_the_comments_above_stay() -> None:
+    from tasks.articles.rolemodel.batch import file_comment_forms
+    from tasks.articles.rolemodel.model import BOILERPLATE, COMMENT
+
+    capture = [
+        ("The new ferry is slower than the old one, and dearer.", COMMENT),
+        ("Posting rules: keep it short and on topic", BOILERPLATE),  # right above the fields: the form's text
+        ("Your name:", BOILERPLATE),  # filed as a thread's furniture before: a name ending with a colon
+        ("E-mail *:", BOILERPLATE),
+        ("Your address is kept private and never shown", BOILERPLATE),  # between the fields
+        ("Website:", BOILERPLATE),
+        ("Comment: *", BOILERPLATE),
+        ("By sending it you accept our house rules", BOILERPLATE),  # right below them
+        ("A reader from the harbour", COMMENT),  # two lines below the fields: not the form's
+    ]
+    texts = [text for text, _ in capture]
+    read = np.asarray([COMMENT, COMMENT, BOILERPLATE, BOILERPLATE, COMMENT, BOILERPLATE, BOILERPLATE, COMMENT,
+                       COMMENT], dtype=np.int64)  # fmt: skip
+    keys = [t.lower() for t in texts]
+    found = file_comment_forms(read, features_of(texts).to_numpy(), keys, np.asarray([0, len(texts)]))
+    assert dict(zip(texts, found.tolist(), strict=True)) == dict(capture)
+    # One field alone is no form; nor are numbered comments that open with whom they answer ("2. Tom:").
+    thread = ["Tom:", "I take the early boat every day.", "2. Tom:", "3. Ann:", "You are both right about it."]
+    read = np.full(len(thread), COMMENT)
+    keys = [t.lower() for t in thread]
+    found = file_comment_forms(read, features_of(thread).to_numpy(), keys, np.asarray([0, len(thread)]))
+    assert found.tolist() == read.tolist()
+    # Two captures' lines make no form: the last field of one and the first field of the next are apart.
+    two = ["I take the early boat every day.", "Name:", "Email:", "Fine by me."]
+    read = np.asarray([COMMENT, BOILERPLATE, BOILERPLATE, COMMENT], dtype=np.int64)
+    keys = [t.lower() for t in two]
+    found = file_comment_forms(read, features_of(two).to_numpy(), keys, np.asarray([0, 2, 4]))
+    assert found.tolist() == read.tolist()
+
+
 def _doubted(texts: list[str], read: list[int]) -> list[int]:
     """doubt_unsigned_threads() on one capture the walk read as `read`, each line sure of its class at 0.9."""
     from tasks.articles.rolemodel.batch import doubt_unsigned_threads
@@ -309,6 +344,25 @@ def test_a_short_thread_with_no_signature_no_heading_and_no_reader_saying_i_is_w
     answered = [f'"{line}" Well, I disagree.' for line in below]  # a reader quoting the article, then saying "I"
     texts = [*pages.PARAGRAPHS[:2], *answered, *pages.FOOTER[:2]]
     assert _doubted(texts, read) == read
+
+
+def test_a_doubted_capture_walked_again_finds_no_new_thread_elsewhere() -> None:
+    from tasks.articles.rolemodel.batch import doubt_unsigned_threads
+    from tasks.articles.rolemodel.model import BODY, BOILERPLATE, COARSE, COMMENT, REGIONS
+
+    below = ["The harbour board meets again in April.", "Its minutes are published online a week later."]
+    texts = [*pages.PARAGRAPHS[:2], *below, "More from the coast", *pages.FOOTER[:2]]
+    read = np.asarray([BODY, BODY, COMMENT, COMMENT, BOILERPLATE, BOILERPLATE, BOILERPLATE])
+    probabilities = np.full((len(texts), len(COARSE)), 0.025)
+    probabilities[np.arange(len(texts)), read] = 0.9
+    probabilities[:, BODY] += 0.05
+    # A heading under the doubted lines that the first walk found furniture, though it read a little more like a
+    # comment line by line: walked again without the doubted thread, it would be a thread of its own.
+    probabilities[4] = [0.0, 0.05, 0.0, 0.5, 0.45]
+    flat = LineRoleModel(None, np.zeros(len(REGIONS)), np.zeros((len(REGIONS), len(REGIONS))), {})  # type: ignore[arg-type]
+    keys = [t.lower() for t in texts]
+    found = doubt_unsigned_threads(read, probabilities, features_of(texts).to_numpy(), keys, np.asarray([0, 7]), flat)
+    assert found.tolist() == [BODY, BODY, BODY, BODY, BOILERPLATE, BOILERPLATE, BOILERPLATE]
 
 
 def test_a_list_far_below_a_signed_thread_shows_its_own_evidence_and_the_thread_stays() -> None:

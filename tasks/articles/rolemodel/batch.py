@@ -64,6 +64,12 @@ _RUN_LENGTH = FEATURE_NAMES.index("run_length")
 # list on either; asking for capitalized words (half of them or more) found fewer lists on the pages.
 LINK_LIST_RUN = 2
 LINK_ITEM_WORDS = (2, 12)
+# A comment form: at least this many fields one under another ("Name:", "E-mail *:", "Website:"); a field alone is
+# a reader's `Jo:`. Its fields are looked for this close to a comment line (a form's text stands next to them).
+# Dev cross-validated by site (commit body): taking two lines above and below the fields as the form's text, not
+# one, found no more.
+FORM_FIELDS = 2
+FORM_REACH = 3
 # A thread needs some evidence: a signature, a heading that is no menu item (a run of at most this many short
 # lines), or readers who say "I" (on this share of its lines at least, and on one line of a short thread: the
 # seeds' and synthetic threads have it on a fifth or more). Dev cross-validated by site and the synthetic corpus
@@ -152,7 +158,7 @@ def relabel(groups: Sequence[LabeledGroup], furniture: frozenset[str], model: Li
     )
     walked = name_under_headline(walked, probabilities, table.text, starts)
     coarse = file_thread_furniture(follow_signatures(walked, features, starts), features, starts)
-    coarse = file_link_lists(coarse, features, table.key, starts)
+    coarse = file_comment_forms(file_link_lists(coarse, features, table.key, starts), features, table.key, starts)
     confidence = probabilities[np.arange(len(coarse)), coarse] if len(coarse) else np.zeros(0)
     relabeled: list[LabeledGroup] = []
     k = 0
@@ -259,7 +265,8 @@ def doubt_unsigned_threads(
         np.add.at(ruled, lines[lasts[doubted_threads]] + 1, -1)
         rows = np.concatenate([np.arange(a, b) for a, b in doubted])
         again = probabilities[rows].copy()
-        again[np.cumsum(ruled)[rows] > 0, COMMENT] = 0.0
+        # Nor does the walk find a new thread elsewhere in the capture: one that has shown no evidence.
+        again[(np.cumsum(ruled)[rows] > 0) | ~comment[rows], COMMENT] = 0.0
         local = np.cumsum([0, *(b - a for a, b in doubted)]).astype(np.int64)
         found[rows] = viterbi(again / again.sum(axis=1, keepdims=True), local, model)
     return found
@@ -534,6 +541,41 @@ def file_link_lists(
     run = np.cumsum(new_run) - 1
     long_run = np.bincount(run)[run] >= LINK_LIST_RUN
     return np.where(item & long_run, BOILERPLATE, coarse)
+
+
+def file_comment_forms(
+    coarse: npt.NDArray[np.int64], features: np.ndarray, keys: list[str], starts: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """A comment line next to a comment form's fields is the form's own text, not a reader's: its rules ("Keep it
+    short and civil"), its terms ("By sending it you accept ..."), a note that the address is never shown.
+
+    A form is FORM_FIELDS fields or more one under another (a field: a few words ending with a colon, no number
+    opening it, as a numbered comment's `2. Jo:` does); the line right above its fields and the line right below
+    them are its text. A form below a thread, or alone under an article, reads like a thread's last lines; its
+    fields are filed as the thread's furniture, and what stands beside them is filed here.
+    """
+    comment = coarse == COMMENT
+    n = len(coarse)
+    if not comment.any():
+        return coarse.copy()
+    near = comment.copy()
+    for step in range(1, FORM_REACH + 1):
+        near[step:] |= comment[:-step]
+        near[:-step] |= comment[step:]
+    asked = np.flatnonzero(near & (features[:, _WORDS] <= NAME_WORDS) & (features[:, _NUMBERED] == 0))
+    field = np.zeros(n, dtype=bool)
+    # "E-mail *:" and "Email: *" both mark a field to fill in.
+    field[asked] = np.asarray([keys[i].rstrip(" *").endswith(":") for i in asked.tolist()], dtype=bool)
+    first_line = np.zeros(n, dtype=bool)
+    first_line[starts[:-1][starts[:-1] < n]] = True
+    new_run = np.ones(n, dtype=bool)
+    new_run[1:] = (field[1:] != field[:-1]) | first_line[1:]
+    run = np.cumsum(new_run) - 1
+    form = field & (np.bincount(run)[run] >= FORM_FIELDS)
+    beside = form.copy()
+    beside[1:] |= form[:-1] & ~first_line[1:]
+    beside[:-1] |= form[1:] & ~first_line[1:]
+    return np.where(comment & beside, BOILERPLATE, coarse)
 
 
 def held_as_article(groups: Sequence[LabeledGroup], coarse: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
