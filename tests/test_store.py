@@ -127,6 +127,27 @@ def test_a_first_run_killed_before_its_row_leaves_no_table(tmp_path: Path) -> No
     assert load_manifest(tmp_path).tables == {}
 
 
+def test_a_commit_streamed_slice_by_slice_writes_every_row_and_an_emptied_bucket_loses_its_rows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store, "_WRITE_BATCH_ROWS", 3)  # the paragraphs of a bucket of two articles take two slices
+    manifest = publish(tmp_path, Manifest(), by_bucket(NEW), "run1")
+    assert same(read_tables(tmp_path, TABLES), NEW)
+    changes = by_bucket(NEW)
+    emptied = next(b for b, part in changes["paragraphs"].items() if part.height > 3)
+    for table in TABLES:
+        changes[table] = {emptied: changes[table][emptied].clear()}
+    publish(tmp_path, manifest, changes, "run2")
+    left = read_tables(tmp_path, TABLES)
+    kept = [
+        a
+        for a in ARTICLES
+        if a not in set(NEW["articles"].filter(bucket_expr(pl.col("article_id")) == emptied)["article_id"])
+    ]
+    assert sorted(left["articles"]["article_id"].to_list()) == sorted(kept)
+    assert sorted(set(left["paragraphs"]["article_id"].to_list())) == sorted(kept)
+
+
 def test_every_earlier_run_stays_readable_by_number_id_or_time(tmp_path: Path) -> None:
     first = publish(tmp_path, Manifest(), by_bucket(OLD), "run1", counts={"captures": 2, "articles_new": 2})
     between = datetime.now(UTC)
