@@ -8,9 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tasks.articles import cues as layout
-from tasks.articles.align import echoed_lines
+from tasks.articles.align import Echoes, echoed_lines
 from tasks.articles.cues import comment_form, is_boilerplate, is_closing_furniture
-from tasks.articles.roles import label_all, label_group
+from tasks.articles.roles import _first_quote, label_all, label_group
 from tasks.core.capture import Capture, make_capture
 from tasks.core.config import RolesConfig
 from tasks.core.lines import numbered_lines
@@ -191,6 +191,27 @@ def test_echoed_lines_find_lines_repeating_an_earlier_run_of_words() -> None:
     assert np.flatnonzero(echoed_lines(page, min_run=7)).tolist() == [1, 3]
     assert np.flatnonzero(echoed_lines(page, min_run=8)).tolist() == []
 
+
+
+def test_the_echoes_of_the_first_lines_need_only_those_lines() -> None:
+    firsts = [0, 1, 2, 10, 20, 21, 40, 60, 61, 62, 70, 1, 80]  # a line one word on repeats 7 words of the last
+    echoes = Echoes(capture(thread(*(" ".join(f"w{i + k}" for k in range(8)) for i in firsts))))
+    assert np.flatnonzero(echoes.lines(7)).tolist() == [1, 2, 5, 8, 9, 11]
+    for upto in (0, 1, 4, 9, 12, 13):
+        assert echoes.lines(7, upto).tolist() == echoes.lines(7)[:upto].tolist()
+
+
+def test_a_quote_far_down_a_long_capture_is_found() -> None:
+    """Past the stretch of lines searched first: each next stretch is searched in turn."""
+    lines = [f"entry{i} number{i} stands{i} alone{i}" for i in range(9_000)]
+    lines[8_000] = "as entry5 number5 stands5 alone5 entry6 number6 stands6 said"  # 7 words of lines 5 and 6
+    page = capture(thread(*lines))
+    assert _first_quote(page, Echoes(page), after=0) is None  # a run of words across two lines is no quote
+    lines[8_000] = "so entry5 number5 stands5 alone5 entry5 number5 stands5 right"
+    lines[5] = "entry5 number5 stands5 alone5 entry5 number5 stands5 alone5"
+    page = capture(thread(*lines))
+    assert _first_quote(page, Echoes(page), after=0) == 8_000
+    assert _first_quote(page, Echoes(page), after=8_000) is None
 
 _LINE_ENDS = st.text(alphabet=st.sampled_from([*"ab (). !?'\"", "\u201d", "\u2019", "\n"]), max_size=60)
 

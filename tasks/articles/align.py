@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import islice
 from typing import NamedTuple, cast
 
 import numpy as np
@@ -109,32 +110,33 @@ def echoed_lines(capture: Capture, *, min_run: int) -> np.ndarray:
 class Echoes:
     """echoed_lines() of one capture for each run length asked, each found once, its words hashed once.
 
-    Runs are compared by hash, all at once (Python's string hash is fixed within a run).
+    Runs are compared by hash, all at once (Python's string hash is fixed within a run). The echoes
+    of the first lines need only those lines: a caller after the first echo asks for a few lines first.
     """
 
     __slots__ = ("_capture", "_found", "_hashes")
 
     def __init__(self, capture: Capture) -> None:
         self._capture = capture
-        self._hashes: np.ndarray | None = None
-        self._found: dict[int, np.ndarray] = {}
+        self._hashes = np.zeros(0, dtype=np.uint64)  # of the first words, as many as asked so far
+        self._found: dict[tuple[int, int], np.ndarray] = {}
 
-    def lines(self, min_run: int) -> np.ndarray:
-        if min_run not in self._found:
-            self._found[min_run] = self._echoed(min_run)
-        return self._found[min_run]
+    def lines(self, min_run: int, upto: int | None = None) -> np.ndarray:
+        """Whether each of the first `upto` lines (else every line) repeats `min_run` words of an earlier one."""
+        upto = len(self._capture.lines) if upto is None else min(upto, len(self._capture.lines))
+        if (min_run, upto) not in self._found:
+            self._found[min_run, upto] = self._echoed(min_run, upto)
+        return self._found[min_run, upto]
 
-    def _echoed(self, min_run: int) -> np.ndarray:
+    def _echoed(self, min_run: int, upto: int) -> np.ndarray:
         capture = self._capture
-        tokens = capture.tokens
-        echoed = np.zeros(len(capture.lines), dtype=bool)
-        if len(tokens) < min_run:
+        echoed = np.zeros(upto, dtype=bool)
+        n_words = capture.line_word_starts[upto]
+        if n_words < min_run:
             return echoed
-        if self._hashes is None:
-            self._hashes = np.fromiter(map(hash, tokens), dtype=np.int64, count=len(tokens)).view(np.uint64)
-        words = self._hashes
-        owner = np.asarray(capture.token_line, dtype=np.int64)
-        starts = len(tokens) - min_run + 1
+        words = self._words_hashed(n_words)
+        owner = capture.token_line[:n_words]
+        starts = n_words - min_run + 1
         runs = np.zeros(starts, dtype=np.uint64)
         for offset in range(min_run):  # a handful of vector operations, not a loop over words
             # In place: a new array a step, of every word of a long capture, was fresh memory to map and zero.
@@ -145,6 +147,14 @@ class Echoes:
         runs, line = runs[whole], line[whole]
         echoed[line[line > _first_lines(runs, line)]] = True
         return echoed
+
+    def _words_hashed(self, n_words: int) -> np.ndarray:
+        """The hashes of the first `n_words` words."""
+        have = len(self._hashes)
+        if have < n_words:
+            more = np.fromiter(map(hash, islice(self._capture.tokens, have, n_words)), np.int64, n_words - have)
+            self._hashes = np.concatenate([self._hashes, more.view(np.uint64)])
+        return self._hashes[:n_words]
 
 
 def _first_lines(runs: np.ndarray, line: np.ndarray) -> np.ndarray:

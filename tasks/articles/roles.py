@@ -42,6 +42,8 @@ _MIN_LINES_BEFORE_BYLINE = 3
 # more to count: the seed's long comment quoting the article repeats 18 words.
 _QUOTE_WORDS = 7
 _PARAGRAPH_QUOTE_WORDS = 12
+# Lines searched for a quote at first: a page's, whole; of a capture of a long thread, its first stretch.
+_FIRST_QUOTE_LINES = 4_096
 # Hard-wrapped text has lines of at most this many characters: text-mode browsers and
 # mail wrap at 72-80 columns (the perturbation test at 72, synthetic captures at 60-80).
 _WRAP_WIDTH = 100
@@ -433,15 +435,24 @@ def _form_score(line: Line) -> int:
 
 
 def _first_quote(capture: Capture, echoes: Echoes, *, after: int) -> int | None:
-    """The first line after `after` that quotes an earlier line: the thread has begun by then."""
-    echoed = np.flatnonzero(echoes.lines(_QUOTE_WORDS)[after + 1 :]) + after + 1
-    long: np.ndarray | None = None
-    for index in echoed.tolist():  # a few lines: the form of the others is never needed
-        if _form_score(capture.lines[index]) >= 0:
-            return index
-        long = echoes.lines(_PARAGRAPH_QUOTE_WORDS) if long is None else long
-        if long[index]:
-            return index
+    """The first line after `after` that quotes an earlier line: the thread has begun by then.
+
+    The lines are searched a stretch at a time, each longer than the last: a line's echoes need
+    only the lines above it, and the first quote of a long thread comes early.
+    """
+    first = after + 1
+    upto = first
+    while upto < len(capture.lines):
+        upto = min(len(capture.lines), first + max(_FIRST_QUOTE_LINES, 3 * (upto - after)))
+        echoed = np.flatnonzero(echoes.lines(_QUOTE_WORDS, upto)[first:]) + first
+        long: np.ndarray | None = None
+        for index in echoed.tolist():  # a few lines: the form of the others is never needed
+            if _form_score(capture.lines[index]) >= 0:
+                return index
+            long = echoes.lines(_PARAGRAPH_QUOTE_WORDS, upto) if long is None else long
+            if long[index]:
+                return index
+        first = upto
     return None
 
 
