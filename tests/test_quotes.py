@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import random
 from collections import Counter
+from itertools import chain
 from typing import Any
 
 import pytest
@@ -13,6 +15,7 @@ from rapidfuzz import fuzz
 import tasks.articles.quotes as quotes
 from tasks.articles.quotes import link_quotes, rarest_two
 from tasks.core.config import QuoteConfig
+from tasks.core.normalize import tokenize
 
 PARAGRAPHS = [
     "the minister said the harbour tunnel would open to traffic before the end of next spring",
@@ -158,3 +161,47 @@ def test_a_thread_links_alike_whether_its_candidates_are_gathered_in_python_or_n
     monkeypatch.setattr(quotes, "_GATHER_IN_NUMPY", 0)
     assert link_quotes(PARAGRAPHS, comments, QuoteConfig(max_candidates=8)) == in_python
     assert in_python
+
+
+def _mixed_thread(seed: int) -> tuple[list[str], list[str]]:
+    """Paragraphs and a thread of comments: some quote an earlier line, some are posted again, some repeat one word."""
+    rng = random.Random(seed)
+    words = ["harbour", "tunnel", "crossing", "council", "spring", "minister", "water", "wall", "street"]
+    words += ["years", "ferry", "bay", "morning", *(f"word{n}" for n in range(60))]
+    paragraphs = [" ".join(rng.choices(words, k=rng.randint(8, 30))) for _ in range(6)]
+    comments: list[str] = []
+    for _ in range(1_500):
+        roll = rng.random()
+        if roll < 0.3:
+            said = rng.choice(paragraphs + comments).split()
+            at = rng.randint(0, max(0, len(said) - 8))
+            comments.append(f'{rng.choice(words)} "{" ".join(said[at : at + rng.randint(6, 12)])}" {rng.choice(words)}')
+        elif roll < 0.4 and comments:
+            comments.append(rng.choice(comments))
+        elif roll < 0.45:
+            comments.append(" ".join([rng.choice(words)] * rng.randint(1, 9)))
+        else:
+            comments.append(" ".join(rng.choices(words[: rng.choice([8, 20, len(words)])], k=rng.randint(1, 25))))
+    return paragraphs, comments
+
+
+def test_the_word_table_of_a_long_thread_says_what_the_loops_over_its_lines_say() -> None:
+    paragraphs, comments = _mixed_thread(5)
+    tokens = [tokenize(line) for line in paragraphs + comments]
+    held = quotes.TargetWords(tokens)
+    counts = Counter(chain.from_iterable(map(set, tokens)))
+    assert held.counts() == counts
+    assert held.bits.tolist() == quotes._word_bits(tokens).tolist()
+    whole = held.whole_comments(len(paragraphs))
+    assert [whole.of(c) for c in range(len(comments))] == [
+        (rarest_two(set(words), counts), len(set(words))) for words in tokens[len(paragraphs) :]
+    ]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_long_thread_links_as_the_plain_python_search_links_it(seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    paragraphs, comments = _mixed_thread(seed)
+    links = link_quotes(paragraphs, comments, QuoteConfig())
+    assert len(links) > 200
+    monkeypatch.setattr(quotes, "_GATHER_IN_NUMPY", 10**9)  # every thread searched as a short one is
+    assert link_quotes(paragraphs, comments, QuoteConfig()) == links

@@ -75,9 +75,13 @@ class Passages:
 
 
 def distinct_passages(
-    comment_keys: Sequence[str], comment_tokens: Sequence[Sequence[str]], counts: Counter[str], cfg: QuoteConfig
-) -> Passages:
-    """The passages (quoted text, then the whole comment) of every comment that some other line may hold."""
+    comment_keys: Sequence[str], comment_tokens: Sequence[Sequence[str]], counts: Counter[str], cfg: QuoteConfig,
+    whole_comments: WholeComments | None = None,
+) -> Passages:  # fmt: skip
+    """The passages (quoted text, then the whole comment) of every comment that some other line may hold.
+
+    `whole_comments`: each comment's rarest words and number of words, where already found (TargetWords).
+    """
     found = Passages()
     number: dict[tuple[str, bool], int] = {}  # -1: too short, or no other line can hold enough of it
     for comment_no, key in enumerate(comment_keys):
@@ -88,7 +92,8 @@ def distinct_passages(
             index = number.get((text, whole))
             if index is None:
                 tokens = comment_tokens[comment_no] if whole else tokenize(text)
-                index = number[text, whole] = _add_passage(found, text, tokens, counts, cfg)
+                known = whole_comments.of(comment_no) if whole and whole_comments is not None else None
+                index = number[text, whole] = _add_passage(found, text, tokens, counts, cfg, known)
                 if index >= 0:
                     found.whole_of.append(comment_no if whole else -1)
             if index >= 0:
@@ -98,15 +103,20 @@ def distinct_passages(
     return found
 
 
-def _add_passage(found: Passages, text: str, tokens: Sequence[str], counts: Counter[str], cfg: QuoteConfig) -> int:
-    """The new passage's number, or -1 when it is not looked for."""
-    words = set(tokens)
-    rarest = rarest_two(words, counts) if len(tokens) >= cfg.min_quote_words else ()
-    if not rarest:
+def _add_passage(
+    found: Passages, text: str, tokens: Sequence[str], counts: Counter[str], cfg: QuoteConfig,
+    known: tuple[tuple[str, ...], int] | None = None,
+) -> int:  # fmt: skip
+    """The new passage's number, or -1 when it is not looked for. `known`: its rarest words and number of words."""
+    if known is None:
+        words = set(tokens)
+        known = (rarest_two(words, counts), len(words))
+    rarest, n_words = known
+    if len(tokens) < cfg.min_quote_words or not rarest:
         return -1
     found.texts.append(text)
     found.tokens.append(tokens)
-    found.n_words.append(len(words))
+    found.n_words.append(n_words)
     found.rarest.append(rarest)
     found.last_comment.append(-1)
     return len(found.texts) - 1
@@ -123,18 +133,21 @@ def link_quotes(
     """
     targets = [*paragraph_keys, *comment_keys]
     target_tokens = [tokenize(key) for key in targets] if tokens is None else tokens
-    # How many targets hold each word, counted in C; the two rarest words of each passage.
-    counts = Counter(chain.from_iterable(map(set, target_tokens)))
     n_par = len(paragraph_keys)
-    passages = distinct_passages(comment_keys, target_tokens[n_par:], counts, cfg)
-    limits = [n_par + last for last in passages.last_comment]  # a passage looks back from its last comment
     found: dict[int, tuple[int, float, int]] = {}
     memo: dict[tuple[str, str], float] = {}
     if len(targets) < _GATHER_IN_NUMPY:
+        # How many targets hold each word, counted in C; the two rarest words of each passage.
+        counts = Counter(chain.from_iterable(map(set, target_tokens)))
+        passages = distinct_passages(comment_keys, target_tokens[n_par:], counts, cfg)
+        limits = [n_par + last for last in passages.last_comment]  # a passage looks back from its last comment
         candidates = _candidates_in_python(passages, limits, targets, target_tokens, cfg.max_candidates)
         found = _search(passages, range(len(candidates)), candidates, targets, target_tokens, cfg.score_cutoff, memo)
         return _earliest_links(passages, found, n_par)
-    index = HolderIndex(passages, targets, target_tokens, n_par)
+    held = TargetWords(target_tokens)
+    passages = distinct_passages(comment_keys, target_tokens[n_par:], held.counts(), cfg, held.whole_comments(n_par))
+    limits = [n_par + last for last in passages.last_comment]
+    index = HolderIndex(passages, targets, held, n_par)
     for numbers in index.chunks(limits, max_candidates=cfg.max_candidates):
         candidates = index.candidates(passages, numbers, limits, max_candidates=cfg.max_candidates)
         found |= _search(passages, numbers, candidates, targets, target_tokens, cfg.score_cutoff, memo)
@@ -185,6 +198,97 @@ def rarest_two(words: set[str], counts: Counter[str]) -> tuple[str, ...]:
     return tuple(word for _, word in sorted(zip(held, words, strict=True))[:2])
 
 
+@dataclass(frozen=True)
+class WholeComments:
+    """Each comment's two rarest words (as rarest_two finds them), and its number of distinct words."""
+
+    rarest: list[str]
+    second: list[str]
+    n_words: list[int]
+    enough: list[bool]  # holding enough words that other lines hold too
+
+    def of(self, comment_no: int) -> tuple[tuple[str, ...], int]:
+        n = self.n_words[comment_no]
+        if not n or not self.enough[comment_no]:
+            return (), n
+        return ((self.rarest[comment_no],) if n == 1 else (self.rarest[comment_no], self.second[comment_no])), n
+
+
+class TargetWords:
+    """Every target's distinct words as numbers, in numpy: what the targets' words say, for a long thread.
+
+    Counted, hashed and sorted by numpy: in a thread of a hundred thousand comments a loop per line
+    or per word (a set of each line's words, a hash of each word) took most of the linking's time.
+    The same figures as the loops': how many targets hold each word, each line's word bits
+    (_word_bits), each comment's rarest two (rarest_two), each needed word's holders.
+    """
+
+    def __init__(self, target_tokens: Sequence[Sequence[str]]) -> None:
+        self.vocabulary = list(dict.fromkeys(chain.from_iterable(target_tokens)))
+        self.number = number = {word: i for i, word in enumerate(self.vocabulary)}
+        size = max(len(number), 1)
+        sizes = np.fromiter(map(len, target_tokens), dtype=np.int64, count=len(target_tokens))
+        pairs = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes) * size
+        pairs += np.fromiter(map(number.__getitem__, chain.from_iterable(target_tokens)), np.int64, len(pairs))
+        # Each (target, word) once, by target then word. Sorted, not np.unique: numpy 2.4's took seconds here.
+        pairs.sort()
+        pairs = pairs[np.concatenate([[True], pairs[1:] != pairs[:-1]])] if len(pairs) else pairs
+        self.target, self.word = (pairs // size).astype(np.int32), (pairs % size).astype(np.int32)
+        del pairs
+        self.n_targets = len(sizes)
+        self.held_by_count = np.bincount(self.word, minlength=len(number))  # how many targets hold each word
+        self.n_words = np.bincount(self.target, minlength=self.n_targets)
+        self.first = np.concatenate([[0], np.cumsum(self.n_words)[:-1]])  # each target's first pair
+        word_bit = np.left_shift(
+            np.uint64(1), (np.fromiter(map(hash, self.vocabulary), np.int64, len(number)) & 63).astype(np.uint64)
+        )
+        self.bits = np.zeros(self.n_targets, dtype=np.uint64)
+        has_words = self.n_words > 0
+        if len(self.word):
+            self.bits[has_words] = np.bitwise_or.reduceat(word_bit[self.word], self.first[has_words])
+
+    def counts(self) -> Counter[str]:
+        """How many targets hold each word."""
+        return Counter(dict(zip(self.vocabulary, self.held_by_count.tolist(), strict=True)))
+
+    def whole_comments(self, n_par: int) -> WholeComments:
+        """rarest_two() of each comment's own words (the targets after the first `n_par`), and their number."""
+        size = max(len(self.vocabulary), 1)
+        # Ties go to the word first in sort order, as in rarest_two: a word's rank among the sorted vocabulary.
+        by_text = sorted(range(len(self.vocabulary)), key=self.vocabulary.__getitem__)
+        rank = np.empty(len(by_text), dtype=np.int64)
+        rank[by_text] = np.arange(len(by_text))
+        count = self.held_by_count[self.word]
+        order_key = count * size + rank[self.word]  # (count, word) as one number
+        has_words = self.n_words > 0
+        starts = self.first[has_words]
+        first = np.full(self.n_targets, -1, dtype=np.int64)
+        second = np.full(self.n_targets, -1, dtype=np.int64)
+        if len(order_key):
+            least = np.minimum.reduceat(order_key, starts)
+            first[has_words] = least
+            rest = np.where(order_key == np.repeat(least, self.n_words[has_words]), np.iinfo(np.int64).max, order_key)
+            second[has_words] = np.minimum.reduceat(rest, starts)
+        once = np.bincount(self.target, weights=count == 1, minlength=self.n_targets)
+        enough = self.n_words - once >= _MIN_WORD_OVERLAP * self.n_words
+        word_at = np.asarray(by_text, dtype=np.int64)  # the word of each rank
+        rarest, second_rarest = (
+            list(map(self.vocabulary.__getitem__, word_at[np.maximum(key[n_par:], 0) % size].tolist()))
+            for key in (first, second)
+        )
+        return WholeComments(rarest, second_rarest, self.n_words[n_par:].tolist(), enough[n_par:].tolist())
+
+    def holder_keys(self, needed: dict[str, int], n_targets: int) -> npt.NDArray[np.int64]:
+        """`needed`'s number times `n_targets` plus the target, for each target holding a needed word: ascending."""
+        number = np.full(max(len(self.vocabulary), 1), -1, dtype=np.int64)
+        for word, i in needed.items():
+            if word in self.number:  # a quotation's word that no target holds has no holders
+                number[self.number[word]] = i
+        wanted = number[self.word] >= 0
+        keys: npt.NDArray[np.int64] = np.sort(number[self.word[wanted]] * n_targets + self.target[wanted])
+        return keys
+
+
 class HolderIndex:
     """The targets holding each passage's rarest words, ascending: a passage's candidates, gathered in numpy.
 
@@ -195,28 +299,22 @@ class HolderIndex:
     that could not pass _Search.take: the hash seed changes which lines they drop, never a link.
     """
 
-    def __init__(
-        self, passages: Passages, targets: Sequence[str], target_tokens: Sequence[Sequence[str]], n_par: int
-    ) -> None:
+    def __init__(self, passages: Passages, targets: Sequence[str], held: TargetWords, n_par: int) -> None:
         rarest = passages.rarest
         self.chars = np.fromiter(map(len, targets), dtype=np.int64, count=len(targets))
-        self.bits = _word_bits(target_tokens)
+        self.bits = held.bits
         # A passage that is a whole comment has that comment's bits: only quotations are hashed again.
         whole_of = np.asarray(passages.whole_of, dtype=np.int64)
         quoted = np.flatnonzero(whole_of < 0)
         self.passage_bits = self.bits[np.maximum(whole_of, 0) + n_par] if len(whole_of) else np.zeros(0, np.uint64)
         self.passage_bits[quoted] = _word_bits([passages.tokens[p] for p in quoted.tolist()])
         needed = {word: i for i, word in enumerate(sorted(set().union(*rarest)))}
-        holders: list[list[int]] = [[] for _ in needed]
-        for target, words in enumerate(target_tokens):
-            for word in needed.keys() & words:
-                holders[needed[word]].append(target)
-        self.starts = np.concatenate([[0], np.cumsum([len(h) for h in holders])]).astype(np.int64)
-        self.held_by = np.fromiter(chain.from_iterable(holders), dtype=np.int64, count=int(self.starts[-1]))
-        self.n_targets = max(len(target_tokens), 1)
+        self.n_targets = max(held.n_targets, 1)
         # One ascending key per (word, holder): a word's holders before a limit are one searchsorted away.
-        word_of_key = np.repeat(np.arange(len(needed), dtype=np.int64), np.diff(self.starts))
-        self.keys = word_of_key * self.n_targets + self.held_by
+        self.keys = held.holder_keys(needed, self.n_targets)
+        self.held_by = self.keys % self.n_targets
+        word_of_key = self.keys // self.n_targets
+        self.starts = np.searchsorted(word_of_key, np.arange(len(needed) + 1)).astype(np.int64)
         self.asks = [[needed[word] for word in words] for words in rarest]
 
     def chunks(self, limits: Sequence[int], *, max_candidates: int) -> Iterator[range]:
