@@ -8,6 +8,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from itertools import chain, islice
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -36,9 +37,11 @@ _PAIRS_AT_ONCE = 1 << 20
 _GATHER_IN_NUMPY = 1_000
 
 
-@dataclass(frozen=True)
-class QuoteLink:
-    """What comment `comment_no` quotes: a paragraph number or an earlier comment's number."""
+class QuoteLink(NamedTuple):
+    """What comment `comment_no` quotes: a paragraph number or an earlier comment's number.
+
+    A named tuple, made in C: a thread of a hundred thousand comments has as many links.
+    """
 
     comment_no: int
     paragraph_no: int | None
@@ -481,13 +484,18 @@ def _score_round(
     `memo` keeps the scores of the call's earlier rounds: a comment posted again is not scored again.
     A score is at least `cutoff` or 0 (rapidfuzz stops early under it): only whether it reaches it matters.
     """
-    asked = [(search, i) for search in searches for i, score in enumerate(search.scored) if score < 0]
-    pairs = {(search.passage, targets[search.taken[i]]) for search, i in asked} - memo.keys()
+    asked = [
+        (search, i, (search.passage, targets[search.taken[i]]))
+        for search in searches
+        for i, score in enumerate(search.scored)
+        if score < 0
+    ]
+    pairs = {pair for _, _, pair in asked if pair not in memo}
     if pairs:
         new = sorted(pairs)  # a fixed order: the scores do not depend on it, the threads' split does not either
         memo.update(zip(new, reaching_cutoff(new, cutoff), strict=True))
-    for search, i in asked:
-        search.scored[i] = memo[search.passage, targets[search.taken[i]]]
+    for search, i, pair in asked:
+        search.scored[i] = memo[pair]
 
 
 def reaching_cutoff(pairs: Sequence[tuple[str, str]], cutoff: float) -> list[float]:
