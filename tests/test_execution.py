@@ -10,11 +10,13 @@ import subprocess
 import sys
 import weakref
 from pathlib import Path
+from typing import cast
 
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 from prefect.task_runners import ProcessPoolTaskRunner, ThreadPoolTaskRunner
+from prefect.tasks import Task
 from prefect_dask.task_runners import DaskTaskRunner
 
 from tasks.articles.batch import batch_articles, build_batch
@@ -28,7 +30,15 @@ from tasks.core.schema import TABLES
 from tasks.decode import decode_new
 from tasks.discover import new_captures
 from tasks.group import group_new_captures
-from tasks.runtime.execution import Sealed, gc_paused, make_task_runner, split_evenly, workers_started_early
+from tasks.runtime.execution import (
+    BatchRunner,
+    Sealed,
+    cores_for_this_batch,
+    gc_paused,
+    make_task_runner,
+    split_evenly,
+    workers_started_early,
+)
 from tasks.synth.corpus import write_corpus
 from tasks.write import read_archive
 from tests.helpers import archive_tables
@@ -175,6 +185,20 @@ def test_a_sealed_result_unpickles_its_value_only_when_read() -> None:
     assert_frame_equal(first["frame"], value["frame"])
     # A value read before it travels again goes on whole.
     assert pickle.loads(pickle.dumps(copy)).value["names"] == ["x", "y"]
+
+
+def _cores_seen(batch: int) -> Sealed[int]:
+    return Sealed(cores_for_this_batch())
+
+
+def test_a_batch_alone_in_its_stage_may_use_every_workers_core() -> None:
+    """It runs in the flow's process while the workers idle; elsewhere a batch task has its own core only."""
+    runner = BatchRunner(ExecutionConfig(runner="threads", workers=3))
+    try:
+        assert runner.map(cast(Task[..., Sealed[int]], _cores_seen), [0]) == [3]
+    finally:
+        runner.close()
+    assert cores_for_this_batch() == 1
 
 
 class _Node:

@@ -192,7 +192,6 @@ def test_echoed_lines_find_lines_repeating_an_earlier_run_of_words() -> None:
     assert np.flatnonzero(echoed_lines(page, min_run=8)).tolist() == []
 
 
-
 def test_the_echoes_of_the_first_lines_need_only_those_lines() -> None:
     firsts = [0, 1, 2, 10, 20, 21, 40, 60, 61, 62, 70, 1, 80]  # a line one word on repeats 7 words of the last
     echoes = Echoes(capture(thread(*(" ".join(f"w{i + k}" for k in range(8)) for i in firsts))))
@@ -212,6 +211,7 @@ def test_a_quote_far_down_a_long_capture_is_found() -> None:
     page = capture(thread(*lines))
     assert _first_quote(page, Echoes(page), after=0) == 8_000
     assert _first_quote(page, Echoes(page), after=8_000) is None
+
 
 _LINE_ENDS = st.text(alphabet=st.sampled_from([*"ab (). !?'\"", "\u201d", "\u2019", "\n"]), max_size=60)
 

@@ -21,7 +21,7 @@ from tasks.articles.rows import ArticleRows, ShelvedRows, article_rows
 from tasks.core.capture import Capture, keep_words_of, release_words_of
 from tasks.core.config import MatchConfig, QuoteConfig, RolesConfig
 from tasks.related import articles_anchors
-from tasks.runtime.execution import Sealed, batch_count, gc_paused, hand_back_freed_memory
+from tasks.runtime.execution import Sealed, batch_count, cores_for_this_batch, gc_paused, hand_back_freed_memory
 
 
 class ArticleBatch:
@@ -65,12 +65,15 @@ def batch_articles(
 
 def build_batch(
     batch: ArticleBatch, furniture: frozenset[str], roles: RolesConfig, quotes: QuoteConfig, match: MatchConfig,
-    stored_article_of: dict[str, str],
+    stored_article_of: dict[str, str], *, threads: int = 1,
 ) -> ArticleRows:  # fmt: skip
-    """The rows of the batch's articles, with the anchors that will find them again."""
+    """The rows of the batch's articles, with the anchors that will find them again.
+
+    `threads`: how many the model may use (cores_for_this_batch()).
+    """
     keep_words_of(batch.captures)  # roles, alignment and assembly ask for them again and again
     try:
-        assembled = assemble_all(_labeled(batch, furniture, roles), roles, stored_article_of)
+        assembled = assemble_all(_labeled(batch, furniture, roles, threads), roles, stored_article_of)
     finally:
         # Freed now, not walked by the cycle collector when gc_paused() ends: the first collection after a
         # pause visits every object made during it that is still alive, every capture's words included.
@@ -84,12 +87,12 @@ def build_batch(
     return article_rows([replace(a, anchors=found) for a, found in zip(articles, anchors, strict=True)])
 
 
-def _labeled(batch: ArticleBatch, furniture: frozenset[str], roles: RolesConfig) -> list[LabeledGroup]:
+def _labeled(batch: ArticleBatch, furniture: frozenset[str], roles: RolesConfig, threads: int) -> list[LabeledGroup]:
     """Every line of the batch's captures in its role: by the rules, then by the model where it is chosen."""
     labeled = label_all(batch.captures, batch.groups, roles, furniture)
     if roles.line_model == "learned":
         hand_back_freed_memory()
-        labeled = relabel(labeled, furniture, shipped_model())
+        labeled = relabel(labeled, furniture, shipped_model(), threads=threads)
     return labeled
 
 
@@ -111,7 +114,7 @@ def build_articles(
     The rows are left in the scratch folder `shelf_dir` for the flow to gather (tasks/plan.py).
     """
     with gc_paused():
-        rows = build_batch(batch, furniture, roles, quotes, match, stored_article_of)
+        rows = build_batch(batch, furniture, roles, quotes, match, stored_article_of, threads=cores_for_this_batch())
     get_run_logger().info(
         "%d articles from %d captures: %d paragraphs, %d comments",
         rows.articles.height, len(batch.captures), rows.paragraphs.height, rows.comments.height,

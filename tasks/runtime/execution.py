@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
+from contextvars import ContextVar
 from typing import Any, Generic, NamedTuple, Self, TypeVar
 
 from prefect.futures import PrefectFuture
@@ -296,6 +297,15 @@ def split_evenly(items: Sequence[T], size: int, *, parts_multiple_of: int = 1) -
     return [list(items[bounds[i] : bounds[i + 1]]) for i in range(n)]
 
 
+_CORES_FOR_THIS_BATCH: ContextVar[int] = ContextVar("cores_for_this_batch", default=1)
+
+
+def cores_for_this_batch() -> int:
+    """The cores a batch task may use: every worker's when its batch is the stage's only one (it runs in the
+    flow's process, the workers idle), else its own."""
+    return _CORES_FOR_THIS_BATCH.get()
+
+
 class BatchRunner:
     """Runs one task over many batches: in this process when there is a single batch, else on the task runner.
 
@@ -330,8 +340,12 @@ class BatchRunner:
                 on_done(len(results))
 
         if len(batches) <= 1:
-            for batch in batches:
-                collect(task(batch, **common))
+            alone = _CORES_FOR_THIS_BATCH.set(worker_count(self.cfg))  # the workers have nothing else to do
+            try:
+                for batch in batches:
+                    collect(task(batch, **common))
+            finally:
+                _CORES_FOR_THIS_BATCH.reset(alone)
             return results
         runner = self._started()
         # A few batches in flight per worker, not all: each one submitted is a copy of its input.

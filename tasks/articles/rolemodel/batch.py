@@ -145,11 +145,16 @@ def batch_features(groups: Sequence[LabeledGroup], furniture: frozenset[str]) ->
     return feature_matrix(line_table(groups, furniture))
 
 
-def relabel(groups: Sequence[LabeledGroup], furniture: frozenset[str], model: LineRoleModel) -> list[LabeledGroup]:
-    """The model's roles for every line of the batch's articles, with the probability of each."""
+def relabel(
+    groups: Sequence[LabeledGroup], furniture: frozenset[str], model: LineRoleModel, *, threads: int = 1
+) -> list[LabeledGroup]:
+    """The model's roles for every line of the batch's articles, with the probability of each.
+
+    `threads`: how many the model may use (a batch alone in its run may have every core).
+    """
     table = line_table(groups, furniture)
     features = feature_matrix(table)
-    probabilities = wrapped_as_one(lean_on_rules(model.predict(features), features), features)
+    probabilities = wrapped_as_one(lean_on_rules(model.predict(features, threads=threads), features), features)
     starts = capture_starts(groups)
     walked = viterbi(probabilities, starts, model)
     walked = held_as_article(groups, doubt_unsigned_threads(walked, probabilities, features, table.key, starts, model))

@@ -37,8 +37,6 @@ _NEVER = -500.0  # the log probability of a move no training page makes (before 
 _RARE_MOVE = -10.0
 ARTICLE_CLASSES = (TITLE, BODY, SUPPLEMENT)
 MODEL_FILE = Path(__file__).with_name("line_roles.json.gz")
-# Threads the booster may use per process: the batch stages already run one process per core.
-_THREADS = 1
 # A line stops going through trees once one class leads by this raw margin (checked every few rounds): most
 # lines are plain menus or prose. On 155,962 synthetic lines it took prediction from about 8 to 3.4 us a line
 # with no line's class changed (its probability is then that of the trees read).
@@ -77,13 +75,16 @@ class LineRoleModel:
             title_booster=None if body.get("title_booster") is None else lgb.Booster(model_str=body["title_booster"]),
         )  # fmt: skip
 
-    def predict(self, features: np.ndarray) -> np.ndarray:
-        """The probability of each coarse class, per line."""
+    def predict(self, features: np.ndarray, *, threads: int = 1) -> np.ndarray:
+        """The probability of each coarse class, per line.
+
+        `threads`: 1 where the batch stages run a process per core; the same probabilities however many.
+        """
         if not len(features):
             return np.zeros((0, len(COARSE)))
         return np.asarray(
             self.booster.predict(
-                features, num_threads=_THREADS, pred_early_stop=True,
+                features, num_threads=threads, pred_early_stop=True,
                 pred_early_stop_freq=_EARLY_STOP_EVERY, pred_early_stop_margin=_EARLY_STOP_MARGIN,
             )
         )  # fmt: skip
