@@ -254,21 +254,24 @@ def test_a_batch_of_articles_hands_back_its_rows_as_files_in_the_scratch_folder(
 _FREED_ARRAYS = """
 import sys
 import numpy as np
-from tasks.runtime.execution import map_large_blocks_apart
+from contextlib import nullcontext
+from tasks.runtime.execution import large_blocks_from_the_heap, map_large_blocks_apart
 
 def rss_mb() -> float:
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * 4096 / 1e6
 
-if sys.argv[1] == "apart":
+if sys.argv[1] != "default":
     map_large_blocks_apart()
 big = np.ones(8 << 20, dtype=np.uint8)
 del big
 before = rss_mb()
-arrays = [np.ones(1 << 20, dtype=np.uint8) for _ in range(200)]
-last = arrays.pop()
-del arrays
-print(rss_mb() - before)
+with large_blocks_from_the_heap() if sys.argv[1].startswith("heap") else nullcontext():
+    arrays = [np.ones(1 << 20, dtype=np.uint8) for _ in range(200)]
+    last = arrays.pop()
+    del arrays
+    inside = rss_mb() - before
+print(inside if sys.argv[1] == "heap, inside" else rss_mb() - before)
 """
 
 
@@ -307,6 +310,14 @@ def test_arrays_freed_in_a_run_give_their_memory_back() -> None:
     env = {name: value for name, value in os.environ.items() if not name.startswith(("MALLOC_", "GLIBC_TUNABLES"))}
     assert _held_mb(_FREED_ARRAYS, "default", env) > 150  # what glibc keeps on its own
     assert _held_mb(_FREED_ARRAYS, "apart", env) < 20
+
+
+@pytest.mark.skipif(not Path("/proc/self/statm").exists(), reason="reads a process's memory from /proc")
+def test_a_part_that_takes_large_blocks_from_the_heap_gives_them_back_when_it_ends() -> None:
+    """Quote linking takes its arrays from the heap (no fresh memory to map each time), and leaves none behind."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("MALLOC_", "GLIBC_TUNABLES"))}
+    assert _held_mb(_FREED_ARRAYS, "heap, inside", env) > 150  # from the heap, kept for the next arrays
+    assert _held_mb(_FREED_ARRAYS, "heap for a while", env) < 20
 
 
 def _held_mb(script: str, mode: str, env: dict[str, str]) -> float:

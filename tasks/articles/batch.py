@@ -21,7 +21,14 @@ from tasks.articles.rows import ArticleRows, ShelvedRows, article_rows
 from tasks.core.capture import Capture, keep_words_of, release_words_of
 from tasks.core.config import MatchConfig, QuoteConfig, RolesConfig
 from tasks.related import articles_anchors
-from tasks.runtime.execution import Sealed, batch_count, cores_for_this_batch, gc_paused, hand_back_freed_memory
+from tasks.runtime.execution import (
+    Sealed,
+    batch_count,
+    cores_for_this_batch,
+    gc_paused,
+    hand_back_freed_memory,
+    large_blocks_from_the_heap,
+)
 
 
 class ArticleBatch:
@@ -80,9 +87,9 @@ def build_batch(
         # An article keeps the words of its own lines (ArticleKeys), and so quote linking needs no more.
         release_words_of(batch.captures)
     hand_back_freed_memory()  # the labeling's arrays and lists leave the heap in pieces
-    articles = [link_article_quotes(a, quotes) for a in assembled]
-    del assembled
-    hand_back_freed_memory()
+    with large_blocks_from_the_heap():
+        articles = [link_article_quotes(a, quotes) for a in assembled]
+        del assembled
     anchors = articles_anchors([a.keys.paragraph_words for a in articles], match)
     return article_rows([replace(a, anchors=found) for a, found in zip(articles, anchors, strict=True)])
 

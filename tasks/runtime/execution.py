@@ -76,6 +76,28 @@ def map_large_blocks_apart() -> None:
         mallopt(_M_MMAP_THRESHOLD, _OWN_MAPPING_BYTES)
 
 
+# glibc's largest size for mapping blocks apart: from it on, a block is always mapped on its own.
+_LARGEST_MAPPING_THRESHOLD = 32 * 1024 * 1024
+
+
+@contextmanager
+def large_blocks_from_the_heap() -> Iterator[None]:
+    """Blocks under 32 MiB taken from the heap for a while, then mapped apart again and the heap trimmed.
+
+    For a part that makes and drops many arrays of a few MiB, below the peak of its stage: each
+    mapped apart is fresh memory for the system to map and zero, page by page.
+    """
+    mallopt = _glibc("mallopt")
+    if mallopt is not None:
+        mallopt(_M_MMAP_THRESHOLD, _LARGEST_MAPPING_THRESHOLD)
+    try:
+        yield
+    finally:
+        if mallopt is not None:
+            mallopt(_M_MMAP_THRESHOLD, _OWN_MAPPING_BYTES)
+        hand_back_freed_memory()
+
+
 @contextmanager
 def gc_paused(*, freeze_survivors: bool = False) -> Iterator[None]:
     """Python's cycle collector off for one batch: its objects are acyclic tuples, freed by reference counts.
