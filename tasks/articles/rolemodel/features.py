@@ -271,7 +271,9 @@ def feature_matrix(table: LineTable) -> npt.NDArray[np.float32]:
     A capture of 130,000 lines held its 129 columns (float64 where computed so) beside the matrix at
     the labeling stage's peak of memory; now only the columns later features read are held.
     """
-    matrix = np.empty((len(table.capture), len(FEATURE_NAMES)), dtype=np.float32)
+    # Column-major: each feature is written in one run (a row-major column is a write every 516 bytes), the
+    # passes after the model read features a column at a time, and LightGBM reads either layout as it is.
+    matrix = np.empty((len(table.capture), len(FEATURE_NAMES)), dtype=np.float32, order="F")
     columns = _MatrixColumns(matrix)
     _feature_columns(table, columns)
     assert columns.names == FEATURE_NAMES, "features out of order"
