@@ -205,3 +205,10 @@ def test_a_long_thread_links_as_the_plain_python_search_links_it(seed: int, monk
     assert len(links) > 200
     monkeypatch.setattr(quotes, "_GATHER_IN_NUMPY", 10**9)  # every thread searched as a short one is
     assert link_quotes(paragraphs, comments, QuoteConfig()) == links
+
+
+@pytest.mark.parametrize("paragraph", ["the harbour tunnel opens in spring", "!!!"])
+def test_a_long_thread_of_comments_without_words_links_nothing(paragraph: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Reactions alone (an emoji, dots): no word to look for, in the numpy index as in the plain search."""
+    monkeypatch.setattr(quotes, "_GATHER_IN_NUMPY", 0)
+    assert link_quotes([paragraph], ["\U0001f44d", "...", "\u2764\ufe0f"] * 400, QuoteConfig()) == []

@@ -256,7 +256,11 @@ class TargetWords:
 
     def whole_comments(self, n_par: int) -> WholeComments:
         """rarest_two() of each comment's own words (the targets after the first `n_par`), and their number."""
-        size = max(len(self.vocabulary), 1)
+        n_words = self.n_words[n_par:].tolist()
+        if not self.vocabulary:  # no line has a word (a thread of emoji): nothing to look for
+            blank = [""] * len(n_words)
+            return WholeComments(blank, blank, n_words, [False] * len(n_words))
+        size = len(self.vocabulary)
         # Ties go to the word first in sort order, as in rarest_two: a word's rank among the sorted vocabulary.
         by_text = sorted(range(len(self.vocabulary)), key=self.vocabulary.__getitem__)
         rank = np.empty(len(by_text), dtype=np.int64)
@@ -279,7 +283,7 @@ class TargetWords:
             list(map(self.vocabulary.__getitem__, word_at[np.maximum(key[n_par:], 0) % size].tolist()))
             for key in (first, second)
         )
-        return WholeComments(rarest, second_rarest, self.n_words[n_par:].tolist(), enough[n_par:].tolist())
+        return WholeComments(rarest, second_rarest, n_words, enough[n_par:].tolist())
 
     def holder_keys(self, needed: dict[str, int], n_targets: int) -> npt.NDArray[np.int64]:
         """`needed`'s number times `n_targets` plus the target, for each target holding a needed word: ascending."""
