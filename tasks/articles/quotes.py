@@ -233,9 +233,7 @@ class TargetWords:
         sizes = np.fromiter(map(len, target_tokens), dtype=np.int64, count=len(target_tokens))
         pairs = np.repeat(np.arange(len(sizes), dtype=np.int64), sizes) * size
         pairs += np.fromiter(map(number.__getitem__, chain.from_iterable(target_tokens)), np.int64, len(pairs))
-        # Each (target, word) once, by target then word. Sorted, not np.unique: numpy 2.4's took seconds here.
-        pairs.sort()
-        pairs = pairs[np.concatenate([[True], pairs[1:] != pairs[:-1]])] if len(pairs) else pairs
+        pairs = _distinct(np.sort(pairs))  # each (target, word) once, by target then word
         self.target, self.word = (pairs // size).astype(np.int32), (pairs % size).astype(np.int32)
         del pairs
         self.n_targets = len(sizes)
@@ -384,7 +382,12 @@ def _first_holders(
     total = int(taken.sum())
     offset = np.arange(total, dtype=np.int64) - np.repeat(np.cumsum(taken) - taken, taken)
     pairs = np.sort(np.repeat(passage, taken) * n_targets + held_by[np.repeat(start, taken) + offset])
-    return pairs[np.concatenate([[True], pairs[1:] != pairs[:-1]])] if total else pairs  # a line holding both words
+    return _distinct(pairs)  # a line holding both words once
+
+
+def _distinct(ordered: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """The distinct values of an ascending array. Not np.unique: numpy 2.4's hashes, seconds on millions."""
+    return ordered[np.concatenate([[True], ordered[1:] != ordered[:-1]])] if len(ordered) else ordered
 
 
 def _word_bits(word_lists: Sequence[Sequence[str]]) -> npt.NDArray[np.uint64]:
