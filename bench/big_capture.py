@@ -34,7 +34,8 @@ _BEGUN = re.compile(r"^(\d\d:\d\d:\d\d\.\d{3}) \| \w+ +\| Flow run '.*' - Beginn
 PARTS = {
     "rules (label_all)": "label_all",
     "model (relabel)": "relabel",
-    "  features": "batch_features",
+    "  line table": "line_table",
+    "  features": "feature_matrix",
     "  LightGBM predict": "predict",
     "  viterbi": "viterbi",
     "assembly (assemble_all)": "assemble_all",
@@ -105,7 +106,7 @@ def _timed_parts(totals: dict[str, float], peaks: dict[str, float]) -> list[tupl
 
     places = {"label_all": articles, "relabel": articles, "assemble_all": articles,
               "link_article_quotes": articles, "articles_anchors": articles, "article_rows": articles,
-              "batch_features": batch, "viterbi": batch, "predict": LineRoleModel}  # fmt: skip
+              "line_table": batch, "feature_matrix": batch, "viterbi": batch, "predict": LineRoleModel}  # fmt: skip
     saved = []
     for name, owner in places.items():
         original = getattr(owner, name)
@@ -131,9 +132,10 @@ def profile_labeling(raw: Path, *, cprofile: bool) -> None:
     from tasks.decode import decode_batch
     from tasks.discover import hash_capture, list_capture_paths
     from tasks.group import group_new_captures
-    from tasks.runtime.execution import gc_paused
+    from tasks.runtime.execution import gc_paused, memory_policy_for_batches
 
     params = ArchiveParams(raw_dir=str(raw), out_dir=str(raw.parent / "out"))
+    memory_policy_for_batches()  # as the flow's process sets it
     captures = decode_batch([hash_capture(uri, path, problem) for uri, path, problem in list_capture_paths(raw)])
     groups = group_new_captures(captures.captures, params.match, {})
     furniture = site_furniture(captures.captures, groups)

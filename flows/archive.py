@@ -47,7 +47,7 @@ from tasks.group import group_articles
 from tasks.plan import build_changes
 from tasks.related import Related, everything, load_related
 from tasks.report import publish_run_report, summarize_run
-from tasks.runtime.execution import batch_runner, gc_paused, map_large_blocks_apart, worker_count
+from tasks.runtime.execution import batch_runner, gc_paused, memory_policy_for_batches, worker_count
 from tasks.runtime.progress import InProcessStages, StageProgress
 from tasks.state import ArchiveState, open_archive
 from tasks.storage.store import archive_lock
@@ -182,7 +182,7 @@ def archive(
         compaction=compaction,
     )
     lock = archive_lock(out_dir, wait_seconds=lock_wait_seconds, on_wait=print)
-    map_large_blocks_apart()  # the stages run here when there is one batch
+    memory_policy_for_batches()  # the stages run here when there is one batch
     # Decoded lines wait in the archive's scratch folder, not in this process (tasks/core/shelf.py).
     # The collector is paused as in the batch tasks: this process holds every capture of the run.
     with (
@@ -209,7 +209,7 @@ def archive_in_process(
     """
     raw_dir, out_dir = absolute_folders(params.raw_dir, params.out_dir)
     run_at = run_at or datetime.now(UTC)
-    map_large_blocks_apart()
+    memory_policy_for_batches()
     with archive_lock(out_dir, wait_seconds=60), scratch_folder(out_dir) as shelf:
         stages = InProcessStages(STAGE_ORDER)
         reading = read_phase(

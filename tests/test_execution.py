@@ -320,6 +320,45 @@ def test_a_part_that_takes_large_blocks_from_the_heap_gives_them_back_when_it_en
     assert _held_mb(_FREED_ARRAYS, "heap for a while", env) < 20
 
 
+# A large array made after the run's memory policy is set, or without it: whether the kernel was asked
+# for huge pages for it (the `hg` flag of its mapping in /proc/self/smaps).
+_HUGE_PAGE_ADVICE = """
+import sys
+import numpy as np
+from tasks.runtime.execution import memory_policy_for_batches
+
+if sys.argv[1] == "policy":
+    memory_policy_for_batches()
+array = np.ones(64 << 20, dtype=np.uint8)
+address = array.ctypes.data + array.nbytes // 2  # numpy advises the aligned part only
+inside = False
+with open("/proc/self/smaps") as smaps:
+    for line in smaps:
+        head = line.split()[0]
+        if "-" in head and not head.endswith(":"):
+            low, high = (int(part, 16) for part in head.split("-"))
+            inside = low <= address < high
+        elif inside and head == "VmFlags:":
+            print(int("hg" in line.split()[1:]))
+            break
+"""
+
+
+def _thp_on_request() -> bool:
+    """Whether this kernel gives transparent huge pages on request (madvise) or always."""
+    setting = Path("/sys/kernel/mm/transparent_hugepage/enabled")
+    return setting.exists() and "[never]" not in setting.read_text()
+
+
+@pytest.mark.skipif(not _thp_on_request(), reason="the kernel has no transparent huge pages to ask for")
+def test_a_run_asks_no_huge_pages_for_its_arrays_unless_the_user_does() -> None:
+    """Arrays made under the run's memory policy are not advised for huge pages; NUMPY_MADVISE_HUGEPAGE rules."""
+    env = {name: value for name, value in os.environ.items() if name != "NUMPY_MADVISE_HUGEPAGE"}
+    assert _held_mb(_HUGE_PAGE_ADVICE, "default", env) == 1  # numpy asks, on its own
+    assert _held_mb(_HUGE_PAGE_ADVICE, "policy", env) == 0
+    assert _held_mb(_HUGE_PAGE_ADVICE, "policy", {**env, "NUMPY_MADVISE_HUGEPAGE": "1"}) == 1
+
+
 def _held_mb(script: str, mode: str, env: dict[str, str]) -> float:
     """What `script` prints, run with `mode` in a fresh interpreter: the MB its process still holds."""
     repo = Path(__file__).resolve().parents[1]

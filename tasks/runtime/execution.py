@@ -64,6 +64,35 @@ _M_MMAP_THRESHOLD = -3
 _OWN_MAPPING_BYTES = 128 * 1024
 
 
+def memory_policy_for_batches() -> None:
+    """How a process that runs batch stages takes memory: large blocks mapped apart, no huge pages asked for."""
+    map_large_blocks_apart()
+    no_huge_page_advice()
+
+
+def no_huge_page_advice() -> None:
+    """numpy stops asking the kernel for huge pages for its arrays of 4 MiB and more, unless the user set it.
+
+    Where the kernel gives huge pages only on request (transparent_hugepage "madvise") and its
+    memory is fragmented, the first touch of every page of such an array waits on compaction,
+    often to get no huge page at all: a stage's arrays are made and dropped by the hundred.
+    NUMPY_MADVISE_HUGEPAGE, numpy's own setting, is left to rule where it is set.
+    """
+    if "NUMPY_MADVISE_HUGEPAGE" in os.environ:
+        return
+    toggle = getattr(_numpy_multiarray(), "_set_madvise_hugepage", None)
+    if toggle is not None:
+        toggle(False)
+
+
+def _numpy_multiarray() -> Any:
+    """numpy's C core module, where its huge page setting lives (numpy._core from 2.0, numpy.core before)."""
+    try:
+        return importlib.import_module("numpy._core.multiarray")
+    except ImportError:
+        return importlib.import_module("numpy.core.multiarray")
+
+
 def map_large_blocks_apart() -> None:
     """Blocks of 128 KiB or more (a batch's arrays) mapped apart, and so given back to the system when freed.
 
@@ -245,7 +274,7 @@ def start_stage_worker(parent: int, preload: tuple[str, ...]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     exit_with_parent(parent)
-    map_large_blocks_apart()
+    memory_policy_for_batches()
     for module in preload:
         importlib.import_module(module)
 
