@@ -99,7 +99,8 @@ def _labeled(batch: ArticleBatch, furniture: frozenset[str], roles: RolesConfig,
     labeled = label_all(batch.captures, batch.groups, roles, furniture)
     if roles.line_model == "learned":
         hand_back_freed_memory()
-        labeled = relabel(labeled, furniture, shipped_model(), threads=threads)
+        with large_blocks_from_the_heap():
+            labeled = relabel(labeled, furniture, shipped_model(), threads=threads)
     return labeled
 
 
