@@ -36,6 +36,7 @@ from tasks.articles.rolemodel.batch import (
     lean_on_rules,
     name_under_headline,
     title_candidates,
+    whole_wrapped_headlines,
     wrapped_as_one,
 )  # fmt: skip
 from tasks.articles.rolemodel.features import FEATURE_NAMES
@@ -322,7 +323,10 @@ def choose_and_finish(
 ) -> np.ndarray:
     """The headlines chosen by `scores` (the chooser's, per candidate line), then the thread's signatures
     followed and its furniture filed: the rest of relabel()."""
-    chosen = choose_titles_by(walked, smoothed, lines, scores, all_starts(data))
+    every_start = all_starts(data)
+    chosen = whole_wrapped_headlines(
+        choose_titles_by(walked, smoothed, lines, scores, every_start), data.features, every_start
+    )
     found = np.zeros(len(walked), dtype=np.int64)
     for corpus, span in zip(data.corpora, data.spans, strict=True):
         starts = capture_starts(corpus.groups)

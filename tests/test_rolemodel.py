@@ -539,6 +539,43 @@ def test_the_article_only_capture_is_all_title_and_body(tmp_path: Path) -> None:
     assert {role for line, role in found.items() if line > 1} == {"body"}
 
 
+@pytest.mark.parametrize("with_page", [False, True], ids=["alone", "beside its page"])
+def test_a_headline_hard_wrapped_over_two_lines_is_title_on_both(tmp_path: Path, with_page: bool) -> None:
+    headline = f"{pages.TITLE} as Rain Returns"  # its last two words alone on the second line
+    text = pages.article_only().replace(pages.TITLE, "\n".join(pages.wrapped((headline,))), 1)
+    first, second = text.split("\n")[:2]
+    assert second
+    assert f"{first} {second}" == headline
+    files = {"print.txt": text} | ({"page.txt": pages.page().replace(pages.TITLE, headline)} if with_page else {})
+    found = archived_roles(tmp_path / "raw", files)["print.txt"]
+    assert (found[1], found[2]) == ("title", "title")
+    assert {role for line, role in found.items() if line > 2} == {"body"}
+
+
+def test_only_a_headline_sized_wrapped_paragraph_under_a_title_line_is_all_title() -> None:
+    """A wrapped paragraph of the article whose first line was taken for the title keeps its other lines."""
+    from tasks.articles.rolemodel.batch import whole_wrapped_headlines
+    from tasks.articles.rolemodel.model import BODY, SUPPLEMENT, TITLE
+
+    headline = pages.wrapped((f"{pages.TITLE} as Rain Returns",))
+    lead = pages.wrapped(pages.PARAGRAPHS[:1])  # three lines, more words than a headline has
+    texts = [*headline, *lead, pages.PARAGRAPHS[1]]
+    gaps = [0] * len(headline) + [1] + [0] * (len(lead) - 1) + [1]  # a blank line opens the lead and the last
+    line_no = np.cumsum(np.asarray(gaps) + 1)
+    table = LineTable(
+        capture=np.zeros(len(texts), dtype=np.int64), line_no=line_no.astype(np.int64), text=texts,
+        key=[t.lower() for t in texts], rule=np.full(len(texts), 4, dtype=np.int64), coverage=np.zeros(len(texts)),
+        furniture=np.zeros(len(texts), dtype=bool), partners=np.zeros(len(texts), dtype=np.int64),
+        words=np.array([len(t.split()) for t in texts], dtype=np.int64),
+    )  # fmt: skip
+    features = line_features(table).to_numpy()
+    read = np.array([TITLE, SUPPLEMENT] + [TITLE] + [BODY] * (len(lead) - 1) + [BODY])
+    expected = np.array([TITLE, TITLE] + [TITLE] + [BODY] * (len(lead) - 1) + [BODY])
+    assert len(headline) == 2
+    assert len(lead) >= 3
+    assert whole_wrapped_headlines(read, features, np.array([0, len(texts)])).tolist() == expected.tolist()
+
+
 def test_a_byline_in_capitals_under_the_title_is_a_byline(tmp_path: Path) -> None:
     page = pages.page(under_title=("By ANNA KOWALSKA",), thread=False)
     found = archived_roles(tmp_path / "raw", {"page.txt": page})["page.txt"]

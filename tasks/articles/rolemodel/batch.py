@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 import polars as pl
 
 from tasks.articles.align import line_coverage
-from tasks.articles.cues import byline_name
+from tasks.articles.cues import MAX_HEADLINE_WORDS, byline_name
 from tasks.articles.rolemodel.features import FEATURE_NAMES, ROLE_CODES, LineTable, feature_matrix, in_first_person
 from tasks.articles.rolemodel.model import (
     ARTICLE_CLASSES,
@@ -30,6 +31,9 @@ from tasks.core.ids import STORED_PREFIX
 
 # Hard-wrapped text has lines of at most this many characters (as tasks/articles/roles.py reads it).
 WRAP_WIDTH = 100
+# A wrapped line breaks where the next word does not fit: it fills its width but for a word (two thirds
+# of 66 columns leave 22 characters for the word).
+FULL_LINE = 2 / 3
 _BLANK_BEFORE = FEATURE_NAMES.index("blank_before")
 _BLANK_SHARE = FEATURE_NAMES.index("blank_share")
 _FROM_START = FEATURE_NAMES.index("log_from_start")
@@ -161,6 +165,7 @@ def relabel(
     walked = choose_titles(
         give_a_title(walked, probabilities, features, starts), probabilities, features, starts, model
     )
+    walked = whole_wrapped_headlines(walked, features, starts)
     walked = name_under_headline(walked, probabilities, table.text, starts)
     coarse = file_thread_furniture(follow_signatures(walked, features, starts), features, starts)
     coarse = file_comment_forms(file_link_lists(coarse, features, table.key, starts), features, table.key, starts)
@@ -196,16 +201,57 @@ def wrapped_as_one(probabilities: np.ndarray, features: np.ndarray) -> np.ndarra
     """
     if not len(probabilities):
         return probabilities
+    blocks = _blocks(features)
+    mean = np.add.reduceat(probabilities, blocks.starts, axis=0) / blocks.sizes[:, None]
+    return np.where(blocks.wrapped[blocks.of_line][:, None], mean[blocks.of_line], probabilities)
+
+
+def whole_wrapped_headlines(
+    coarse: npt.NDArray[np.int64], features: np.ndarray, starts: npt.NDArray[np.int64]
+) -> npt.NDArray[np.int64]:
+    """A hard-wrapped paragraph of a headline's few words whose first line is the title is title on every line.
+
+    Wrapping leaves the end of a headline on a line of its own (a word or two, a name): apart, it reads
+    as a caption or a date. The first line must fill the capture's width but for a word (FULL_LINE of
+    its widest line that a wrap could make): a short headline over its byline or date, no blank line
+    between them, is no wrapped paragraph.
+    """
+    found = coarse.copy()
+    if not len(coarse):
+        return found
+    blocks = _blocks(features)
+    words = np.bincount(blocks.of_line, weights=features[:, _WORDS])
+    chars = np.expm1(features[:, _LOG_CHARS])
+    capture = np.searchsorted(starts, np.arange(len(coarse)), side="right") - 1
+    width = np.zeros(len(starts) - 1)
+    np.maximum.at(width, capture, np.where(chars <= WRAP_WIDTH, chars, 0.0))
+    full = chars[blocks.starts] >= FULL_LINE * width[capture[blocks.starts]]
+    headline = blocks.wrapped & full & (coarse[blocks.starts] == TITLE) & (words <= MAX_HEADLINE_WORDS)
+    found[headline[blocks.of_line]] = TITLE
+    return found
+
+
+class _Blocks(NamedTuple):
+    """The batch's blocks of lines between blank lines (a capture's first line opens one), and which are wrapped."""
+
+    starts: npt.NDArray[np.int64]
+    sizes: npt.NDArray[np.int64]
+    of_line: npt.NDArray[np.int64]  # each line's block
+    wrapped: npt.NDArray[np.bool_]  # a hard-wrapped paragraph
+
+
+def _blocks(features: np.ndarray) -> _Blocks:
+    """Blocks as wrapped_as_one reads them: wrapped when of several lines, all but the last within the wrap
+    width, in a capture that sets its paragraphs off by blank lines."""
     blank_before = features[:, _BLANK_BEFORE] > 0
     starts = np.flatnonzero(blank_before | (features[:, _FROM_START] == 0))
-    sizes = np.diff(np.append(starts, len(probabilities)))
+    sizes = np.diff(np.append(starts, len(features)))
     block = np.repeat(np.arange(len(starts)), sizes)
     wide = np.expm1(features[:, _LOG_CHARS]) > WRAP_WIDTH
-    last = np.append(starts[1:] - 1, len(probabilities) - 1)  # each block's last line may be short or long
+    last = np.append(starts[1:] - 1, len(features) - 1)  # each block's last line may be short or long
     wide_inside = np.bincount(block, weights=wide) - wide[last]
-    paragraph = (sizes > 1) & (wide_inside == 0) & (features[starts, _BLANK_SHARE] >= BLANK_SEPARATED_SHARE)
-    mean = np.add.reduceat(probabilities, starts, axis=0) / sizes[:, None]
-    return np.where(paragraph[block][:, None], mean[block], probabilities)
+    wrapped = (sizes > 1) & (wide_inside == 0) & (features[starts, _BLANK_SHARE] >= BLANK_SEPARATED_SHARE)
+    return _Blocks(starts, sizes, block, wrapped)
 
 
 def doubt_unsigned_threads(
