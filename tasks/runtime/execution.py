@@ -113,7 +113,7 @@ _LARGEST_MAPPING_THRESHOLD = 32 * 1024 * 1024
 def large_blocks_from_the_heap() -> Iterator[None]:
     """Blocks under 32 MiB taken from the heap for a while, then mapped apart again and the heap trimmed.
 
-    For a part that makes and drops many arrays of a few MiB, below the peak of its stage: each
+    For a part that makes and drops many arrays of a few MiB (the model, quote linking): each
     mapped apart is fresh memory for the system to map and zero, page by page.
     """
     mallopt = _glibc("mallopt")
